@@ -1,0 +1,10 @@
+//! Exchange ActiveSync for the axigen mail platform.
+//!
+//! This crate will hold the WBXML codec (MS-ASWBXML code pages 0-25), the
+//! HTTP endpoint (MS-ASHTTP), provisioning (MS-ASPROV) and the commands
+//! (MS-ASCMD). Access is decided from the account's effective
+//! `activesync.*` settings (see `axigen_core::settings`) and the licence
+//! (`axigen_core::license::Feature::ActiveSync`).
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]

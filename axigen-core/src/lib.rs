@@ -1,0 +1,69 @@
+//! Core of the axigen mail platform: the directory model, policy inheritance
+//! with provenance, licensing, and the traits every storage, directory and
+//! protocol crate builds on.
+//!
+//! This crate does no I/O of its own. The embedded default implementation of
+//! its storage traits is `axigen-store` (RocksDB); protocol sessions live in
+//! `axigen-protocols` and `axigen-activesync`.
+//!
+//! ```
+//! use axigen_core::model::{AccountClass, Domain, DomainName};
+//! use axigen_core::settings::{resolve, Overrides, Provenance, ServerDefaults, Setting};
+//!
+//! let domain = Domain { name: DomainName::new("example.com")?, settings: Overrides::default() };
+//! let mut class = AccountClass { domain: domain.name.clone(), name: "mobile".into(), settings: Overrides::default() };
+//! class.settings.activesync_enabled = Setting::Explicit(true);
+//!
+//! let effective = resolve(&ServerDefaults::default(), &domain, Some(&class), &Overrides::default());
+//! assert!(effective.activesync_enabled.value);
+//! assert_eq!(effective.activesync_enabled.source, Provenance::Class("mobile".into()));
+//! # Ok::<(), axigen_core::Error>(())
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod directory;
+pub mod license;
+pub mod mailstore;
+pub mod model;
+pub mod notify;
+pub mod password;
+pub mod settings;
+
+/// Errors shared by the core traits and their implementations.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A value supplied by a client or an administrator is not acceptable.
+    #[error("invalid: {0}")]
+    Invalid(String),
+    /// The named object does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// The named object exists already.
+    #[error("already exists: {0}")]
+    AlreadyExists(String),
+    /// The operation conflicts with the object's state (e.g. deleting a class in use).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The account's quota does not allow the operation.
+    #[error("over quota: {0}")]
+    OverQuota(String),
+    /// The storage backend failed; the operation did not take effect.
+    #[error("storage failure: {0}")]
+    Storage(String),
+    /// The stored data is not what this version of the software understands.
+    #[error("store format: {0}")]
+    Format(String),
+}
+
+/// Result with the core [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Current time as unix seconds.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

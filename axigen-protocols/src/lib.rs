@@ -1,0 +1,19 @@
+//! Protocol side of the axigen mail platform.
+//!
+//! - [`listener`]: the listener framework every protocol service (SMTP,
+//!   submission, IMAP, POP3, the HTTP admin API, ActiveSync) plugs into: a
+//!   `[[listener]]` configuration table, address access rules, connection
+//!   limits, implicit TLS, one task per connection and graceful shutdown.
+//! - [`tls`]: TLS modes, loading certificates into a rustls server
+//!   configuration, a self-signed development certificate, and the
+//!   STARTTLS upgrade helper.
+//!
+//! A service implements [`listener::Service`]; it receives each connection as
+//! a `Box<dyn` [`listener::Connection`]`>` together with a
+//! [`listener::ConnInfo`].
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod listener;
+pub mod tls;

@@ -1,0 +1,234 @@
+//! Consistency check: recomputes every counter and reference from the records
+//! and reports each disagreement. Read-only; runs on the durable state.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axigen_core::mailstore::{BlobId, ChangeKind, Flags, FolderId, ModSeq, Uid};
+use axigen_core::model::{Account, AccountId};
+use axigen_core::Result;
+use serde::Serialize;
+
+use crate::keys::*;
+use crate::Store;
+
+/// One problem found by [`Store::check`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// What is affected, e.g. `account 3 folder 2 (INBOX)`.
+    pub object: String,
+    /// What is wrong.
+    pub problem: String,
+}
+
+/// What [`Store::check`] looked at and found.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CheckReport {
+    /// Accounts checked.
+    pub accounts: u64,
+    /// Folders checked.
+    pub folders: u64,
+    /// Message records checked.
+    pub messages: u64,
+    /// Blobs checked.
+    pub blobs: u64,
+    /// Change-log entries checked.
+    pub changes: u64,
+    /// Problems, empty when the store is consistent.
+    pub findings: Vec<Finding>,
+}
+
+impl CheckReport {
+    /// True when nothing was found.
+    pub fn is_clean(&self) -> bool {
+        self.findings.is_empty()
+    }
+
+    fn add(&mut self, object: impl Into<String>, problem: impl Into<String>) {
+        self.findings.push(Finding { object: object.into(), problem: problem.into() });
+    }
+}
+
+impl Store {
+    /// Verifies counters, UIDs, MODSEQs, blob references and the change log.
+    /// With `deep`, also re-hashes every blob against its id.
+    pub fn check(&self, deep: bool) -> Result<CheckReport> {
+        let mut r = CheckReport::default();
+        let mut refs: HashMap<BlobId, u64> = HashMap::new();
+
+        let mut directory_accounts = BTreeMap::new();
+        for (k, v) in self.scan(CF_DIRECTORY, ACCOUNT_PREFIX)? {
+            let id = AccountId(be32(&k[1..])?);
+            match serde_json::from_slice::<Account>(&v) {
+                Ok(a) => {
+                    directory_accounts.insert(id, a);
+                }
+                Err(e) => r.add(format!("account {id}"), format!("unreadable directory record: {e}")),
+            }
+        }
+
+        for (k, v) in self.scan(CF_ACCOUNT, b"")? {
+            let a = AccountId(be32(&k)?);
+            r.accounts += 1;
+            let obj = format!("account {a}");
+            let state = match AccountState::decode(&v) {
+                Ok(s) => s,
+                Err(e) => {
+                    r.add(obj, e.to_string());
+                    continue;
+                }
+            };
+            match directory_accounts.remove(&a) {
+                None => r.add(&obj, "mail state without a directory entry"),
+                Some(acc) => {
+                    let idx = self.scan(
+                        CF_DIRECTORY,
+                        &address_key(acc.address.domain.as_str(), acc.address.local.as_str()),
+                    )?;
+                    if !idx.iter().any(|(_, v)| be32(v).ok() == Some(a.0)) {
+                        r.add(&obj, format!("address index does not point to it for {}", acc.address));
+                    }
+                }
+            }
+
+            // Change log: every entry at or below the account's MODSEQ, keyed uniquely.
+            let mut logged: HashMap<(FolderId, Uid), ModSeq> = HashMap::new();
+            for (ck, cv) in self.scan(CF_CHANGELOG, &acct(a))? {
+                r.changes += 1;
+                let m = ModSeq(be64(&ck[4..])?);
+                if m.0 > state.highest_modseq {
+                    r.add(&obj, format!("change log entry {} is above the account MODSEQ {}", m.0, state.highest_modseq));
+                }
+                match decode_change(&cv) {
+                    Ok((f, ChangeKind::Added { uid } | ChangeKind::Flags { uid })) => {
+                        let e = logged.entry((f, uid)).or_insert(m);
+                        *e = (*e).max(m);
+                    }
+                    Ok(_) => {}
+                    Err(e) => r.add(&obj, format!("change log entry {}: {e}", m.0)),
+                }
+            }
+
+            let (mut bytes, mut messages) = (0u64, 0u64);
+            let mut max_folder = 0u32;
+            for (fk, fv) in self.scan(CF_FOLDER, &acct(a))? {
+                r.folders += 1;
+                let fid = FolderId(be32(&fk[4..])?);
+                max_folder = max_folder.max(fid.0);
+                let folder = match decode_folder(fid, &fv) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        r.add(format!("{obj} folder {}", fid.0), e.to_string());
+                        continue;
+                    }
+                };
+                let fobj = format!("{obj} folder {} ({})", fid.0, folder.name);
+                match self.db.get_cf(crate::commit::cf(&self.db, CF_FOLDER_NAME), folder_name_key(a, &folder.name)) {
+                    Ok(Some(id)) if be32(&id).ok() == Some(fid.0) => {}
+                    _ => r.add(&fobj, "folder name index does not point to it"),
+                }
+                if folder.highest_modseq.0 > state.highest_modseq {
+                    r.add(&fobj, "HIGHESTMODSEQ above the account MODSEQ");
+                }
+                let (mut count, mut size, mut unseen) = (0u32, 0u64, 0u32);
+                let mut last_uid = 0;
+                for (mk, mv) in self.scan(CF_MESSAGE, &folder_key(a, fid))? {
+                    r.messages += 1;
+                    let uid = Uid(be32(&mk[8..])?);
+                    let meta = match decode_message(uid, &mv) {
+                        Ok(m) => m,
+                        Err(e) => {
+                            r.add(format!("{fobj} uid {}", uid.0), e.to_string());
+                            continue;
+                        }
+                    };
+                    if uid.0 == 0 || uid.0 <= last_uid {
+                        r.add(&fobj, format!("UID {} out of order", uid.0));
+                    }
+                    last_uid = uid.0;
+                    if uid >= folder.uid_next {
+                        r.add(&fobj, format!("UID {} is not below UIDNEXT {}", uid.0, folder.uid_next.0));
+                    }
+                    if meta.modseq > folder.highest_modseq {
+                        r.add(&fobj, format!("UID {} has MODSEQ {} above HIGHESTMODSEQ", uid.0, meta.modseq.0));
+                    }
+                    if logged.get(&(fid, uid)) != Some(&meta.modseq) {
+                        r.add(&fobj, format!("UID {}: its MODSEQ {} is not its last change-log entry", uid.0, meta.modseq.0));
+                    }
+                    count += 1;
+                    size += meta.size;
+                    if !meta.flags.contains(Flags::SEEN) {
+                        unseen += 1;
+                    }
+                    *refs.entry(meta.blob).or_default() += 1;
+                }
+                if (count, size, unseen) != (folder.messages, folder.size, folder.unseen) {
+                    r.add(
+                        &fobj,
+                        format!(
+                            "counters say {} messages / {} bytes / {} unseen, records say {count} / {size} / {unseen}",
+                            folder.messages, folder.size, folder.unseen
+                        ),
+                    );
+                }
+                bytes += size;
+                messages += u64::from(count);
+            }
+            if (bytes, messages) != (state.bytes, state.messages) {
+                r.add(
+                    &obj,
+                    format!(
+                        "quota usage says {} bytes / {} messages, folders hold {bytes} / {messages}",
+                        state.bytes, state.messages
+                    ),
+                );
+            }
+            if max_folder >= state.next_folder {
+                r.add(&obj, "a folder id is not below the next folder id");
+            }
+        }
+        for (a, acc) in directory_accounts {
+            r.add(format!("account {a}"), format!("{} has no mail state", acc.address));
+        }
+
+        // Blobs and their reference counts.
+        let mut counted: HashMap<BlobId, u64> = HashMap::new();
+        for (k, v) in self.scan(CF_BLOB_REF, b"")? {
+            let mut id = [0u8; 32];
+            if k.len() != 32 {
+                r.add("blob_ref", "key of the wrong length");
+                continue;
+            }
+            id.copy_from_slice(&k);
+            counted.insert(BlobId(id), be64(&v)?);
+        }
+        for (k, v) in self.scan(CF_BLOB, b"")? {
+            r.blobs += 1;
+            let mut id = [0u8; 32];
+            if k.len() != 32 {
+                r.add("blob", "key of the wrong length");
+                continue;
+            }
+            id.copy_from_slice(&k);
+            let id = BlobId(id);
+            let obj = format!("blob {}", id.to_hex());
+            if deep && BlobId::of(&v) != id {
+                r.add(&obj, "content does not match its hash");
+            }
+            let actual = refs.remove(&id).unwrap_or(0);
+            let recorded = counted.remove(&id).unwrap_or(0);
+            if actual == 0 {
+                r.add(&obj, "no message refers to it (orphan)");
+            }
+            if actual != recorded {
+                r.add(&obj, format!("reference count {recorded}, messages referring to it {actual}"));
+            }
+        }
+        for (id, n) in refs {
+            r.add(format!("blob {}", id.to_hex()), format!("missing, but {n} message(s) refer to it"));
+        }
+        for (id, _) in counted {
+            r.add(format!("blob {}", id.to_hex()), "reference count without content");
+        }
+        Ok(r)
+    }
+}

@@ -1,0 +1,383 @@
+//! Key encoding and record codecs. Integers are big-endian so that keys sort
+//! numerically; records on the hot path (folders, messages, change-log
+//! entries, account state) use a fixed binary layout, directory objects JSON.
+
+use axigen_core::mailstore::{
+    BlobId, ChangeKind, FolderId, FolderInfo, FolderKind, Flags, MessageMeta, ModSeq, SpecialUse, Uid,
+};
+use axigen_core::model::AccountId;
+use axigen_core::Error;
+
+/// Column family names (documented in the crate docs).
+pub const CF_META: &str = "meta";
+pub const CF_DIRECTORY: &str = "directory";
+pub const CF_ACCOUNT: &str = "account";
+pub const CF_FOLDER: &str = "folder";
+pub const CF_FOLDER_NAME: &str = "folder_name";
+pub const CF_MESSAGE: &str = "message";
+pub const CF_CHANGELOG: &str = "changelog";
+pub const CF_BLOB: &str = "blob";
+pub const CF_BLOB_REF: &str = "blob_ref";
+pub const CF_SEAT: &str = "seat";
+
+/// Every column family, in creation order.
+pub const ALL_CFS: &[&str] = &[
+    CF_META,
+    CF_DIRECTORY,
+    CF_ACCOUNT,
+    CF_FOLDER,
+    CF_FOLDER_NAME,
+    CF_MESSAGE,
+    CF_CHANGELOG,
+    CF_BLOB,
+    CF_BLOB_REF,
+    CF_SEAT,
+];
+
+pub const META_FORMAT: &[u8] = b"format";
+pub const META_NEXT_ACCOUNT: &[u8] = b"next_account";
+pub const META_LAST_UIDVALIDITY: &[u8] = b"last_uidvalidity";
+pub const META_NEXT_SEAT_SEQ: &[u8] = b"next_seat_seq";
+pub const META_ADMIN: &[u8] = b"admin";
+
+pub fn be32(k: &[u8]) -> Result<u32, Error> {
+    k.get(..4)
+        .and_then(|b| b.try_into().ok())
+        .map(u32::from_be_bytes)
+        .ok_or_else(|| corrupt("short u32"))
+}
+
+pub fn be64(k: &[u8]) -> Result<u64, Error> {
+    k.get(..8)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_be_bytes)
+        .ok_or_else(|| corrupt("short u64"))
+}
+
+pub fn corrupt(what: &str) -> Error {
+    Error::Storage(format!("corrupt record: {what}"))
+}
+
+// ---- directory CF -------------------------------------------------------
+
+pub fn domain_key(domain: &str) -> Vec<u8> {
+    [b"D", domain.as_bytes()].concat()
+}
+pub fn class_prefix(domain: &str) -> Vec<u8> {
+    [b"C", domain.as_bytes(), b"\0"].concat()
+}
+pub fn class_key(domain: &str, class: &str) -> Vec<u8> {
+    [class_prefix(domain).as_slice(), class.as_bytes()].concat()
+}
+pub fn account_key(id: AccountId) -> Vec<u8> {
+    [b"A".as_slice(), &id.0.to_be_bytes()].concat()
+}
+pub const ACCOUNT_PREFIX: &[u8] = b"A";
+/// Address index: `N` + domain + NUL + local part -> account id.
+pub fn address_key(domain: &str, local: &str) -> Vec<u8> {
+    [b"N", domain.as_bytes(), b"\0", local.as_bytes()].concat()
+}
+pub fn address_prefix(domain: &str) -> Vec<u8> {
+    [b"N", domain.as_bytes(), b"\0"].concat()
+}
+/// Alias: `L` + domain + NUL + local part -> JSON alias.
+pub fn alias_key(domain: &str, local: &str) -> Vec<u8> {
+    [b"L", domain.as_bytes(), b"\0", local.as_bytes()].concat()
+}
+pub fn alias_prefix(domain: &str) -> Vec<u8> {
+    [b"L", domain.as_bytes(), b"\0"].concat()
+}
+
+// ---- per-account keys ------------------------------------------------------
+
+pub fn acct(a: AccountId) -> [u8; 4] {
+    a.0.to_be_bytes()
+}
+
+pub fn folder_key(a: AccountId, f: FolderId) -> [u8; 8] {
+    let mut k = [0; 8];
+    k[..4].copy_from_slice(&a.0.to_be_bytes());
+    k[4..].copy_from_slice(&f.0.to_be_bytes());
+    k
+}
+
+/// Folder names are unique per account; INBOX is matched case-insensitively
+/// (RFC 9051 5.1), so its index key is upper-cased.
+pub fn normalize_folder_name(name: &str) -> String {
+    if name.eq_ignore_ascii_case("INBOX") {
+        "INBOX".to_owned()
+    } else if name.len() > 6 && name[..6].eq_ignore_ascii_case("INBOX/") {
+        format!("INBOX/{}", &name[6..])
+    } else {
+        name.to_owned()
+    }
+}
+
+pub fn folder_name_key(a: AccountId, name: &str) -> Vec<u8> {
+    [&a.0.to_be_bytes()[..], normalize_folder_name(name).as_bytes()].concat()
+}
+
+pub fn message_key(a: AccountId, f: FolderId, uid: Uid) -> [u8; 12] {
+    let mut k = [0; 12];
+    k[..8].copy_from_slice(&folder_key(a, f));
+    k[8..].copy_from_slice(&uid.0.to_be_bytes());
+    k
+}
+
+pub fn changelog_key(a: AccountId, m: ModSeq) -> [u8; 12] {
+    let mut k = [0; 12];
+    k[..4].copy_from_slice(&a.0.to_be_bytes());
+    k[4..].copy_from_slice(&m.0.to_be_bytes());
+    k
+}
+
+pub fn seat_prefix(feature: &str) -> Vec<u8> {
+    [feature.as_bytes(), b"\0"].concat()
+}
+pub fn seat_key(feature: &str, a: AccountId) -> Vec<u8> {
+    [seat_prefix(feature).as_slice(), &a.0.to_be_bytes()].concat()
+}
+
+/// The smallest key greater than every key with this prefix, or `None` if
+/// the prefix is all 0xff.
+pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+// ---- records ----------------------------------------------------------------
+
+/// Per-account counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AccountState {
+    pub next_folder: u32,
+    pub highest_modseq: u64,
+    pub bytes: u64,
+    pub messages: u64,
+}
+
+impl AccountState {
+    pub fn encode(&self) -> [u8; 28] {
+        let mut b = [0; 28];
+        b[..4].copy_from_slice(&self.next_folder.to_be_bytes());
+        b[4..12].copy_from_slice(&self.highest_modseq.to_be_bytes());
+        b[12..20].copy_from_slice(&self.bytes.to_be_bytes());
+        b[20..28].copy_from_slice(&self.messages.to_be_bytes());
+        b
+    }
+    pub fn decode(b: &[u8]) -> Result<Self, Error> {
+        if b.len() != 28 {
+            return Err(corrupt("account state"));
+        }
+        Ok(AccountState {
+            next_folder: be32(b)?,
+            highest_modseq: be64(&b[4..])?,
+            bytes: be64(&b[12..])?,
+            messages: be64(&b[20..])?,
+        })
+    }
+}
+
+fn kind_code(k: FolderKind) -> u8 {
+    match k {
+        FolderKind::Mail => 0,
+        FolderKind::Calendar => 1,
+        FolderKind::Contacts => 2,
+        FolderKind::Tasks => 3,
+        FolderKind::Notes => 4,
+    }
+}
+fn kind_from(c: u8) -> Result<FolderKind, Error> {
+    Ok(match c {
+        0 => FolderKind::Mail,
+        1 => FolderKind::Calendar,
+        2 => FolderKind::Contacts,
+        3 => FolderKind::Tasks,
+        4 => FolderKind::Notes,
+        _ => return Err(corrupt("folder kind")),
+    })
+}
+fn special_code(s: Option<SpecialUse>) -> u8 {
+    match s {
+        None => 0,
+        Some(SpecialUse::All) => 1,
+        Some(SpecialUse::Archive) => 2,
+        Some(SpecialUse::Drafts) => 3,
+        Some(SpecialUse::Flagged) => 4,
+        Some(SpecialUse::Junk) => 5,
+        Some(SpecialUse::Sent) => 6,
+        Some(SpecialUse::Trash) => 7,
+    }
+}
+fn special_from(c: u8) -> Result<Option<SpecialUse>, Error> {
+    Ok(match c {
+        0 => None,
+        1 => Some(SpecialUse::All),
+        2 => Some(SpecialUse::Archive),
+        3 => Some(SpecialUse::Drafts),
+        4 => Some(SpecialUse::Flagged),
+        5 => Some(SpecialUse::Junk),
+        6 => Some(SpecialUse::Sent),
+        7 => Some(SpecialUse::Trash),
+        _ => return Err(corrupt("special use")),
+    })
+}
+
+/// Folder record: fixed 39-byte header, then the UTF-8 name.
+pub fn encode_folder(f: &FolderInfo) -> Vec<u8> {
+    let mut b = Vec::with_capacity(39 + f.name.len());
+    b.extend_from_slice(&f.uid_validity.to_be_bytes());
+    b.extend_from_slice(&f.uid_next.0.to_be_bytes());
+    b.extend_from_slice(&f.highest_modseq.0.to_be_bytes());
+    b.extend_from_slice(&f.messages.to_be_bytes());
+    b.extend_from_slice(&f.unseen.to_be_bytes());
+    b.extend_from_slice(&f.size.to_be_bytes());
+    b.push(kind_code(f.kind));
+    b.push(special_code(f.special_use));
+    b.push(u8::from(f.subscribed));
+    b.extend_from_slice(f.name.as_bytes());
+    b
+}
+
+pub fn decode_folder(id: FolderId, b: &[u8]) -> Result<FolderInfo, Error> {
+    if b.len() < 35 {
+        return Err(corrupt("folder"));
+    }
+    Ok(FolderInfo {
+        id,
+        uid_validity: be32(b)?,
+        uid_next: Uid(be32(&b[4..])?),
+        highest_modseq: ModSeq(be64(&b[8..])?),
+        messages: be32(&b[16..])?,
+        unseen: be32(&b[20..])?,
+        size: be64(&b[24..])?,
+        kind: kind_from(b[32])?,
+        special_use: special_from(b[33])?,
+        subscribed: b[34] != 0,
+        name: String::from_utf8(b[35..].to_vec()).map_err(|_| corrupt("folder name"))?,
+    })
+}
+
+/// Message record: modseq(8) flags(1) internal_date(8) size(8) blob(32)
+/// then keywords as (u8 length, bytes)*.
+pub fn encode_message(m: &MessageMeta) -> Vec<u8> {
+    let mut b = Vec::with_capacity(57 + m.keywords.iter().map(|k| k.len() + 1).sum::<usize>());
+    b.extend_from_slice(&m.modseq.0.to_be_bytes());
+    b.push(m.flags.0);
+    b.extend_from_slice(&m.internal_date.to_be_bytes());
+    b.extend_from_slice(&m.size.to_be_bytes());
+    b.extend_from_slice(&m.blob.0);
+    for k in &m.keywords {
+        // Keywords are atoms, limited to 255 octets when they are set.
+        b.push(k.len() as u8);
+        b.extend_from_slice(k.as_bytes());
+    }
+    b
+}
+
+pub fn decode_message(uid: Uid, b: &[u8]) -> Result<MessageMeta, Error> {
+    if b.len() < 57 {
+        return Err(corrupt("message"));
+    }
+    let mut blob = [0u8; 32];
+    blob.copy_from_slice(&b[25..57]);
+    let mut keywords = Vec::new();
+    let mut rest = &b[57..];
+    while let Some((&len, tail)) = rest.split_first() {
+        let len = len as usize;
+        let kw = tail.get(..len).ok_or_else(|| corrupt("keyword"))?;
+        keywords.push(String::from_utf8(kw.to_vec()).map_err(|_| corrupt("keyword"))?);
+        rest = &tail[len..];
+    }
+    Ok(MessageMeta {
+        uid,
+        modseq: ModSeq(be64(b)?),
+        flags: Flags(b[8]),
+        internal_date: be64(&b[9..])? as i64,
+        size: be64(&b[17..])?,
+        blob: BlobId(blob),
+        keywords,
+    })
+}
+
+/// Change-log entry: folder(4) kind(1) uid(4).
+pub fn encode_change(folder: FolderId, kind: &ChangeKind) -> [u8; 9] {
+    let (code, uid) = match kind {
+        ChangeKind::FolderCreated => (0, 0),
+        ChangeKind::FolderUpdated => (1, 0),
+        ChangeKind::FolderDeleted => (2, 0),
+        ChangeKind::Added { uid } => (3, uid.0),
+        ChangeKind::Flags { uid } => (4, uid.0),
+        ChangeKind::Expunged { uid } => (5, uid.0),
+    };
+    let mut b = [0; 9];
+    b[..4].copy_from_slice(&folder.0.to_be_bytes());
+    b[4] = code;
+    b[5..].copy_from_slice(&uid.to_be_bytes());
+    b
+}
+
+pub fn decode_change(b: &[u8]) -> Result<(FolderId, ChangeKind), Error> {
+    if b.len() != 9 {
+        return Err(corrupt("change"));
+    }
+    let folder = FolderId(be32(b)?);
+    let uid = Uid(be32(&b[5..])?);
+    let kind = match b[4] {
+        0 => ChangeKind::FolderCreated,
+        1 => ChangeKind::FolderUpdated,
+        2 => ChangeKind::FolderDeleted,
+        3 => ChangeKind::Added { uid },
+        4 => ChangeKind::Flags { uid },
+        5 => ChangeKind::Expunged { uid },
+        _ => return Err(corrupt("change kind")),
+    };
+    Ok((folder, kind))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip() {
+        let f = FolderInfo {
+            id: FolderId(3),
+            name: "Archive/2026".into(),
+            kind: FolderKind::Mail,
+            special_use: Some(SpecialUse::Archive),
+            uid_validity: 1_700_000_000,
+            uid_next: Uid(42),
+            highest_modseq: ModSeq(99),
+            messages: 41,
+            unseen: 2,
+            size: 123_456,
+            subscribed: true,
+        };
+        assert_eq!(decode_folder(FolderId(3), &encode_folder(&f)).unwrap(), f);
+        let m = MessageMeta {
+            uid: Uid(7),
+            modseq: ModSeq(12),
+            flags: Flags::SEEN.union(Flags::FLAGGED),
+            keywords: vec!["$Forwarded".into(), "work".into()],
+            internal_date: -5,
+            size: 1000,
+            blob: BlobId::of(b"x"),
+        };
+        assert_eq!(decode_message(Uid(7), &encode_message(&m)).unwrap(), m);
+        for kind in [ChangeKind::FolderCreated, ChangeKind::Expunged { uid: Uid(9) }] {
+            assert_eq!(decode_change(&encode_change(FolderId(1), &kind)).unwrap(), (FolderId(1), kind));
+        }
+        let s = AccountState { next_folder: 10, highest_modseq: 5, bytes: 9, messages: 1 };
+        assert_eq!(AccountState::decode(&s.encode()).unwrap(), s);
+        assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));
+        assert_eq!(prefix_end(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_end(b"\xff"), None);
+    }
+}

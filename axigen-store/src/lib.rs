@@ -1,0 +1,164 @@
+//! RocksDB storage for the axigen mail platform: the embedded default behind
+//! every storage trait of `axigen-core` ([`MailStore`](axigen_core::mailstore::MailStore),
+//! [`Directory`](axigen_core::directory::Directory),
+//! [`DirectoryAdmin`](axigen_core::directory::DirectoryAdmin) and
+//! [`SeatStore`](axigen_core::license::SeatStore)).
+//!
+//! # Durability
+//!
+//! Every mutation runs on one committer thread inside a group transaction that
+//! is committed with `sync = true` (see the `commit` module's notes): when a
+//! method's future resolves `Ok`, the change is on disk, and concurrent
+//! operations share one fsync (group commit).
+//!
+//! # Layout
+//!
+//! Integers in keys are big-endian, so keys sort numerically.
+//!
+//! | column family | key | value |
+//! |---|---|---|
+//! | `meta` | `format` | store format version (u32) |
+//! | | `next_account` | next account id (u32) |
+//! | | `last_uidvalidity` | last UIDVALIDITY handed out (u32) |
+//! | | `next_seat_seq` | seat acquisition counter (u64) |
+//! | | `admin` | JSON: admin user name and argon2 hash |
+//! | `directory` | `D` domain | JSON [`Domain`](axigen_core::model::Domain) |
+//! | | `C` domain NUL class | JSON [`AccountClass`](axigen_core::model::AccountClass) |
+//! | | `A` account-id | JSON [`Account`](axigen_core::model::Account) |
+//! | | `N` domain NUL local-part | account id (address index) |
+//! | | `L` domain NUL local-part | JSON [`Alias`](axigen_core::model::Alias) |
+//! | `account` | account-id | next folder id, highest MODSEQ, bytes, messages |
+//! | `folder` | account-id folder-id | UIDVALIDITY, UIDNEXT, HIGHESTMODSEQ, counts, size, kind, role, subscribed, name |
+//! | `folder_name` | account-id name | folder id (INBOX upper-cased) |
+//! | `message` | account-id folder-id uid | MODSEQ, flags, internal date, size, blob id, keywords |
+//! | `changelog` | account-id modseq | folder id, change kind, uid |
+//! | `blob` | BLAKE3 of the content | the message (BlobDB value files, LZ4) |
+//! | `blob_ref` | BLAKE3 of the content | number of message records that point to it |
+//! | `seat` | feature NUL account-id | acquisition sequence number |
+//!
+//! A message delivered to many folders, or copied, is stored once in `blob`
+//! and counted in `blob_ref`; the blob goes when its last reference does.
+//!
+//! # Format versions
+//!
+//! The `meta/format` key records the layout version ([`FORMAT_VERSION`]).
+//! Opening a store written by a newer or unknown format fails with a message
+//! that says so; an older format is upgraded by the migrations in `format.rs`
+//! before the store is used.
+
+#![forbid(unsafe_code)]
+
+mod check;
+mod commit;
+mod directory;
+mod format;
+mod keys;
+mod mail;
+mod seats;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axigen_core::notify::ChangeNotifier;
+use axigen_core::settings::ServerDefaults;
+use axigen_core::{Error, Result};
+use rocksdb::{ColumnFamilyDescriptor, DBCompressionType, Options, TransactionDBOptions};
+
+pub use check::{CheckReport, Finding};
+pub use format::FORMAT_VERSION;
+
+use commit::{Committer, Db};
+
+/// Options for opening a store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Server-wide setting defaults (the last level of inheritance).
+    pub defaults: ServerDefaults,
+    /// Block cache size in bytes.
+    pub cache_bytes: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { defaults: ServerDefaults::default(), cache_bytes: 64 << 20 }
+    }
+}
+
+/// The RocksDB store. Cheap to share behind an `Arc`.
+pub struct Store {
+    db: Arc<Db>,
+    committer: Committer,
+    notifier: Arc<ChangeNotifier>,
+    defaults: std::sync::RwLock<ServerDefaults>,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in directory `path`.
+    pub fn open(path: impl AsRef<Path>, options: StoreOptions) -> Result<Store> {
+        Self::open_with_notifier(path, options, Arc::new(ChangeNotifier::new()))
+    }
+
+    /// Opens the store, waking waiters through the given notifier.
+    pub fn open_with_notifier(
+        path: impl AsRef<Path>,
+        options: StoreOptions,
+        notifier: Arc<ChangeNotifier>,
+    ) -> Result<Store> {
+        let path = path.as_ref().to_path_buf();
+        std::fs::create_dir_all(&path)
+            .map_err(|e| Error::Storage(format!("cannot create {}: {e}", path.display())))?;
+        let cache = rocksdb::Cache::new_lru_cache(options.cache_bytes);
+        let mut table = rocksdb::BlockBasedOptions::default();
+        table.set_block_cache(&cache);
+        table.set_bloom_filter(10.0, false);
+
+        let mut db_opts = Options::default();
+        db_opts.create_if_missing(true);
+        db_opts.create_missing_column_families(true);
+        db_opts.set_keep_log_file_num(10);
+        db_opts.set_block_based_table_factory(&table);
+
+        let cfs = keys::ALL_CFS.iter().map(|&name| {
+            let mut o = Options::default();
+            o.set_block_based_table_factory(&table);
+            if name == keys::CF_BLOB {
+                // Message bodies go to blob files (key-value separation), so
+                // compactions move small keys, not whole messages.
+                o.set_enable_blob_files(true);
+                o.set_min_blob_size(2048);
+                o.set_blob_compression_type(DBCompressionType::Lz4);
+                o.set_compression_type(DBCompressionType::Lz4);
+                o.set_enable_blob_gc(true);
+            } else {
+                o.set_compression_type(DBCompressionType::Lz4);
+            }
+            ColumnFamilyDescriptor::new(name, o)
+        });
+        let db = Db::open_cf_descriptors(&db_opts, &TransactionDBOptions::default(), &path, cfs)
+            .map_err(|e| Error::Storage(format!("cannot open store at {}: {}", path.display(), e.into_string())))?;
+        format::check_and_migrate(&db)?;
+        let db = Arc::new(db);
+        let committer = Committer::start(db.clone(), notifier.clone());
+        Ok(Store { db, committer, notifier, defaults: std::sync::RwLock::new(options.defaults), path })
+    }
+
+    /// The notifier that this store wakes after each durable change.
+    pub fn notifier(&self) -> &Arc<ChangeNotifier> {
+        &self.notifier
+    }
+
+    /// The store's directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Replaces the server-wide defaults (e.g. from the configuration file).
+    pub fn set_defaults(&self, defaults: ServerDefaults) {
+        *self.defaults.write().unwrap_or_else(|e| e.into_inner()) = defaults;
+    }
+
+    fn defaults(&self) -> ServerDefaults {
+        *self.defaults.read().unwrap_or_else(|e| e.into_inner())
+    }
+}

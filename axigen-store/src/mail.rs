@@ -1,0 +1,588 @@
+//! [`MailStore`] on RocksDB.
+//!
+//! Implementation notes:
+//!
+//! - Mutations are closures run by the committer (see `commit.rs`); they read
+//!   through the group transaction so that they see the effects of earlier
+//!   operations of the same group.
+//! - Every change-log entry takes its own MODSEQ from the account counter, so
+//!   the change log is keyed by (account, MODSEQ) without collisions.
+//! - A blob is written in the same transaction as the first message record
+//!   that references it and deleted with the last one.
+
+use std::collections::BTreeSet;
+
+use async_trait::async_trait;
+use axigen_core::mailstore::{
+    Appended, BlobId, Change, ChangeKind, Copied, DeliveryTarget, FlagChange, FlagOp, FlagsChanged, Flags,
+    FolderId, FolderInfo, FolderKind, MailStore, MessageMeta, ModSeq, NewMessage, QuotaLimit, QuotaUsage,
+    SpecialUse, Uid,
+};
+use axigen_core::model::AccountId;
+use axigen_core::{unix_now, Error, Result};
+use bytes::Bytes;
+use rocksdb::{Direction, IteratorMode, ReadOptions};
+
+use crate::commit::{cf, storage, Ctx};
+use crate::keys::*;
+use crate::Store;
+
+// ---- operations run on the committer ---------------------------------------
+
+pub(crate) fn account_state(ctx: &Ctx<'_>, a: AccountId) -> Result<AccountState> {
+    match ctx.get(CF_ACCOUNT, &acct(a))? {
+        Some(b) => AccountState::decode(&b),
+        None => Err(Error::NotFound(format!("account {a}"))),
+    }
+}
+
+fn put_account_state(ctx: &Ctx<'_>, a: AccountId, s: &AccountState) -> Result<()> {
+    ctx.put(CF_ACCOUNT, &acct(a), &s.encode())
+}
+
+fn folder_rec(ctx: &Ctx<'_>, a: AccountId, f: FolderId) -> Result<FolderInfo> {
+    match ctx.get(CF_FOLDER, &folder_key(a, f))? {
+        Some(b) => decode_folder(f, &b),
+        None => Err(Error::NotFound(format!("folder {} of account {a}", f.0))),
+    }
+}
+
+fn put_folder(ctx: &Ctx<'_>, a: AccountId, f: &FolderInfo) -> Result<()> {
+    ctx.put(CF_FOLDER, &folder_key(a, f.id), &encode_folder(f))
+}
+
+/// Takes the next MODSEQ and records the change.
+fn log_change(ctx: &mut Ctx<'_>, a: AccountId, s: &mut AccountState, folder: FolderId, kind: ChangeKind) -> Result<ModSeq> {
+    s.highest_modseq += 1;
+    let m = ModSeq(s.highest_modseq);
+    ctx.put(CF_CHANGELOG, &changelog_key(a, m), &encode_change(folder, &kind))?;
+    ctx.notify(a, m);
+    Ok(m)
+}
+
+fn blob_refs(ctx: &Ctx<'_>, blob: &BlobId) -> Result<u64> {
+    Ok(match ctx.get(CF_BLOB_REF, &blob.0)? {
+        Some(b) => be64(&b)?,
+        None => 0,
+    })
+}
+
+fn blob_incref(ctx: &Ctx<'_>, blob: &BlobId, content: Option<&Bytes>) -> Result<()> {
+    let n = blob_refs(ctx, blob)?;
+    if n == 0 {
+        let content = content.ok_or_else(|| corrupt("blob referenced but missing"))?;
+        ctx.put(CF_BLOB, &blob.0, content)?;
+    }
+    ctx.put(CF_BLOB_REF, &blob.0, &(n + 1).to_be_bytes())
+}
+
+fn blob_decref(ctx: &Ctx<'_>, blob: &BlobId) -> Result<()> {
+    let n = blob_refs(ctx, blob)?;
+    if n <= 1 {
+        ctx.delete(CF_BLOB, &blob.0)?;
+        ctx.delete(CF_BLOB_REF, &blob.0)
+    } else {
+        ctx.put(CF_BLOB_REF, &blob.0, &(n - 1).to_be_bytes())
+    }
+}
+
+fn check_quota(a: AccountId, s: &AccountState, quota: QuotaLimit, add_bytes: u64, add_msgs: u64) -> Result<()> {
+    if quota.max_bytes > 0 && s.bytes + add_bytes > quota.max_bytes {
+        return Err(Error::OverQuota(format!(
+            "account {a}: {} of {} bytes used, message needs {add_bytes}",
+            s.bytes, quota.max_bytes
+        )));
+    }
+    if quota.max_messages > 0 && s.messages + add_msgs > quota.max_messages {
+        return Err(Error::OverQuota(format!(
+            "account {a}: {} of {} messages stored",
+            s.messages, quota.max_messages
+        )));
+    }
+    Ok(())
+}
+
+fn clean_keywords(keywords: &[String]) -> Result<Vec<String>> {
+    let mut set = BTreeSet::new();
+    for k in keywords {
+        if k.is_empty() || k.len() > 255 || k.starts_with('\\') || k.bytes().any(|b| b <= b' ' || b == 0x7f) {
+            return Err(Error::Invalid(format!("keyword {k:?} is not a valid flag keyword")));
+        }
+        set.insert(k.clone());
+    }
+    Ok(set.into_iter().collect())
+}
+
+/// Adds a message record to a folder, updating every counter.
+#[allow(clippy::too_many_arguments)]
+fn insert_message(
+    ctx: &mut Ctx<'_>,
+    a: AccountId,
+    s: &mut AccountState,
+    folder: &mut FolderInfo,
+    flags: Flags,
+    keywords: Vec<String>,
+    internal_date: i64,
+    size: u64,
+    blob: BlobId,
+) -> Result<(Uid, ModSeq)> {
+    let uid = folder.uid_next;
+    if uid.0 == u32::MAX {
+        return Err(Error::Conflict(format!("folder {} has used up its UIDs", folder.name)));
+    }
+    folder.uid_next = Uid(uid.0 + 1);
+    let modseq = log_change(ctx, a, s, folder.id, ChangeKind::Added { uid })?;
+    let meta = MessageMeta { uid, modseq, flags, keywords, internal_date, size, blob };
+    ctx.put(CF_MESSAGE, &message_key(a, folder.id, uid), &encode_message(&meta))?;
+    folder.highest_modseq = modseq;
+    folder.messages += 1;
+    folder.size += size;
+    if !flags.contains(Flags::SEEN) {
+        folder.unseen += 1;
+    }
+    s.bytes += size;
+    s.messages += 1;
+    Ok((uid, modseq))
+}
+
+/// Removes a message record, updating every counter.
+fn remove_message(ctx: &mut Ctx<'_>, a: AccountId, s: &mut AccountState, folder: &mut FolderInfo, meta: &MessageMeta) -> Result<ModSeq> {
+    ctx.delete(CF_MESSAGE, &message_key(a, folder.id, meta.uid))?;
+    blob_decref(ctx, &meta.blob)?;
+    let modseq = log_change(ctx, a, s, folder.id, ChangeKind::Expunged { uid: meta.uid })?;
+    folder.highest_modseq = modseq;
+    folder.messages -= 1;
+    folder.size -= meta.size;
+    if !meta.flags.contains(Flags::SEEN) {
+        folder.unseen -= 1;
+    }
+    s.bytes -= meta.size;
+    s.messages -= 1;
+    Ok(modseq)
+}
+
+fn get_message(ctx: &Ctx<'_>, a: AccountId, f: FolderId, uid: Uid) -> Result<Option<MessageMeta>> {
+    ctx.get(CF_MESSAGE, &message_key(a, f, uid))?.map(|b| decode_message(uid, &b)).transpose()
+}
+
+/// Checks a folder name: `/`-separated, non-empty levels, no control characters.
+pub(crate) fn validate_folder_name(name: &str) -> Result<()> {
+    let bad = |why: &str| Err(Error::Invalid(format!("folder name {name:?}: {why}")));
+    if name.is_empty() || name.len() > 1000 {
+        return bad("must be 1 to 1000 bytes");
+    }
+    if name.split('/').any(|level| level.is_empty()) {
+        return bad("empty hierarchy level");
+    }
+    if name.chars().any(|c| c.is_control()) {
+        return bad("control characters are not allowed");
+    }
+    if name.contains('*') || name.contains('%') {
+        return bad("'*' and '%' are reserved for LIST patterns");
+    }
+    Ok(())
+}
+
+fn next_uidvalidity(ctx: &Ctx<'_>) -> Result<u32> {
+    let last = match ctx.get(CF_META, META_LAST_UIDVALIDITY)? {
+        Some(b) => be32(&b)?,
+        None => 0,
+    };
+    let now = u32::try_from(unix_now()).unwrap_or(u32::MAX - 1);
+    let v = now.max(last.saturating_add(1)).max(1);
+    ctx.put(CF_META, META_LAST_UIDVALIDITY, &v.to_be_bytes())?;
+    Ok(v)
+}
+
+pub(crate) fn create_folder_op(
+    ctx: &mut Ctx<'_>,
+    a: AccountId,
+    name: &str,
+    kind: FolderKind,
+    special_use: Option<SpecialUse>,
+) -> Result<FolderInfo> {
+    validate_folder_name(name)?;
+    let name = normalize_folder_name(name);
+    let mut s = account_state(ctx, a)?;
+    if ctx.get(CF_FOLDER_NAME, &folder_name_key(a, &name))?.is_some() {
+        return Err(Error::AlreadyExists(format!("folder {name}")));
+    }
+    let id = FolderId(s.next_folder);
+    s.next_folder += 1;
+    let modseq = log_change(ctx, a, &mut s, id, ChangeKind::FolderCreated)?;
+    let info = FolderInfo {
+        id,
+        name: name.clone(),
+        kind,
+        special_use,
+        uid_validity: next_uidvalidity(ctx)?,
+        uid_next: Uid(1),
+        highest_modseq: modseq,
+        messages: 0,
+        unseen: 0,
+        size: 0,
+        subscribed: true,
+    };
+    put_folder(ctx, a, &info)?;
+    ctx.put(CF_FOLDER_NAME, &folder_name_key(a, &name), &id.0.to_be_bytes())?;
+    put_account_state(ctx, a, &s)?;
+    Ok(info)
+}
+
+/// Deletes a folder, its messages and its name index entry.
+pub(crate) fn delete_folder_op(ctx: &mut Ctx<'_>, a: AccountId, f: FolderId, allow_inbox: bool) -> Result<()> {
+    let folder = folder_rec(ctx, a, f)?;
+    if folder.name == "INBOX" && !allow_inbox {
+        return Err(Error::Invalid("INBOX cannot be deleted".into()));
+    }
+    let mut s = account_state(ctx, a)?;
+    for (k, v) in ctx.scan(CF_MESSAGE, &folder_key(a, f))? {
+        let meta = decode_message(Uid(be32(&k[8..])?), &v)?;
+        ctx.delete(CF_MESSAGE, &k)?;
+        blob_decref(ctx, &meta.blob)?;
+        s.bytes -= meta.size;
+        s.messages -= 1;
+    }
+    ctx.delete(CF_FOLDER, &folder_key(a, f))?;
+    ctx.delete(CF_FOLDER_NAME, &folder_name_key(a, &folder.name))?;
+    log_change(ctx, a, &mut s, f, ChangeKind::FolderDeleted)?;
+    put_account_state(ctx, a, &s)
+}
+
+fn append_op(ctx: &mut Ctx<'_>, a: AccountId, f: FolderId, msg: NewMessage, quota: QuotaLimit) -> Result<Appended> {
+    let keywords = clean_keywords(&msg.keywords)?;
+    let mut s = account_state(ctx, a)?;
+    let mut folder = folder_rec(ctx, a, f)?;
+    let size = msg.content.len() as u64;
+    check_quota(a, &s, quota, size, 1)?;
+    let blob = BlobId::of(&msg.content);
+    blob_incref(ctx, &blob, Some(&msg.content))?;
+    let (uid, modseq) = insert_message(ctx, a, &mut s, &mut folder, msg.flags, keywords, msg.internal_date, size, blob)?;
+    put_folder(ctx, a, &folder)?;
+    put_account_state(ctx, a, &s)?;
+    Ok(Appended { account: a, folder: f, uid_validity: folder.uid_validity, uid, modseq })
+}
+
+fn deliver_op(ctx: &mut Ctx<'_>, content: Bytes, internal_date: i64, targets: Vec<DeliveryTarget>) -> Result<Vec<Appended>> {
+    let blob = BlobId::of(&content);
+    let size = content.len() as u64;
+    let mut out = Vec::with_capacity(targets.len());
+    for t in targets {
+        let mut s = account_state(ctx, t.account)?;
+        let mut folder = folder_rec(ctx, t.account, t.folder)?;
+        check_quota(t.account, &s, t.quota, size, 1)?;
+        blob_incref(ctx, &blob, Some(&content))?;
+        let (uid, modseq) = insert_message(ctx, t.account, &mut s, &mut folder, t.flags, Vec::new(), internal_date, size, blob)?;
+        put_folder(ctx, t.account, &folder)?;
+        put_account_state(ctx, t.account, &s)?;
+        out.push(Appended { account: t.account, folder: t.folder, uid_validity: folder.uid_validity, uid, modseq });
+    }
+    Ok(out)
+}
+
+fn change_flags_op(ctx: &mut Ctx<'_>, a: AccountId, f: FolderId, uids: Vec<Uid>, change: FlagChange) -> Result<FlagsChanged> {
+    let keywords = clean_keywords(&change.keywords)?;
+    let mut s = account_state(ctx, a)?;
+    let mut folder = folder_rec(ctx, a, f)?;
+    let mut out = FlagsChanged::default();
+    for uid in uids {
+        let Some(mut meta) = get_message(ctx, a, f, uid)? else { continue };
+        if let Some(since) = change.unchanged_since {
+            if meta.modseq > since {
+                out.modified.push(uid);
+                continue;
+            }
+        }
+        let (flags, kws) = match change.op {
+            FlagOp::Add => {
+                let mut k: BTreeSet<String> = meta.keywords.iter().cloned().collect();
+                k.extend(keywords.iter().cloned());
+                (meta.flags.union(change.flags), k.into_iter().collect::<Vec<_>>())
+            }
+            FlagOp::Remove => (
+                meta.flags.without(change.flags),
+                meta.keywords.iter().filter(|k| !keywords.contains(k)).cloned().collect(),
+            ),
+            FlagOp::Replace => (change.flags, keywords.clone()),
+        };
+        if flags == meta.flags && kws == meta.keywords {
+            continue;
+        }
+        let was_seen = meta.flags.contains(Flags::SEEN);
+        let is_seen = flags.contains(Flags::SEEN);
+        if was_seen && !is_seen {
+            folder.unseen += 1;
+        } else if !was_seen && is_seen {
+            folder.unseen -= 1;
+        }
+        let modseq = log_change(ctx, a, &mut s, f, ChangeKind::Flags { uid })?;
+        meta.flags = flags;
+        meta.keywords = kws;
+        meta.modseq = modseq;
+        folder.highest_modseq = modseq;
+        ctx.put(CF_MESSAGE, &message_key(a, f, uid), &encode_message(&meta))?;
+        out.changed.push((uid, modseq, meta.flags, meta.keywords));
+    }
+    put_folder(ctx, a, &folder)?;
+    put_account_state(ctx, a, &s)?;
+    Ok(out)
+}
+
+fn copy_op(ctx: &mut Ctx<'_>, a: AccountId, from: FolderId, uids: Vec<Uid>, to: FolderId, quota: Option<QuotaLimit>, remove: bool) -> Result<Copied> {
+    if from == to && remove {
+        return Err(Error::Invalid("source and destination folders are the same".into()));
+    }
+    let mut s = account_state(ctx, a)?;
+    let mut src = folder_rec(ctx, a, from)?;
+    let mut dst = folder_rec(ctx, a, to)?;
+    let mut out = Copied { uid_validity: dst.uid_validity, uids: Vec::new() };
+    let mut sorted = uids;
+    sorted.sort();
+    sorted.dedup();
+    for uid in sorted {
+        let Some(meta) = get_message(ctx, a, from, uid)? else { continue };
+        if let Some(q) = quota {
+            check_quota(a, &s, q, meta.size, 1)?;
+        }
+        blob_incref(ctx, &meta.blob, None)?;
+        let target = if from == to { &mut src } else { &mut dst };
+        let (new_uid, _) =
+            insert_message(ctx, a, &mut s, target, meta.flags, meta.keywords.clone(), meta.internal_date, meta.size, meta.blob)?;
+        if remove {
+            remove_message(ctx, a, &mut s, &mut src, &meta)?;
+        }
+        out.uids.push((uid, new_uid));
+    }
+    put_folder(ctx, a, &src)?;
+    if from != to {
+        put_folder(ctx, a, &dst)?;
+    }
+    put_account_state(ctx, a, &s)?;
+    Ok(out)
+}
+
+fn expunge_op(ctx: &mut Ctx<'_>, a: AccountId, f: FolderId, uids: Vec<Uid>) -> Result<Vec<Uid>> {
+    let mut s = account_state(ctx, a)?;
+    let mut folder = folder_rec(ctx, a, f)?;
+    let mut sorted = uids;
+    sorted.sort();
+    sorted.dedup();
+    let mut out = Vec::new();
+    for uid in sorted {
+        let Some(meta) = get_message(ctx, a, f, uid)? else { continue };
+        remove_message(ctx, a, &mut s, &mut folder, &meta)?;
+        out.push(uid);
+    }
+    put_folder(ctx, a, &folder)?;
+    put_account_state(ctx, a, &s)?;
+    Ok(out)
+}
+
+fn rename_folder_op(ctx: &mut Ctx<'_>, a: AccountId, f: FolderId, new_name: &str) -> Result<()> {
+    validate_folder_name(new_name)?;
+    let new_name = normalize_folder_name(new_name);
+    let folder = folder_rec(ctx, a, f)?;
+    if folder.name == "INBOX" {
+        return Err(Error::Invalid("INBOX cannot be renamed by the store; move its messages instead".into()));
+    }
+    if new_name == "INBOX" {
+        return Err(Error::AlreadyExists("folder INBOX".into()));
+    }
+    if new_name == folder.name {
+        return Ok(());
+    }
+    if new_name.starts_with(&format!("{}/", folder.name)) {
+        return Err(Error::Invalid(format!("cannot move {} under itself", folder.name)));
+    }
+    // The folder and every folder below it move (RFC 9051 6.3.6).
+    let mut moves = vec![(folder.clone(), new_name.clone())];
+    let child_prefix = format!("{}/", folder.name);
+    for (k, v) in ctx.scan(CF_FOLDER, &acct(a))? {
+        let child = decode_folder(FolderId(be32(&k[4..])?), &v)?;
+        if let Some(rest) = child.name.strip_prefix(&child_prefix) {
+            moves.push((child.clone(), format!("{new_name}/{rest}")));
+        }
+    }
+    for (_, target) in &moves {
+        if ctx.get(CF_FOLDER_NAME, &folder_name_key(a, target))?.is_some() {
+            return Err(Error::AlreadyExists(format!("folder {target}")));
+        }
+    }
+    let mut s = account_state(ctx, a)?;
+    for (mut info, target) in moves {
+        ctx.delete(CF_FOLDER_NAME, &folder_name_key(a, &info.name))?;
+        ctx.put(CF_FOLDER_NAME, &folder_name_key(a, &target), &info.id.0.to_be_bytes())?;
+        info.name = target;
+        info.highest_modseq = log_change(ctx, a, &mut s, info.id, ChangeKind::FolderUpdated)?;
+        put_folder(ctx, a, &info)?;
+    }
+    put_account_state(ctx, a, &s)
+}
+
+fn subscribe_op(ctx: &mut Ctx<'_>, a: AccountId, f: FolderId, subscribed: bool) -> Result<()> {
+    let mut folder = folder_rec(ctx, a, f)?;
+    if folder.subscribed == subscribed {
+        return Ok(());
+    }
+    let mut s = account_state(ctx, a)?;
+    folder.subscribed = subscribed;
+    folder.highest_modseq = log_change(ctx, a, &mut s, f, ChangeKind::FolderUpdated)?;
+    put_folder(ctx, a, &folder)?;
+    put_account_state(ctx, a, &s)
+}
+
+// ---- reads (outside the committer: they see only durable data) -------------
+
+impl Store {
+    pub(crate) fn read_account_state(&self, a: AccountId) -> Result<AccountState> {
+        match self.db.get_cf(cf(&self.db, CF_ACCOUNT), acct(a)).map_err(storage)? {
+            Some(b) => AccountState::decode(&b),
+            None => Err(Error::NotFound(format!("account {a}"))),
+        }
+    }
+
+    /// Every (key, value) under a prefix of a column family, durable data only.
+    pub(crate) fn scan(&self, cf_name: &str, prefix: &[u8]) -> Result<Vec<(Box<[u8]>, Box<[u8]>)>> {
+        let mut ro = ReadOptions::default();
+        if let Some(end) = prefix_end(prefix) {
+            ro.set_iterate_upper_bound(end);
+        }
+        self.db
+            .iterator_cf_opt(cf(&self.db, cf_name), ro, IteratorMode::From(prefix, Direction::Forward))
+            .map(|r| r.map_err(storage))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl MailStore for Store {
+    async fn create_folder(&self, account: AccountId, name: &str, kind: FolderKind, special_use: Option<SpecialUse>) -> Result<FolderInfo> {
+        let name = name.to_owned();
+        self.committer.submit(0, move |ctx| create_folder_op(ctx, account, &name, kind, special_use)).await
+    }
+
+    async fn rename_folder(&self, account: AccountId, folder: FolderId, new_name: &str) -> Result<()> {
+        let new_name = new_name.to_owned();
+        self.committer.submit(0, move |ctx| rename_folder_op(ctx, account, folder, &new_name)).await
+    }
+
+    async fn delete_folder(&self, account: AccountId, folder: FolderId) -> Result<()> {
+        self.committer.submit(0, move |ctx| delete_folder_op(ctx, account, folder, false)).await
+    }
+
+    async fn set_subscribed(&self, account: AccountId, folder: FolderId, subscribed: bool) -> Result<()> {
+        self.committer.submit(0, move |ctx| subscribe_op(ctx, account, folder, subscribed)).await
+    }
+
+    async fn folders(&self, account: AccountId) -> Result<Vec<FolderInfo>> {
+        (|| -> Result<_> { let st = self;
+            st.read_account_state(account)?;
+            let mut out = st
+                .scan(CF_FOLDER, &acct(account))?
+                .into_iter()
+                .map(|(k, v)| decode_folder(FolderId(be32(&k[4..])?), &v))
+                .collect::<Result<Vec<_>>>()?;
+            out.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(out)
+        })()
+    }
+
+    async fn folder(&self, account: AccountId, folder: FolderId) -> Result<Option<FolderInfo>> {
+        self.db
+            .get_cf(cf(&self.db, CF_FOLDER), folder_key(account, folder))
+            .map_err(storage)?
+            .map(|b| decode_folder(folder, &b))
+            .transpose()
+    }
+
+    async fn folder_by_name(&self, account: AccountId, name: &str) -> Result<Option<FolderInfo>> {
+        let id = match self.db.get_cf(cf(&self.db, CF_FOLDER_NAME), folder_name_key(account, name)).map_err(storage)? {
+            Some(b) => FolderId(be32(&b)?),
+            None => return Ok(None),
+        };
+        self.folder(account, id).await
+    }
+
+    async fn append(&self, account: AccountId, folder: FolderId, message: NewMessage, quota: QuotaLimit) -> Result<Appended> {
+        let weight = message.content.len();
+        self.committer.submit(weight, move |ctx| append_op(ctx, account, folder, message, quota)).await
+    }
+
+    async fn deliver(&self, content: Bytes, internal_date: i64, targets: &[DeliveryTarget]) -> Result<Vec<Appended>> {
+        let targets = targets.to_vec();
+        let weight = content.len();
+        self.committer.submit(weight, move |ctx| deliver_op(ctx, content, internal_date, targets)).await
+    }
+
+    async fn messages(&self, account: AccountId, folder: FolderId) -> Result<Vec<MessageMeta>> {
+        (|| -> Result<_> { let st = self;
+            st.scan(CF_MESSAGE, &folder_key(account, folder))?
+                .into_iter()
+                .map(|(k, v)| decode_message(Uid(be32(&k[8..])?), &v))
+                .collect()
+        })()
+    }
+
+    async fn message(&self, account: AccountId, folder: FolderId, uid: Uid) -> Result<Option<MessageMeta>> {
+        self.db
+            .get_cf(cf(&self.db, CF_MESSAGE), message_key(account, folder, uid))
+            .map_err(storage)?
+            .map(|b| decode_message(uid, &b))
+            .transpose()
+    }
+
+    async fn content(&self, blob: BlobId) -> Result<Bytes> {
+        match self.db.get_cf(cf(&self.db, CF_BLOB), blob.0).map_err(storage)? {
+            Some(v) => Ok(Bytes::from(v)),
+            None => Err(Error::NotFound(format!("message content {}", blob.to_hex()))),
+        }
+    }
+
+    async fn change_flags(&self, account: AccountId, folder: FolderId, uids: &[Uid], change: &FlagChange) -> Result<FlagsChanged> {
+        let uids = uids.to_vec();
+        let change = change.clone();
+        self.committer.submit(0, move |ctx| change_flags_op(ctx, account, folder, uids, change)).await
+    }
+
+    async fn copy(&self, account: AccountId, from: FolderId, uids: &[Uid], to: FolderId, quota: QuotaLimit) -> Result<Copied> {
+        let uids = uids.to_vec();
+        self.committer.submit(0, move |ctx| copy_op(ctx, account, from, uids, to, Some(quota), false)).await
+    }
+
+    async fn move_messages(&self, account: AccountId, from: FolderId, uids: &[Uid], to: FolderId) -> Result<Copied> {
+        let uids = uids.to_vec();
+        self.committer.submit(0, move |ctx| copy_op(ctx, account, from, uids, to, None, true)).await
+    }
+
+    async fn expunge(&self, account: AccountId, folder: FolderId, uids: &[Uid]) -> Result<Vec<Uid>> {
+        let uids = uids.to_vec();
+        self.committer.submit(0, move |ctx| expunge_op(ctx, account, folder, uids)).await
+    }
+
+    async fn highest_modseq(&self, account: AccountId) -> Result<ModSeq> {
+        Ok(ModSeq(self.read_account_state(account)?.highest_modseq))
+    }
+
+    async fn changes_since(&self, account: AccountId, since: ModSeq) -> Result<Vec<Change>> {
+        (|| -> Result<_> { let st = self;
+            let mut ro = ReadOptions::default();
+            if let Some(end) = prefix_end(&acct(account)) {
+                ro.set_iterate_upper_bound(end);
+            }
+            let start = changelog_key(account, ModSeq(since.0.saturating_add(1)));
+            st.db
+                .iterator_cf_opt(cf(&st.db, CF_CHANGELOG), ro, IteratorMode::From(&start, Direction::Forward))
+                .map(|r| {
+                    let (k, v) = r.map_err(storage)?;
+                    let (folder, kind) = decode_change(&v)?;
+                    Ok(Change { modseq: ModSeq(be64(&k[4..])?), folder, kind })
+                })
+                .collect()
+        })()
+    }
+
+    async fn quota_usage(&self, account: AccountId) -> Result<QuotaUsage> {
+        let s = self.read_account_state(account)?;
+        Ok(QuotaUsage { bytes: s.bytes, messages: s.messages })
+    }
+}

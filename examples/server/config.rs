@@ -1,0 +1,331 @@
+//! The reference server's configuration file (TOML). Every key is documented
+//! in `examples/server/server.example.toml`; this module parses it, fills in
+//! the embedded defaults and validates it, naming the offending key.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use axigen_core::settings::{ServerDefaults, SettingValue};
+use axigen_protocols::listener::ListenerConfig;
+use axigen_protocols::tls::TlsMode;
+use serde::Deserialize;
+
+/// Services a listener can carry, with whether this build serves them yet.
+pub const SERVICES: &[(&str, bool)] = &[
+    ("smtp", false),
+    ("submission", false),
+    ("imap", false),
+    ("pop3", false),
+    ("http", true),
+];
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the RocksDB store, the development certificate and other state live.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// Tokio worker threads; 0 = one per core.
+    #[serde(default)]
+    pub worker_threads: usize,
+    #[serde(default)]
+    pub log: LogConfig,
+    #[serde(default)]
+    pub license: LicenseConfig,
+    #[serde(default)]
+    pub tls: TlsConfig,
+    /// Server-wide setting defaults, by setting name.
+    #[serde(default)]
+    pub defaults: BTreeMap<String, SettingValue>,
+    #[serde(default = "default_listeners", rename = "listener")]
+    pub listeners: Vec<ListenerConfig>,
+    #[serde(default)]
+    pub directory: DeclaredDirectory,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `error`, `warn`, `info`, `debug`, `trace`, or a tracing filter directive.
+    #[serde(default = "default_level")]
+    pub level: String,
+    /// `text` or `json`.
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { level: default_level(), format: LogFormat::Text }
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LicenseConfig {
+    /// Signed licence file; relative paths are relative to the config file.
+    pub file: Option<PathBuf>,
+    /// The vendor's Ed25519 public key (base64) that licences must be signed with.
+    pub public_key: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Names put in the development certificate generated on first start.
+    #[serde(default = "default_hostnames")]
+    pub hostnames: Vec<String>,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig { hostnames: default_hostnames() }
+    }
+}
+
+/// Domains, classes, accounts and aliases applied idempotently at start.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclaredDirectory {
+    #[serde(default)]
+    pub domain: Vec<DeclaredDomain>,
+    #[serde(default)]
+    pub class: Vec<DeclaredClass>,
+    #[serde(default)]
+    pub account: Vec<DeclaredAccount>,
+    #[serde(default)]
+    pub alias: Vec<DeclaredAlias>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclaredDomain {
+    pub name: String,
+    #[serde(default)]
+    pub settings: axigen_core::settings::Overrides,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclaredClass {
+    pub domain: String,
+    pub name: String,
+    #[serde(default)]
+    pub settings: axigen_core::settings::Overrides,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclaredAccount {
+    pub address: String,
+    pub password: String,
+    #[serde(default)]
+    pub class: Option<String>,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub settings: axigen_core::settings::Overrides,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclaredAlias {
+    pub address: String,
+    pub account: String,
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data")
+}
+fn default_level() -> String {
+    "info".into()
+}
+fn default_hostnames() -> Vec<String> {
+    vec!["localhost".into(), "127.0.0.1".into()]
+}
+
+fn listener(name: &str, service: &str, port: u16, tls: TlsMode) -> ListenerConfig {
+    let text = format!(
+        "name = \"{name}\"\nservice = \"{service}\"\nbind = \"127.0.0.1:{port}\"\ntls = \"{}\"\n",
+        match tls {
+            TlsMode::None => "none",
+            TlsMode::StartTls => "starttls",
+            TlsMode::Implicit => "implicit",
+        }
+    );
+    toml::from_str(&text).expect("built-in listener definitions parse")
+}
+
+/// The embedded default: every standard port plus 10000, on loopback.
+pub fn default_listeners() -> Vec<ListenerConfig> {
+    vec![
+        listener("smtp", "smtp", 10025, TlsMode::StartTls),
+        listener("submission", "submission", 10587, TlsMode::StartTls),
+        listener("imap", "imap", 10143, TlsMode::StartTls),
+        listener("imaps", "imap", 10993, TlsMode::Implicit),
+        listener("pop3", "pop3", 10110, TlsMode::StartTls),
+        listener("pop3s", "pop3", 10995, TlsMode::Implicit),
+        listener("http", "http", 10080, TlsMode::None),
+        listener("https", "http", 10443, TlsMode::Implicit),
+    ]
+}
+
+/// A configuration error that names the key.
+#[derive(Debug)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Config {
+    /// The configuration used when no file is given.
+    pub fn embedded_default() -> Config {
+        Config::parse("", Path::new(".")).expect("the empty configuration is valid")
+    }
+
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Config::parse(&text, base).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))
+    }
+
+    /// Parses and validates configuration text; relative paths are resolved
+    /// against `base`.
+    pub fn parse(text: &str, base: &Path) -> Result<Config, ConfigError> {
+        let mut c: Config = toml::from_str(text).map_err(|e| ConfigError(e.to_string().trim_end().to_owned()))?;
+        c.validate()?;
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() && base != Path::new(".") {
+                *p = base.join(&*p);
+            }
+        };
+        resolve(&mut c.data_dir);
+        if let Some(f) = c.license.file.as_mut() {
+            resolve(f);
+        }
+        for l in &mut c.listeners {
+            if let Some(p) = l.certificate.as_mut() {
+                resolve(p);
+            }
+            if let Some(p) = l.key.as_mut() {
+                resolve(p);
+            }
+        }
+        Ok(c)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let err = |key: String, msg: String| Err(ConfigError(format!("key `{key}`: {msg}")));
+        if self.worker_threads > 1024 {
+            return err("worker_threads".into(), "at most 1024".into());
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return err("log.level".into(), format!("{:?} is not a log level or filter", self.log.level));
+        }
+        self.server_defaults()?;
+        if let Some(pk) = &self.license.public_key {
+            use base64::Engine;
+            match base64::engine::general_purpose::STANDARD.decode(pk.trim()) {
+                Ok(b) if b.len() == 32 => {}
+                _ => return err("license.public_key".into(), "must be the base64 of a 32-byte Ed25519 public key".into()),
+            }
+        }
+        if self.license.file.is_some() && self.license.public_key.is_none() {
+            return err("license.public_key".into(), "required when license.file is set".into());
+        }
+        let mut seen: BTreeMap<SocketAddr, usize> = BTreeMap::new();
+        for (i, l) in self.listeners.iter().enumerate() {
+            let key = |k: &str| format!("listener[{i}].{k}");
+            if !SERVICES.iter().any(|(s, _)| *s == l.service) {
+                let known: Vec<_> = SERVICES.iter().map(|(s, _)| *s).collect();
+                return err(key("service"), format!("unknown service {:?} (known: {})", l.service, known.join(", ")));
+            }
+            if let Some(j) = seen.insert(l.bind, i) {
+                return err(key("bind"), format!("{} is already used by listener[{j}]", l.bind));
+            }
+            if l.certificate.is_some() != l.key.is_some() {
+                return err(key("certificate"), "certificate and key must be given together".into());
+            }
+            if l.max_connections == 0 {
+                return err(key("max_connections"), "must be at least 1".into());
+            }
+        }
+        for (i, a) in self.directory.account.iter().enumerate() {
+            if axigen_core::model::Address::parse(&a.address).is_err() {
+                return err(format!("directory.account[{i}].address"), format!("{:?} is not an address", a.address));
+            }
+            if a.password.is_empty() {
+                return err(format!("directory.account[{i}].password"), "may not be empty".into());
+            }
+        }
+        for (i, d) in self.directory.domain.iter().enumerate() {
+            if let Err(e) = axigen_core::model::DomainName::new(&d.name) {
+                return err(format!("directory.domain[{i}].name"), e.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    /// The server defaults with the `[defaults]` table applied.
+    pub fn server_defaults(&self) -> Result<ServerDefaults, ConfigError> {
+        let mut d = ServerDefaults::default();
+        for (k, v) in &self.defaults {
+            d.set(k, *v).map_err(|e| ConfigError(format!("key `defaults.\"{k}\"`: {e}")))?;
+        }
+        Ok(d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_has_every_standard_listener() {
+        let c = Config::embedded_default();
+        let ports: Vec<u16> = c.listeners.iter().map(|l| l.bind.port()).collect();
+        assert_eq!(ports, vec![10025, 10587, 10143, 10993, 10110, 10995, 10080, 10443]);
+        assert_eq!(c.data_dir, PathBuf::from("data"));
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let cases = [
+            ("data_dri = \"x\"", "data_dri"),
+            ("[log]\nlevel = \"loud!!\"", "log.level"),
+            ("[defaults]\n\"quota.messages\" = true", "quota.messages"),
+            ("[defaults]\n\"no.such\" = 1", "no.such"),
+            ("[[listener]]\nservice = \"smpt\"\nbind = \"127.0.0.1:1\"", "listener[0].service"),
+            ("[[listener]]\nservice = \"http\"\nbind = \"nonsense\"", "bind"),
+            ("[[listener]]\nservice = \"http\"\nbind = \"127.0.0.1:1\"\nallow = [\"10.0.0.0/33\"]", "allow"),
+            ("[license]\npublic_key = \"abc\"", "license.public_key"),
+            ("[[directory.account]]\naddress = \"nobody\"\npassword = \"x\"", "directory.account[0].address"),
+            ("[[directory.domain]]\nname = \"a..b\"", "directory.domain[0].name"),
+        ];
+        for (text, key) in cases {
+            let e = Config::parse(text, Path::new(".")).err().unwrap_or_else(|| panic!("{text:?} accepted"));
+            assert!(e.0.contains(key), "error for {text:?} does not name {key}: {}", e.0);
+        }
+    }
+
+    #[test]
+    fn example_file_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("server/server.example.toml");
+        let c = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!c.listeners.is_empty());
+    }
+}

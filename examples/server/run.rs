@@ -1,0 +1,288 @@
+//! Starting the server: store, admin credential, declarative directory,
+//! licensing, certificates, listeners, and graceful shutdown.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axigen_core::directory::{Directory, DirectoryAdmin};
+use axigen_core::license::{LicenseProvider, Licensing, SignedLicenseProvider, StaticLicenseProvider};
+use axigen_core::model::{Account, AccountClass, Address, Alias, Domain, DomainName, NewAccount};
+use axigen_core::password::{hash_password, random_password, verify_password};
+use axigen_protocols::listener::{ConnInfo, Connection, Listener, Service};
+use axigen_store::{Store, StoreOptions};
+use tracing::{error, info, warn};
+
+use crate::admin::AdminApi;
+use crate::config::{Config, LogFormat, SERVICES};
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn open_store(config: &Config) -> Result<Store, String> {
+    let options = StoreOptions { defaults: config.server_defaults().map_err(|e| e.0)?, ..Default::default() };
+    let path = config.data_dir.join("store");
+    Store::open(&path, options).map_err(|e| format!("{e} (is another server running on {}?)", path.display()))
+}
+
+fn runtime(config: &Config) -> tokio::runtime::Runtime {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    if config.worker_threads > 0 {
+        b.worker_threads(config.worker_threads);
+    }
+    b.enable_all().build().expect("building the tokio runtime")
+}
+
+/// `server check`.
+pub fn check(config: Config, deep: bool) -> ExitCode {
+    let store = match open_store(&config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("cannot open the store: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match store.check(deep) {
+        Ok(report) => {
+            println!(
+                "checked {} accounts, {} folders, {} messages, {} blobs, {} change-log entries",
+                report.accounts, report.folders, report.messages, report.blobs, report.changes
+            );
+            for f in &report.findings {
+                println!("PROBLEM {}: {}", f.object, f.problem);
+            }
+            if report.is_clean() {
+                println!("store is consistent");
+                ExitCode::SUCCESS
+            } else {
+                println!("{} problem(s) found", report.findings.len());
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("check failed: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `server admin-password`.
+pub fn admin_password(config: Config, user: &str) -> ExitCode {
+    let rt = runtime(&config);
+    let result = rt.block_on(async {
+        let store = open_store(&config)?;
+        let pw = random_password(20);
+        store.set_admin_credential(user, &pw).await.map_err(|e| e.to_string())?;
+        Ok::<_, String>(pw)
+    });
+    match result {
+        Ok(pw) => {
+            println!("admin credential set: user `{user}`, password `{pw}`");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `server` / `server run`.
+pub fn run(config: Config) -> ExitCode {
+    init_logging(&config);
+    let rt = runtime(&config);
+    match rt.block_on(serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("{e}");
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Applies the `[directory]` section: creates what is missing, updates what
+/// differs, and leaves everything else alone, so restarting with the same
+/// file changes nothing.
+async fn apply_directory(store: &Store, config: &Config) -> Result<(), String> {
+    let d = &config.directory;
+    for (i, dom) in d.domain.iter().enumerate() {
+        let name = DomainName::new(&dom.name).map_err(|e| format!("directory.domain[{i}].name: {e}"))?;
+        let wanted = Domain { name: name.clone(), settings: dom.settings };
+        if store.domain(&name).await.map_err(|e| e.to_string())?.as_ref() != Some(&wanted) {
+            store.put_domain(wanted).await.map_err(|e| format!("directory.domain[{i}]: {e}"))?;
+        }
+    }
+    for (i, c) in d.class.iter().enumerate() {
+        let domain = DomainName::new(&c.domain).map_err(|e| format!("directory.class[{i}].domain: {e}"))?;
+        let wanted = AccountClass { domain: domain.clone(), name: c.name.clone(), settings: c.settings };
+        if store.class(&domain, &c.name).await.map_err(|e| e.to_string())?.as_ref() != Some(&wanted) {
+            store.put_class(wanted).await.map_err(|e| format!("directory.class[{i}]: {e}"))?;
+        }
+    }
+    for (i, a) in d.account.iter().enumerate() {
+        let key = format!("directory.account[{i}]");
+        let address = Address::parse(&a.address).map_err(|e| format!("{key}.address: {e}"))?;
+        match store.account_by_address(&address).await.map_err(|e| e.to_string())? {
+            None => {
+                store
+                    .create_account(NewAccount {
+                        address,
+                        class: a.class.clone(),
+                        display_name: a.display_name.clone(),
+                        password: a.password.clone(),
+                        settings: a.settings,
+                    })
+                    .await
+                    .map_err(|e| format!("{key}: {e}"))?;
+            }
+            Some(existing) => {
+                let mut wanted = Account {
+                    class: a.class.clone(),
+                    display_name: a.display_name.clone(),
+                    settings: a.settings,
+                    ..existing.clone()
+                };
+                if !verify_password(&a.password, &existing.password_hash) {
+                    wanted.password_hash = hash_password(&a.password).map_err(|e| e.to_string())?;
+                }
+                if wanted != existing {
+                    store.update_account(wanted).await.map_err(|e| format!("{key}: {e}"))?;
+                }
+            }
+        }
+    }
+    for (i, al) in d.alias.iter().enumerate() {
+        let key = format!("directory.alias[{i}]");
+        let address = Address::parse(&al.address).map_err(|e| format!("{key}.address: {e}"))?;
+        let target = Address::parse(&al.account).map_err(|e| format!("{key}.account: {e}"))?;
+        let account = store
+            .account_by_address(&target)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("{key}.account: no account {target}"))?;
+        let wanted = Alias { address: address.clone(), account: account.id };
+        if store.alias(&address).await.map_err(|e| e.to_string())?.as_ref() != Some(&wanted) {
+            store.put_alias(wanted).await.map_err(|e| format!("{key}: {e}"))?;
+        }
+    }
+    Ok(())
+}
+
+fn licensing(config: &Config, store: Arc<Store>) -> Result<(Licensing, Option<Arc<SignedLicenseProvider>>), String> {
+    let Some(pk) = &config.license.public_key else {
+        info!("no vendor public key configured: running unlicensed (licensed features are refused)");
+        return Ok((Licensing::new(Arc::new(StaticLicenseProvider(None)), store), None));
+    };
+    let provider = Arc::new(SignedLicenseProvider::without_license(pk).map_err(|e| format!("license.public_key: {e}"))?);
+    if let Some(file) = &config.license.file {
+        let lic = provider.reload_from_file(file).map_err(|e| format!("license.file ({}): {e}", file.display()))?;
+        info!(edition = %lic.edition, licensee = %lic.licensee, id = %lic.id, "licence installed");
+    }
+    let dynamic: Arc<dyn LicenseProvider> = provider.clone();
+    Ok((Licensing::new(dynamic, store), Some(provider)))
+}
+
+struct HttpService {
+    admin: Arc<AdminApi>,
+}
+
+#[async_trait]
+impl Service for HttpService {
+    async fn serve(&self, conn: Box<dyn Connection>, info: ConnInfo, _tls: Option<Arc<rustls::ServerConfig>>) {
+        self.admin.clone().serve_connection(conn, info.peer).await;
+    }
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| format!("data_dir {}: {e}", config.data_dir.display()))?;
+    let store = Arc::new(open_store(&config)?);
+    info!(path = %store.path().display(), format = axigen_store::FORMAT_VERSION, "store open");
+
+    let admin_pw = random_password(20);
+    if store.init_admin_credential("admin", &admin_pw).await.map_err(|e| e.to_string())? {
+        // Printed once, on the first start; afterwards only its hash exists.
+        println!("First start: admin API credential is user `admin`, password `{admin_pw}`");
+        println!("(shown once; set a new one with `cargo run --example server -- admin-password`)");
+    }
+    apply_directory(&store, &config).await?;
+
+    let (licensing, provider) = licensing(&config, store.clone())?;
+    let admin = Arc::new(AdminApi::new(store.clone(), licensing, provider));
+
+    // TLS: listeners without their own certificate use the development
+    // certificate, generated on first start.
+    let needs_dev_cert = config.listeners.iter().any(|l| l.certificate.is_none());
+    let dev_tls = if needs_dev_cert {
+        let (cert, key, created) = axigen_protocols::tls::ensure_dev_certificate(&config.data_dir, &config.tls.hostnames)
+            .map_err(|e| format!("development certificate: {e}"))?;
+        if created {
+            info!(certificate = %cert.display(), "generated a self-signed development certificate");
+        }
+        Some(axigen_protocols::tls::load_server_config(&cert, &key).map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
+
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
+    for (i, l) in config.listeners.iter().enumerate() {
+        let name = l.name.clone().unwrap_or_else(|| l.service.clone());
+        let available = SERVICES.iter().any(|(s, ok)| *s == l.service && *ok);
+        if !available {
+            warn!(listener = %name, bind = %l.bind, service = %l.service,
+                "listener not started: this build does not serve {} yet", l.service);
+            continue;
+        }
+        let tls = match (&l.certificate, &l.key) {
+            (Some(c), Some(k)) => Some(
+                axigen_protocols::tls::load_server_config(c, k).map_err(|e| format!("listener[{i}].certificate: {e}"))?,
+            ),
+            _ => dev_tls.clone(),
+        };
+        let listener = Listener::bind(l, tls).map_err(|e| format!("listener[{i}] ({name}): {e}"))?;
+        info!(listener = %name, addr = %listener.local_addr(), tls = ?l.tls, "listening");
+        let service: Arc<dyn Service> = match l.service.as_str() {
+            "http" => Arc::new(HttpService { admin: admin.clone() }),
+            other => unreachable!("service {other} is marked available but has no handler"),
+        };
+        tasks.push(tokio::spawn(listener.run(service, shutdown_rx.clone())));
+    }
+    if tasks.is_empty() {
+        return Err("no listener could be started".into());
+    }
+    info!("server ready");
+
+    wait_for_signal().await;
+    info!("shutting down");
+    let _ = shutdown_tx.send(true);
+    let drain = async {
+        for t in tasks {
+            let _ = t.await;
+        }
+    };
+    if tokio::time::timeout(Duration::from_secs(15), drain).await.is_err() {
+        warn!("connections still open after 15 s; closing anyway");
+    }
+    drop(admin);
+    info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
