@@ -8,11 +8,9 @@
 
 use async_trait::async_trait;
 
-use crate::model::{
-    Account, AccountClass, AccountId, Address, Alias, Domain, DomainName, NewAccount, Principal,
-};
+use crate::model::{Account, AccountClass, AccountId, Address, Alias, Domain, DomainName, NewAccount, Principal};
 use crate::password;
-use crate::settings::{resolve, EffectiveSettings, ServerDefaults};
+use crate::settings::{EffectiveSettings, ServerDefaults, resolve};
 use crate::{Error, Result};
 
 /// Why a login was refused. Deliberately coarse: a client learns only
@@ -75,18 +73,17 @@ pub trait Directory: Send + Sync {
 
     /// The effective settings of an account, each with where it came from.
     async fn effective_settings(&self, id: AccountId) -> Result<EffectiveSettings> {
-        let account = self
-            .account(id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("account {id}")))?;
+        let account = self.account(id).await?.ok_or_else(|| Error::NotFound(format!("account {id}")))?;
         let domain = self
             .domain(&account.address.domain)
             .await?
             .ok_or_else(|| Error::NotFound(format!("domain {}", account.address.domain)))?;
         let class = match &account.class {
-            Some(name) => Some(self.class(&domain.name, name).await?.ok_or_else(|| {
-                Error::NotFound(format!("class {name} of domain {}", domain.name))
-            })?),
+            Some(name) => Some(
+                self.class(&domain.name, name)
+                    .await?
+                    .ok_or_else(|| Error::NotFound(format!("class {name} of domain {}", domain.name)))?,
+            ),
             None => None,
         };
         Ok(resolve(&self.server_defaults(), &domain, class.as_ref(), &account.settings))

@@ -90,12 +90,7 @@ pub enum Edition {
 
 impl Edition {
     /// Every edition, from the smallest to the largest.
-    pub const ALL: [Edition; 4] = [
-        Edition::Trial,
-        Edition::Office,
-        Edition::Business,
-        Edition::Enterprise,
-    ];
+    pub const ALL: [Edition; 4] = [Edition::Trial, Edition::Office, Edition::Business, Edition::Enterprise];
 
     /// The lower-case name used in licence files, the admin API and messages.
     pub const fn as_str(self) -> &'static str {
@@ -114,8 +109,7 @@ impl Edition {
     pub const fn offers(self, feature: Feature) -> bool {
         !matches!(
             (self, feature),
-            (Edition::Trial | Edition::Office, Feature::ActiveSync)
-                | (Edition::Office, Feature::Clustering)
+            (Edition::Trial | Edition::Office, Feature::ActiveSync) | (Edition::Office, Feature::Clustering)
         )
     }
 }
@@ -194,9 +188,7 @@ impl fmt::Display for Feature {
 
 /// Error of [`Feature::from_str`]: the text names no feature.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown feature {0:?} (expected one of: activesync, webmail, groupware, clustering, backup, rpop)"
-)]
+#[error("unknown feature {0:?} (expected one of: activesync, webmail, groupware, clustering, backup, rpop)")]
 pub struct UnknownFeature(pub String);
 
 impl FromStr for Feature {
@@ -337,12 +329,7 @@ struct LicenseFile {
 }
 
 fn decode_b64(field: &'static str, text: &str) -> Result<Vec<u8>, LicenseError> {
-    BASE64
-        .decode(text.trim())
-        .map_err(|e| LicenseError::BadBase64 {
-            field,
-            detail: e.to_string(),
-        })
+    BASE64.decode(text.trim()).map_err(|e| LicenseError::BadBase64 { field, detail: e.to_string() })
 }
 
 fn decode_fixed<const N: usize>(field: &'static str, text: &str) -> Result<[u8; N], LicenseError> {
@@ -364,19 +351,15 @@ fn parse_public_key(public_key_b64: &str) -> Result<VerifyingKey, LicenseError> 
 }
 
 fn verify_with_key(file_text: &str, key: &VerifyingKey) -> Result<License, LicenseError> {
-    let file: LicenseFile =
-        serde_json::from_str(file_text).map_err(|e| LicenseError::BadJson(e.to_string()))?;
+    let file: LicenseFile = serde_json::from_str(file_text).map_err(|e| LicenseError::BadJson(e.to_string()))?;
     if file.format != LICENSE_FORMAT {
         return Err(LicenseError::UnsupportedFormat(file.format));
     }
     let payload_b64 = file.payload.ok_or(LicenseError::MissingField("payload"))?;
-    let signature_b64 = file
-        .signature
-        .ok_or(LicenseError::MissingField("signature"))?;
+    let signature_b64 = file.signature.ok_or(LicenseError::MissingField("signature"))?;
     let payload = decode_b64("payload", &payload_b64)?;
     let signature = Signature::from_bytes(&decode_fixed::<64>("signature", &signature_b64)?);
-    key.verify_strict(&payload, &signature)
-        .map_err(|_| LicenseError::BadSignature)?;
+    key.verify_strict(&payload, &signature).map_err(|_| LicenseError::BadSignature)?;
     serde_json::from_slice(&payload).map_err(|e| LicenseError::BadPayload(e.to_string()))
 }
 
@@ -385,10 +368,7 @@ fn verify_with_key(file_text: &str, key: &VerifyingKey) -> Result<License, Licen
 /// public key).
 pub fn generate_vendor_keypair() -> (SigningKeyText, PublicKeyText) {
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
-    (
-        BASE64.encode(key.to_bytes()),
-        BASE64.encode(key.verifying_key().to_bytes()),
-    )
+    (BASE64.encode(key.to_bytes()), BASE64.encode(key.verifying_key().to_bytes()))
 }
 
 /// Signs `license` with the vendor key (base64 of the 32-byte seed) and
@@ -396,8 +376,7 @@ pub fn generate_vendor_keypair() -> (SigningKeyText, PublicKeyText) {
 pub fn sign_license(license: &License, signing_key_b64: &str) -> Result<String, LicenseError> {
     let seed = decode_fixed::<32>("signing key", signing_key_b64)?;
     let key = SigningKey::from_bytes(&seed);
-    let payload =
-        serde_json::to_vec(license).map_err(|e| LicenseError::Serialize(e.to_string()))?;
+    let payload = serde_json::to_vec(license).map_err(|e| LicenseError::Serialize(e.to_string()))?;
     let signature = key.sign(&payload);
     let file = LicenseFile {
         format: LICENSE_FORMAT,
@@ -525,10 +504,7 @@ impl SignedLicenseProvider {
     pub fn new(file_text: &str, public_key_b64: &str) -> Result<Self, LicenseError> {
         let public_key = parse_public_key(public_key_b64)?;
         let license = verify_with_key(file_text, &public_key)?;
-        Ok(SignedLicenseProvider {
-            public_key,
-            license: RwLock::new(Some(license)),
-        })
+        Ok(SignedLicenseProvider { public_key, license: RwLock::new(Some(license)) })
     }
 
     /// Reads the licence file at `path` and verifies it like [`Self::new`].
@@ -541,10 +517,7 @@ impl SignedLicenseProvider {
     /// [`LicenseRefusal::NoLicense`] until [`Self::reload_from`] succeeds).
     pub fn without_license(public_key_b64: &str) -> Result<Self, LicenseError> {
         let public_key = parse_public_key(public_key_b64)?;
-        Ok(SignedLicenseProvider {
-            public_key,
-            license: RwLock::new(None),
-        })
+        Ok(SignedLicenseProvider { public_key, license: RwLock::new(None) })
     }
 
     /// Verifies a new licence file and, if it verifies, installs it in place
@@ -574,18 +547,13 @@ impl SignedLicenseProvider {
 }
 
 fn read_license_file(path: &Path) -> Result<String, LicenseError> {
-    std::fs::read_to_string(path).map_err(|e| LicenseError::Io {
-        path: path.display().to_string(),
-        detail: e.to_string(),
-    })
+    std::fs::read_to_string(path)
+        .map_err(|e| LicenseError::Io { path: path.display().to_string(), detail: e.to_string() })
 }
 
 impl LicenseProvider for SignedLicenseProvider {
     fn current(&self) -> Option<License> {
-        self.license
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.license.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }
 
@@ -615,19 +583,11 @@ pub trait SeatStore: Send + Sync {
     /// [`SeatAcquire::AlreadyHeld`]; else if fewer than `limit` accounts hold
     /// one, record `account` as the newest holder and answer
     /// [`SeatAcquire::Granted`]; else answer [`SeatAcquire::Full`].
-    async fn acquire_seat(
-        &self,
-        feature: Feature,
-        account: AccountId,
-        limit: u32,
-    ) -> Result<SeatAcquire, crate::Error>;
+    async fn acquire_seat(&self, feature: Feature, account: AccountId, limit: u32)
+    -> Result<SeatAcquire, crate::Error>;
 
     /// Releases `account`'s seat of `feature`; `true` if it held one.
-    async fn release_seat(
-        &self,
-        feature: Feature,
-        account: AccountId,
-    ) -> Result<bool, crate::Error>;
+    async fn release_seat(&self, feature: Feature, account: AccountId) -> Result<bool, crate::Error>;
 
     /// The accounts holding a seat of `feature`, earliest acquisition first.
     async fn seat_holders(&self, feature: Feature) -> Result<Vec<AccountId>, crate::Error>;
@@ -673,17 +633,11 @@ impl SeatStore for MemorySeatStore {
             holders.push(account);
             Ok(SeatAcquire::Granted)
         } else {
-            Ok(SeatAcquire::Full {
-                holders: count(holders.len()),
-            })
+            Ok(SeatAcquire::Full { holders: count(holders.len()) })
         }
     }
 
-    async fn release_seat(
-        &self,
-        feature: Feature,
-        account: AccountId,
-    ) -> Result<bool, crate::Error> {
+    async fn release_seat(&self, feature: Feature, account: AccountId) -> Result<bool, crate::Error> {
         let mut map = self.lock();
         let Some(holders) = map.get_mut(&feature) else {
             return Ok(false);
@@ -710,10 +664,7 @@ impl SeatStore for MemorySeatStore {
 pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
 fn system_clock() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 /// What [`Licensing::authorize`] granted.
@@ -769,17 +720,13 @@ pub struct Licensing {
 
 impl fmt::Debug for Licensing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Licensing")
-            .field("license", &self.provider.current())
-            .finish_non_exhaustive()
+        f.debug_struct("Licensing").field("license", &self.provider.current()).finish_non_exhaustive()
     }
 }
 
 fn unavailable(error: crate::Error) -> LicenseRefusal {
     tracing::warn!(%error, "licence seat ledger unavailable");
-    LicenseRefusal::Unavailable {
-        detail: error.to_string(),
-    }
+    LicenseRefusal::Unavailable { detail: error.to_string() }
 }
 
 impl Licensing {
@@ -789,16 +736,8 @@ impl Licensing {
     }
 
     /// Licensing with a given clock (unix seconds), e.g. a fixed one in tests.
-    pub fn with_clock(
-        provider: Arc<dyn LicenseProvider>,
-        seats: Arc<dyn SeatStore>,
-        clock: Clock,
-    ) -> Self {
-        Licensing {
-            provider,
-            seats,
-            clock,
-        }
+    pub fn with_clock(provider: Arc<dyn LicenseProvider>, seats: Arc<dyn SeatStore>, clock: Clock) -> Self {
+        Licensing { provider, seats, clock }
     }
 
     /// The licence in force, if any (expired or not).
@@ -815,9 +754,7 @@ impl Licensing {
     fn valid_license(&self) -> Result<License, LicenseRefusal> {
         let license = self.provider.current().ok_or(LicenseRefusal::NoLicense)?;
         if license.is_expired(self.now()) {
-            return Err(LicenseRefusal::Expired {
-                expired_at: license.expires_at.unwrap_or_default(),
-            });
+            return Err(LicenseRefusal::Expired { expired_at: license.expires_at.unwrap_or_default() });
         }
         Ok(license)
     }
@@ -827,10 +764,7 @@ impl Licensing {
     fn feature_limit(&self, feature: Feature) -> Result<Option<u32>, LicenseRefusal> {
         let license = self.valid_license()?;
         if !license.edition.offers(feature) {
-            return Err(LicenseRefusal::EditionLacksFeature {
-                edition: license.edition,
-                feature,
-            });
+            return Err(LicenseRefusal::EditionLacksFeature { edition: license.edition, feature });
         }
         Ok(license.seat_limit(feature))
     }
@@ -844,57 +778,27 @@ impl Licensing {
     /// a free seat, first come first served, or is refused with
     /// [`LicenseRefusal::NoFreeSeat`]. A seat ledger failure is refused with
     /// [`LicenseRefusal::Unavailable`].
-    pub async fn authorize(
-        &self,
-        account: AccountId,
-        feature: Feature,
-    ) -> Result<SeatGrant, LicenseRefusal> {
+    pub async fn authorize(&self, account: AccountId, feature: Feature) -> Result<SeatGrant, LicenseRefusal> {
         let Some(limit) = self.feature_limit(feature)? else {
-            return Ok(SeatGrant {
-                seat_limited: false,
-                new_seat: false,
-            });
+            return Ok(SeatGrant { seat_limited: false, new_seat: false });
         };
-        let held = SeatGrant {
-            seat_limited: true,
-            new_seat: false,
-        };
+        let held = SeatGrant { seat_limited: true, new_seat: false };
         let no_seat = LicenseRefusal::NoFreeSeat { feature, limit };
         // The common case is an account that already holds its seat: one read.
-        let holders = self
-            .seats
-            .seat_holders(feature)
-            .await
-            .map_err(unavailable)?;
+        let holders = self.seats.seat_holders(feature).await.map_err(unavailable)?;
         if let Some(position) = holders.iter().position(|a| *a == account) {
-            return if count(position) < limit {
-                Ok(held)
-            } else {
-                Err(no_seat)
-            };
+            return if count(position) < limit { Ok(held) } else { Err(no_seat) };
         }
-        match self
-            .seats
-            .acquire_seat(feature, account, limit)
-            .await
-            .map_err(unavailable)?
-        {
+        match self.seats.acquire_seat(feature, account, limit).await.map_err(unavailable)? {
             SeatAcquire::Granted => {
                 tracing::info!(%account, %feature, limit, "licence seat granted");
-                Ok(SeatGrant {
-                    seat_limited: true,
-                    new_seat: true,
-                })
+                Ok(SeatGrant { seat_limited: true, new_seat: true })
             }
             SeatAcquire::Full { .. } => Err(no_seat),
             SeatAcquire::AlreadyHeld => {
                 // Another request of the same account took the seat between
                 // the two calls; decide on its position as above.
-                let holders = self
-                    .seats
-                    .seat_holders(feature)
-                    .await
-                    .map_err(unavailable)?;
+                let holders = self.seats.seat_holders(feature).await.map_err(unavailable)?;
                 match holders.iter().position(|a| *a == account) {
                     Some(position) if count(position) < limit => Ok(held),
                     _ => Err(no_seat),
@@ -905,44 +809,30 @@ impl Licensing {
 
     /// The standing of `account` for `feature`, for the admin view; nothing
     /// is acquired. Fails only if the seat ledger cannot be read.
-    pub async fn seat_state(
-        &self,
-        account: AccountId,
-        feature: Feature,
-    ) -> Result<SeatState, crate::Error> {
+    pub async fn seat_state(&self, account: AccountId, feature: Feature) -> Result<SeatState, crate::Error> {
         let holders = self.seats.seat_holders(feature).await?;
         let position = holders.iter().position(|a| *a == account);
         let limit = match self.feature_limit(feature) {
             Ok(limit) => limit,
             Err(refusal) => {
-                return Ok(SeatState::Refused {
-                    refusal,
-                    holds_seat: position.is_some(),
-                });
+                return Ok(SeatState::Refused { refusal, holds_seat: position.is_some() });
             }
         };
         let holder_count = count(holders.len());
         Ok(match (limit, position) {
-            (None, _) => SeatState::WouldBeGranted {
-                limit: None,
-                holders: holder_count,
-            },
-            (Some(limit), Some(position)) if count(position) < limit => SeatState::HoldsSeat {
-                limit,
-                position: count(position),
-            },
-            (Some(limit), Some(_)) => SeatState::Refused {
-                refusal: LicenseRefusal::NoFreeSeat { feature, limit },
-                holds_seat: true,
-            },
-            (Some(limit), None) if holder_count < limit => SeatState::WouldBeGranted {
-                limit: Some(limit),
-                holders: holder_count,
-            },
-            (Some(limit), None) => SeatState::Refused {
-                refusal: LicenseRefusal::NoFreeSeat { feature, limit },
-                holds_seat: false,
-            },
+            (None, _) => SeatState::WouldBeGranted { limit: None, holders: holder_count },
+            (Some(limit), Some(position)) if count(position) < limit => {
+                SeatState::HoldsSeat { limit, position: count(position) }
+            }
+            (Some(limit), Some(_)) => {
+                SeatState::Refused { refusal: LicenseRefusal::NoFreeSeat { feature, limit }, holds_seat: true }
+            }
+            (Some(limit), None) if holder_count < limit => {
+                SeatState::WouldBeGranted { limit: Some(limit), holders: holder_count }
+            }
+            (Some(limit), None) => {
+                SeatState::Refused { refusal: LicenseRefusal::NoFreeSeat { feature, limit }, holds_seat: false }
+            }
         })
     }
 
@@ -952,11 +842,7 @@ impl Licensing {
     }
 
     /// Releases `account`'s seat of `feature` (admin); `true` if it held one.
-    pub async fn release_seat(
-        &self,
-        account: AccountId,
-        feature: Feature,
-    ) -> Result<bool, crate::Error> {
+    pub async fn release_seat(&self, account: AccountId, feature: Feature) -> Result<bool, crate::Error> {
         let released = self.seats.release_seat(feature, account).await?;
         if released {
             tracing::info!(%account, %feature, "licence seat released");
@@ -1022,10 +908,7 @@ mod tests {
             assert_eq!(serde_json::to_string(&e).unwrap(), format!("\"{e}\""));
         }
         assert_eq!(Feature::ActiveSync.to_string(), "activesync");
-        assert_eq!(
-            " ActiveSync ".parse::<Feature>().unwrap(),
-            Feature::ActiveSync
-        );
+        assert_eq!(" ActiveSync ".parse::<Feature>().unwrap(), Feature::ActiveSync);
         assert!("exchange".parse::<Feature>().is_err());
         assert!("gold".parse::<Edition>().is_err());
     }
@@ -1036,10 +919,7 @@ mod tests {
             assert!(Edition::Business.offers(f));
             assert!(Edition::Enterprise.offers(f));
             assert_eq!(Edition::Trial.offers(f), f != Feature::ActiveSync);
-            assert_eq!(
-                Edition::Office.offers(f),
-                f != Feature::ActiveSync && f != Feature::Clustering
-            );
+            assert_eq!(Edition::Office.offers(f), f != Feature::ActiveSync && f != Feature::Clustering);
         }
     }
 
@@ -1053,10 +933,7 @@ mod tests {
         assert_eq!(lic.seat_limit(Feature::Webmail), None);
         assert!(!lic.is_expired(NOW));
         assert!(lic.is_expired(NOW + 86_400));
-        let forever = License {
-            expires_at: None,
-            ..lic
-        };
+        let forever = License { expires_at: None, ..lic };
         assert!(!forever.is_expired(u64::MAX));
     }
 
@@ -1071,13 +948,7 @@ mod tests {
         assert_eq!(doc["format"], 1);
         let payload = BASE64.decode(doc["payload"].as_str().unwrap()).unwrap();
         assert_eq!(serde_json::from_slice::<License>(&payload).unwrap(), lic);
-        assert_eq!(
-            BASE64
-                .decode(doc["signature"].as_str().unwrap())
-                .unwrap()
-                .len(),
-            64
-        );
+        assert_eq!(BASE64.decode(doc["signature"].as_str().unwrap()).unwrap().len(), 64);
         assert_eq!(verify_license(&text, &public).unwrap(), lic);
     }
 
@@ -1087,16 +958,10 @@ mod tests {
         let lic = license(Edition::Office, &[]);
         let text = sign_license(&lic, &secret).unwrap();
         let mut doc: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let forged = License {
-            edition: Edition::Enterprise,
-            ..lic
-        };
+        let forged = License { edition: Edition::Enterprise, ..lic };
         doc["payload"] = BASE64.encode(serde_json::to_vec(&forged).unwrap()).into();
         let forged_text = doc.to_string();
-        assert_eq!(
-            verify_license(&forged_text, &public),
-            Err(LicenseError::BadSignature)
-        );
+        assert_eq!(verify_license(&forged_text, &public), Err(LicenseError::BadSignature));
     }
 
     #[test]
@@ -1106,10 +971,7 @@ mod tests {
         let text = sign_license(&license(Edition::Business, &[]), &secret).unwrap();
         let err = verify_license(&text, &other_public).unwrap_err();
         assert_eq!(err, LicenseError::BadSignature);
-        assert!(
-            err.to_string()
-                .contains("does not verify with the configured public key")
-        );
+        assert!(err.to_string().contains("does not verify with the configured public key"));
     }
 
     #[test]
@@ -1118,48 +980,26 @@ mod tests {
         let text = sign_license(&license(Edition::Business, &[]), &secret).unwrap();
         let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
 
-        assert!(matches!(
-            verify_license("not json", &public),
-            Err(LicenseError::BadJson(_))
-        ));
+        assert!(matches!(verify_license("not json", &public), Err(LicenseError::BadJson(_))));
         let mut v2 = doc.clone();
         v2["format"] = 2.into();
-        assert_eq!(
-            verify_license(&v2.to_string(), &public),
-            Err(LicenseError::UnsupportedFormat(2))
-        );
+        assert_eq!(verify_license(&v2.to_string(), &public), Err(LicenseError::UnsupportedFormat(2)));
         let mut no_sig = doc.clone();
         no_sig.as_object_mut().unwrap().remove("signature");
-        assert_eq!(
-            verify_license(&no_sig.to_string(), &public),
-            Err(LicenseError::MissingField("signature"))
-        );
+        assert_eq!(verify_license(&no_sig.to_string(), &public), Err(LicenseError::MissingField("signature")));
         let mut bad_payload = doc.clone();
         bad_payload["payload"] = "%%%".into();
         assert!(matches!(
             verify_license(&bad_payload.to_string(), &public),
-            Err(LicenseError::BadBase64 {
-                field: "payload",
-                ..
-            })
+            Err(LicenseError::BadBase64 { field: "payload", .. })
         ));
         let mut short_sig = doc.clone();
         short_sig["signature"] = BASE64.encode([0u8; 10]).into();
         assert_eq!(
             verify_license(&short_sig.to_string(), &public),
-            Err(LicenseError::BadLength {
-                field: "signature",
-                expected: 64,
-                actual: 10
-            })
+            Err(LicenseError::BadLength { field: "signature", expected: 64, actual: 10 })
         );
-        assert!(matches!(
-            verify_license(&text, "abc!"),
-            Err(LicenseError::BadBase64 {
-                field: "public key",
-                ..
-            })
-        ));
+        assert!(matches!(verify_license(&text, "abc!"), Err(LicenseError::BadBase64 { field: "public key", .. })));
         // A signed payload that is not a licence is reported as such.
         let signing = SigningKey::from_bytes(&decode_fixed::<32>("signing key", &secret).unwrap());
         let junk = br#"{"id":"x"}"#;
@@ -1168,10 +1008,7 @@ mod tests {
             "payload": BASE64.encode(junk),
             "signature": BASE64.encode(signing.sign(junk).to_bytes()),
         });
-        assert!(matches!(
-            verify_license(&junk_file.to_string(), &public),
-            Err(LicenseError::BadPayload(_))
-        ));
+        assert!(matches!(verify_license(&junk_file.to_string(), &public), Err(LicenseError::BadPayload(_))));
     }
 
     #[test]
@@ -1179,36 +1016,25 @@ mod tests {
         let (secret, public) = generate_vendor_keypair();
         let office = license(Edition::Office, &[]);
         let business = license(Edition::Business, &[(Feature::ActiveSync, 3)]);
-        let provider =
-            SignedLicenseProvider::new(&sign_license(&office, &secret).unwrap(), &public).unwrap();
+        let provider = SignedLicenseProvider::new(&sign_license(&office, &secret).unwrap(), &public).unwrap();
         assert_eq!(provider.current(), Some(office.clone()));
 
         // A file signed by someone else is rejected and the licence stays.
         let (other_secret, _) = generate_vendor_keypair();
         let forged = sign_license(&business, &other_secret).unwrap();
-        assert_eq!(
-            provider.reload_from(&forged),
-            Err(LicenseError::BadSignature)
-        );
+        assert_eq!(provider.reload_from(&forged), Err(LicenseError::BadSignature));
         assert_eq!(provider.current(), Some(office));
 
         let good = sign_license(&business, &secret).unwrap();
         assert_eq!(provider.reload_from(&good).unwrap(), business);
         assert_eq!(provider.current(), Some(business.clone()));
 
-        let path = std::env::temp_dir().join(format!(
-            "axigen-license-test-{}-{}.json",
-            std::process::id(),
-            NOW
-        ));
+        let path = std::env::temp_dir().join(format!("axigen-license-test-{}-{}.json", std::process::id(), NOW));
         std::fs::write(&path, &good).unwrap();
         let from_file = SignedLicenseProvider::from_file(&path, &public).unwrap();
         std::fs::remove_file(&path).unwrap();
         assert_eq!(from_file.current(), Some(business));
-        assert!(matches!(
-            SignedLicenseProvider::from_file(&path, &public),
-            Err(LicenseError::Io { .. })
-        ));
+        assert!(matches!(SignedLicenseProvider::from_file(&path, &public), Err(LicenseError::Io { .. })));
 
         let empty = SignedLicenseProvider::without_license(&public).unwrap();
         assert_eq!(empty.current(), None);
@@ -1217,15 +1043,9 @@ mod tests {
     #[tokio::test]
     async fn no_license_refuses() {
         let l = licensing_at(None, NOW);
-        assert_eq!(
-            l.authorize(A1, Feature::Webmail).await,
-            Err(LicenseRefusal::NoLicense)
-        );
+        assert_eq!(l.authorize(A1, Feature::Webmail).await, Err(LicenseRefusal::NoLicense));
         assert_eq!(l.check_account_count(0), Err(LicenseRefusal::NoLicense));
-        assert_eq!(
-            LicenseRefusal::NoLicense.to_string(),
-            "no licence is installed"
-        );
+        assert_eq!(LicenseRefusal::NoLicense.to_string(), "no licence is installed");
     }
 
     #[tokio::test]
@@ -1240,16 +1060,10 @@ mod tests {
         let refusal = after.authorize(A1, Feature::Webmail).await.unwrap_err();
         assert_eq!(refusal, LicenseRefusal::Expired { expired_at: end });
         // 1_700_086_400 is 2023-11-15T22:13:20Z.
-        assert_eq!(
-            refusal.to_string(),
-            "the licence expired on 2023-11-15T22:13:20Z"
-        );
+        assert_eq!(refusal.to_string(), "the licence expired on 2023-11-15T22:13:20Z");
         assert_eq!(after.check_account_count(0), Err(refusal));
         assert_eq!(
-            LicenseRefusal::Expired {
-                expired_at: u64::MAX
-            }
-            .to_string(),
+            LicenseRefusal::Expired { expired_at: u64::MAX }.to_string(),
             format!("the licence expired on unix time {}", u64::MAX)
         );
     }
@@ -1261,15 +1075,9 @@ mod tests {
         let refusal = l.authorize(A1, Feature::ActiveSync).await.unwrap_err();
         assert_eq!(
             refusal,
-            LicenseRefusal::EditionLacksFeature {
-                edition: Edition::Office,
-                feature: Feature::ActiveSync
-            }
+            LicenseRefusal::EditionLacksFeature { edition: Edition::Office, feature: Feature::ActiveSync }
         );
-        assert_eq!(
-            refusal.to_string(),
-            "the office edition does not offer activesync"
-        );
+        assert_eq!(refusal.to_string(), "the office edition does not offer activesync");
         assert_eq!(
             serde_json::to_value(&refusal).unwrap(),
             serde_json::json!({
@@ -1278,71 +1086,39 @@ mod tests {
                 "feature": "activesync"
             })
         );
-        assert!(
-            l.seat_holders(Feature::ActiveSync)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert!(l.seat_holders(Feature::ActiveSync).await.unwrap().is_empty());
         assert!(matches!(
             l.seat_state(A1, Feature::ActiveSync).await.unwrap(),
-            SeatState::Refused {
-                refusal: LicenseRefusal::EditionLacksFeature { .. },
-                ..
-            }
+            SeatState::Refused { refusal: LicenseRefusal::EditionLacksFeature { .. }, .. }
         ));
     }
 
     #[tokio::test]
     async fn business_activesync_seats() {
         let l = licensing(license(Edition::Business, &[(Feature::ActiveSync, 2)]));
-        let fresh = SeatGrant {
-            seat_limited: true,
-            new_seat: true,
-        };
-        let kept = SeatGrant {
-            seat_limited: true,
-            new_seat: false,
-        };
+        let fresh = SeatGrant { seat_limited: true, new_seat: true };
+        let kept = SeatGrant { seat_limited: true, new_seat: false };
 
         assert_eq!(l.authorize(A1, Feature::ActiveSync).await, Ok(fresh));
         assert_eq!(l.authorize(A2, Feature::ActiveSync).await, Ok(fresh));
         let refusal = l.authorize(A3, Feature::ActiveSync).await.unwrap_err();
-        assert_eq!(
-            refusal,
-            LicenseRefusal::NoFreeSeat {
-                feature: Feature::ActiveSync,
-                limit: 2
-            }
-        );
-        assert!(
-            refusal.to_string().contains("2 activesync seats"),
-            "{refusal}"
-        );
+        assert_eq!(refusal, LicenseRefusal::NoFreeSeat { feature: Feature::ActiveSync, limit: 2 });
+        assert!(refusal.to_string().contains("2 activesync seats"), "{refusal}");
         assert_eq!(
             serde_json::to_value(&refusal).unwrap(),
             serde_json::json!({"reason": "no_free_seat", "feature": "activesync", "limit": 2})
         );
         assert_eq!(
             l.seat_state(A3, Feature::ActiveSync).await.unwrap(),
-            SeatState::Refused {
-                refusal: refusal.clone(),
-                holds_seat: false
-            }
+            SeatState::Refused { refusal: refusal.clone(), holds_seat: false }
         );
 
         // Account 1 re-authorising keeps its seat without taking another.
         assert_eq!(l.authorize(A1, Feature::ActiveSync).await, Ok(kept));
-        assert_eq!(
-            l.seat_holders(Feature::ActiveSync).await.unwrap(),
-            vec![A1, A2]
-        );
+        assert_eq!(l.seat_holders(Feature::ActiveSync).await.unwrap(), vec![A1, A2]);
         assert_eq!(
             l.seat_state(A2, Feature::ActiveSync).await.unwrap(),
-            SeatState::HoldsSeat {
-                limit: 2,
-                position: 1
-            }
+            SeatState::HoldsSeat { limit: 2, position: 1 }
         );
 
         // Releasing account 2's seat lets account 3 in.
@@ -1350,16 +1126,10 @@ mod tests {
         assert!(!l.release_seat(A2, Feature::ActiveSync).await.unwrap());
         assert_eq!(
             l.seat_state(A3, Feature::ActiveSync).await.unwrap(),
-            SeatState::WouldBeGranted {
-                limit: Some(2),
-                holders: 1
-            }
+            SeatState::WouldBeGranted { limit: Some(2), holders: 1 }
         );
         assert_eq!(l.authorize(A3, Feature::ActiveSync).await, Ok(fresh));
-        assert_eq!(
-            l.seat_holders(Feature::ActiveSync).await.unwrap(),
-            vec![A1, A3]
-        );
+        assert_eq!(l.seat_holders(Feature::ActiveSync).await.unwrap(), vec![A1, A3]);
         assert!(l.authorize(A2, Feature::ActiveSync).await.is_err());
     }
 
@@ -1367,90 +1137,48 @@ mod tests {
     async fn lowered_limit_keeps_earliest_holders() {
         let (secret, public) = generate_vendor_keypair();
         let three = license(Edition::Enterprise, &[(Feature::ActiveSync, 3)]);
-        let provider = Arc::new(
-            SignedLicenseProvider::new(&sign_license(&three, &secret).unwrap(), &public).unwrap(),
-        );
-        let l = Licensing::with_clock(
-            provider.clone(),
-            Arc::new(MemorySeatStore::new()),
-            Arc::new(|| NOW),
-        );
+        let provider = Arc::new(SignedLicenseProvider::new(&sign_license(&three, &secret).unwrap(), &public).unwrap());
+        let l = Licensing::with_clock(provider.clone(), Arc::new(MemorySeatStore::new()), Arc::new(|| NOW));
         for a in [A1, A2, A3] {
             assert!(l.authorize(a, Feature::ActiveSync).await.unwrap().new_seat);
         }
 
         // The administrator installs a licence with only one seat.
-        let one = License {
-            seats: [(Feature::ActiveSync, 1)].into(),
-            ..three
-        };
-        provider
-            .reload_from(&sign_license(&one, &secret).unwrap())
-            .unwrap();
+        let one = License { seats: [(Feature::ActiveSync, 1)].into(), ..three };
+        provider.reload_from(&sign_license(&one, &secret).unwrap()).unwrap();
 
-        let kept = SeatGrant {
-            seat_limited: true,
-            new_seat: false,
-        };
-        let refused = LicenseRefusal::NoFreeSeat {
-            feature: Feature::ActiveSync,
-            limit: 1,
-        };
+        let kept = SeatGrant { seat_limited: true, new_seat: false };
+        let refused = LicenseRefusal::NoFreeSeat { feature: Feature::ActiveSync, limit: 1 };
         assert_eq!(l.authorize(A1, Feature::ActiveSync).await, Ok(kept));
-        assert_eq!(
-            l.authorize(A2, Feature::ActiveSync).await,
-            Err(refused.clone())
-        );
-        assert_eq!(
-            l.authorize(A3, Feature::ActiveSync).await,
-            Err(refused.clone())
-        );
-        assert_eq!(
-            refused.to_string(),
-            "the only activesync seat of the licence is in use"
-        );
+        assert_eq!(l.authorize(A2, Feature::ActiveSync).await, Err(refused.clone()));
+        assert_eq!(l.authorize(A3, Feature::ActiveSync).await, Err(refused.clone()));
+        assert_eq!(refused.to_string(), "the only activesync seat of the licence is in use");
         assert_eq!(
             l.seat_state(A2, Feature::ActiveSync).await.unwrap(),
-            SeatState::Refused {
-                refusal: refused.clone(),
-                holds_seat: true
-            }
+            SeatState::Refused { refusal: refused.clone(), holds_seat: true }
         );
         // Their seats are kept, not released.
-        assert_eq!(
-            l.seat_holders(Feature::ActiveSync).await.unwrap(),
-            vec![A1, A2, A3]
-        );
+        assert_eq!(l.seat_holders(Feature::ActiveSync).await.unwrap(), vec![A1, A2, A3]);
 
         // When account 1 leaves, account 2 moves up and regains access.
         assert!(l.release_seat(A1, Feature::ActiveSync).await.unwrap());
         assert_eq!(l.authorize(A2, Feature::ActiveSync).await, Ok(kept));
         assert_eq!(l.authorize(A3, Feature::ActiveSync).await, Err(refused));
         // A newcomer is refused while the ledger is over the limit.
-        assert!(
-            l.authorize(AccountId(4), Feature::ActiveSync)
-                .await
-                .is_err()
-        );
+        assert!(l.authorize(AccountId(4), Feature::ActiveSync).await.is_err());
     }
 
     #[tokio::test]
     async fn unlimited_feature_takes_no_seat() {
         let l = licensing(license(Edition::Business, &[(Feature::ActiveSync, 1)]));
-        let free = SeatGrant {
-            seat_limited: false,
-            new_seat: false,
-        };
+        let free = SeatGrant { seat_limited: false, new_seat: false };
         for id in 1..=50 {
             assert_eq!(l.authorize(AccountId(id), Feature::Webmail).await, Ok(free));
         }
         assert!(l.seat_holders(Feature::Webmail).await.unwrap().is_empty());
         assert_eq!(
             l.seat_state(A1, Feature::Webmail).await.unwrap(),
-            SeatState::WouldBeGranted {
-                limit: None,
-                holders: 0
-            }
+            SeatState::WouldBeGranted { limit: None, holders: 0 }
         );
         // Trial offers clustering, unlimited.
         let trial = licensing(license(Edition::Trial, &[]));
@@ -1463,14 +1191,8 @@ mod tests {
         assert_eq!(l.check_account_count(99), Ok(()));
         let refusal = l.check_account_count(100).unwrap_err();
         assert_eq!(refusal, LicenseRefusal::AccountLimit { limit: 100 });
-        assert_eq!(
-            refusal.to_string(),
-            "the licence allows at most 100 accounts"
-        );
-        let unlimited = licensing(License {
-            max_accounts: None,
-            ..license(Edition::Business, &[])
-        });
+        assert_eq!(refusal.to_string(), "the licence allows at most 100 accounts");
+        let unlimited = licensing(License { max_accounts: None, ..license(Edition::Business, &[]) });
         assert_eq!(unlimited.check_account_count(u32::MAX), Ok(()));
     }
 
@@ -1480,12 +1202,9 @@ mod tests {
         let mut tasks = Vec::new();
         for id in 0..64 {
             let store = store.clone();
-            tasks.push(tokio::spawn(async move {
-                store
-                    .acquire_seat(Feature::Backup, AccountId(id), 5)
-                    .await
-                    .unwrap()
-            }));
+            tasks.push(tokio::spawn(
+                async move { store.acquire_seat(Feature::Backup, AccountId(id), 5).await.unwrap() },
+            ));
         }
         let mut granted = 0;
         for t in tasks {
@@ -1499,10 +1218,7 @@ mod tests {
         let holders = store.seat_holders(Feature::Backup).await.unwrap();
         assert_eq!(holders.len(), 5);
         let first = holders[0];
-        assert_eq!(
-            store.acquire_seat(Feature::Backup, first, 5).await.unwrap(),
-            SeatAcquire::AlreadyHeld
-        );
+        assert_eq!(store.acquire_seat(Feature::Backup, first, 5).await.unwrap(), SeatAcquire::AlreadyHeld);
         assert!(store.seat_holders(Feature::Rpop).await.unwrap().is_empty());
         assert!(!store.release_seat(Feature::Rpop, first).await.unwrap());
     }

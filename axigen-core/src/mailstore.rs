@@ -20,8 +20,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::model::AccountId;
 use crate::Result;
+use crate::model::AccountId;
 
 /// A folder's identity within its account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -7,8 +7,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::settings::Overrides;
 use crate::Error;
+use crate::settings::Overrides;
 
 /// Numeric identity of an account inside one server. Storage keys use it, so
 /// renaming an address never moves mail.
@@ -95,10 +95,7 @@ impl LocalPart {
             return Err(bad("dots may not lead, trail or repeat"));
         }
         const SPECIALS: &str = "!#$%&'*+-/=?^_`{|}~.";
-        if !lp
-            .chars()
-            .all(|c| c.is_alphanumeric() || SPECIALS.contains(c) || (!c.is_ascii() && !c.is_control()))
-        {
+        if !lp.chars().all(|c| c.is_alphanumeric() || SPECIALS.contains(c) || (!c.is_ascii() && !c.is_control())) {
             return Err(bad("contains a character not allowed in an address"));
         }
         Ok(LocalPart(lp))
@@ -137,13 +134,9 @@ impl Address {
     /// Parses `local@domain`; the last `@` separates the two.
     pub fn parse(s: &str) -> Result<Self, Error> {
         let s = s.trim().trim_start_matches('<').trim_end_matches('>');
-        let (local, domain) = s
-            .rsplit_once('@')
-            .ok_or_else(|| Error::Invalid(format!("address {s:?}: missing '@'")))?;
-        Ok(Address {
-            local: LocalPart::new(local)?,
-            domain: DomainName::new(domain)?,
-        })
+        let (local, domain) =
+            s.rsplit_once('@').ok_or_else(|| Error::Invalid(format!("address {s:?}: missing '@'")))?;
+        Ok(Address { local: LocalPart::new(local)?, domain: DomainName::new(domain)? })
     }
 }
 
@@ -192,13 +185,8 @@ pub struct AccountClass {
 
 /// Checks a class name: 1 to 64 characters of letters, digits, `-`, `_`, `.`.
 pub fn validate_class_name(name: &str) -> Result<(), Error> {
-    if name.is_empty()
-        || name.len() > 64
-        || !name.chars().all(|c| c.is_alphanumeric() || "-_.".contains(c))
-    {
-        return Err(Error::Invalid(format!(
-            "class name {name:?}: use 1 to 64 letters, digits, '-', '_' or '.'"
-        )));
+    if name.is_empty() || name.len() > 64 || !name.chars().all(|c| c.is_alphanumeric() || "-_.".contains(c)) {
+        return Err(Error::Invalid(format!("class name {name:?}: use 1 to 64 letters, digits, '-', '_' or '.'")));
     }
     Ok(())
 }

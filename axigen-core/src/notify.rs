@@ -30,9 +30,7 @@ impl ChangeNotifier {
     /// resolves after the next [`ChangeNotifier::notify`] for that account.
     pub fn subscribe(&self, account: AccountId) -> watch::Receiver<ModSeq> {
         let mut map = self.channels.lock().unwrap_or_else(|e| e.into_inner());
-        map.entry(account)
-            .or_insert_with(|| watch::channel(ModSeq(0)).0)
-            .subscribe()
+        map.entry(account).or_insert_with(|| watch::channel(ModSeq(0)).0).subscribe()
     }
 
     /// Announces that the account changed up to `modseq`.

@@ -328,10 +328,7 @@ catalogue! {
 
 fn unknown_setting(name: &str) -> Error {
     let known: Vec<&str> = CATALOGUE.iter().map(|s| s.name).collect();
-    Error::Invalid(format!(
-        "unknown setting `{name}` (known settings: {})",
-        known.join(", ")
-    ))
+    Error::Invalid(format!("unknown setting `{name}` (known settings: {})", known.join(", ")))
 }
 
 fn pick<T: Copy>(
@@ -388,9 +385,9 @@ impl<'de> Deserialize<'de> for SettingUpdate {
         match Raw::deserialize(d)? {
             Raw::Value(v) => Ok(SettingUpdate(Setting::Explicit(v))),
             Raw::Word(w) if w == "inherit" => Ok(SettingUpdate(Setting::Inherit)),
-            Raw::Word(w) => Err(serde::de::Error::custom(format!(
-                "expected true/false, a number or \"inherit\", found {w:?}"
-            ))),
+            Raw::Word(w) => {
+                Err(serde::de::Error::custom(format!("expected true/false, a number or \"inherit\", found {w:?}")))
+            }
         }
     }
 }
@@ -456,9 +453,11 @@ mod tests {
 
     #[test]
     fn overrides_serialise_as_a_map_of_explicit_values() {
-        let mut o = Overrides::default();
-        o.activesync_enabled = Setting::Explicit(true);
-        o.quota_messages = Setting::Explicit(10);
+        let o = Overrides {
+            activesync_enabled: Setting::Explicit(true),
+            quota_messages: Setting::Explicit(10),
+            ..Overrides::default()
+        };
         let json = serde_json::to_string(&o).unwrap();
         assert_eq!(json, r#"{"activesync.enabled":true,"quota.messages":10}"#);
         let back: Overrides = serde_json::from_str(&json).unwrap();

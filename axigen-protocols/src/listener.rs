@@ -78,8 +78,8 @@ pub struct ListenerConfig {
     /// The protocol served: "smtp", "submission", "imap", "pop3", "http", ...
     /// (the set of known services is checked by the caller).
     pub service: String,
-    /// Address and port to listen on, e.g. "0.0.0.0:25" or "[::]:143".
-    /// On Linux "[::]" also accepts IPv4 (as IPv4-mapped addresses, which the
+    /// Address and port to listen on, e.g. `"0.0.0.0:25"` or `"[::]:143"`.
+    /// On Linux `[::]` also accepts IPv4 (as IPv4-mapped addresses, which the
     /// access rules match as IPv4).
     pub bind: SocketAddr,
     /// TLS mode: "none" (default), "starttls" (the service offers its
@@ -134,10 +134,7 @@ impl ListenerConfig {
 
     /// The listener's access rules.
     pub fn access_rules(&self) -> AccessRules {
-        AccessRules {
-            allow: self.allow.clone(),
-            deny: self.deny.clone(),
-        }
+        AccessRules { allow: self.allow.clone(), deny: self.deny.clone() }
     }
 }
 
@@ -197,12 +194,7 @@ pub trait Service: Send + Sync + 'static {
     /// (and it has not upgraded yet). It is `None` on plain listeners and on
     /// implicit TLS listeners, whose connections arrive already encrypted
     /// (`info.tls == true`).
-    async fn serve(
-        &self,
-        conn: Box<dyn Connection>,
-        info: ConnInfo,
-        tls: Option<Arc<ServerConfig>>,
-    );
+    async fn serve(&self, conn: Box<dyn Connection>, info: ConnInfo, tls: Option<Arc<ServerConfig>>);
 }
 
 /// Errors from [`Listener::bind`]; each names the listener and its address.
@@ -264,35 +256,20 @@ impl Listener {
     /// certificate and key (see [`tls::load_server_config`]); it is required
     /// when `config.tls` is "starttls" or "implicit". Does not need a tokio
     /// runtime; [`run`](Listener::run) does.
-    pub fn bind(
-        config: &ListenerConfig,
-        tls: Option<Arc<ServerConfig>>,
-    ) -> Result<Listener, ListenerError> {
+    pub fn bind(config: &ListenerConfig, tls: Option<Arc<ServerConfig>>) -> Result<Listener, ListenerError> {
         let name: Arc<str> = Arc::from(config.display_name());
-        let config_error = |reason: String| ListenerError::Config {
-            listener: name.to_string(),
-            addr: config.bind,
-            reason,
-        };
+        let config_error =
+            |reason: String| ListenerError::Config { listener: name.to_string(), addr: config.bind, reason };
         if config.max_connections == 0 {
             return Err(config_error("max_connections must be at least 1".into()));
         }
         if config.max_connections_per_ip == 0 {
-            return Err(config_error(
-                "max_connections_per_ip must be at least 1".into(),
-            ));
+            return Err(config_error("max_connections_per_ip must be at least 1".into()));
         }
         if config.tls != TlsMode::None && tls.is_none() {
-            return Err(config_error(format!(
-                "tls = \"{}\" needs a certificate and key",
-                config.tls
-            )));
+            return Err(config_error(format!("tls = \"{}\" needs a certificate and key", config.tls)));
         }
-        let bind_error = |source| ListenerError::Bind {
-            listener: name.to_string(),
-            addr: config.bind,
-            source,
-        };
+        let bind_error = |source| ListenerError::Bind { listener: name.to_string(), addr: config.bind, source };
         // std's bind sets SO_REUSEADDR on Unix, so a restart is not blocked by
         // connections in TIME_WAIT.
         let socket = std::net::TcpListener::bind(config.bind).map_err(bind_error)?;
@@ -367,11 +344,7 @@ impl Listener {
         let per_ip: Arc<Mutex<HashMap<IpAddr, u32>>> = Arc::default();
         let mut tasks: JoinSet<()> = JoinSet::new();
         let mut peers: HashMap<tokio::task::Id, SocketAddr> = HashMap::new();
-        let starttls_config = if mode == TlsMode::StartTls {
-            tls.clone()
-        } else {
-            None
-        };
+        let starttls_config = if mode == TlsMode::StartTls { tls.clone() } else { None };
         let implicit_config = if mode == TlsMode::Implicit { tls } else { None };
 
         let stop = async move {
@@ -382,6 +355,9 @@ impl Listener {
 
         loop {
             let accepted = tokio::select! {
+                // Shutdown first, then reaping, so a pending connection never
+                // wins over a shutdown that has already been signalled.
+                biased;
                 _ = &mut stop => break,
                 Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
                     reap(&name, &mut peers, done);
@@ -509,17 +485,7 @@ struct Conn {
 
 impl Conn {
     async fn serve(self, service: Arc<dyn Service>) {
-        let Conn {
-            name,
-            peer,
-            local,
-            stream,
-            implicit,
-            starttls,
-            handshake_timeout,
-            _permit,
-            _ip_slot,
-        } = self;
+        let Conn { name, peer, local, stream, implicit, starttls, handshake_timeout, _permit, _ip_slot } = self;
         let conn: Box<dyn Connection> = match &implicit {
             Some(config) => match tls::accept(config.clone(), stream, handshake_timeout).await {
                 Ok(stream) => Box::new(stream),
@@ -530,12 +496,7 @@ impl Conn {
             },
             None => Box::new(stream),
         };
-        let info = ConnInfo {
-            peer,
-            local,
-            listener: name.clone(),
-            tls: implicit.is_some(),
-        };
+        let info = ConnInfo { peer, local, listener: name.clone(), tls: implicit.is_some() };
         debug!(listener = %name, peer = %peer, tls = info.tls, "connection opened");
         service.serve(conn, info, starttls).await;
         debug!(listener = %name, peer = %peer, "connection closed");
@@ -558,19 +519,13 @@ impl IpSlot {
             return None;
         }
         *count += 1;
-        Some(IpSlot {
-            counts: counts.clone(),
-            ip,
-        })
+        Some(IpSlot { counts: counts.clone(), ip })
     }
 }
 
 impl Drop for IpSlot {
     fn drop(&mut self) {
-        let mut map = self
-            .counts
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut map = self.counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(count) = map.get_mut(&self.ip) {
             *count -= 1;
             if *count == 0 {
@@ -653,17 +608,14 @@ mod tests {
 
     #[test]
     fn config_defaults_and_unknown_fields() {
-        let c: ListenerConfig =
-            serde_json::from_str(r#"{"service":"smtp","bind":"0.0.0.0:25"}"#).unwrap();
+        let c: ListenerConfig = serde_json::from_str(r#"{"service":"smtp","bind":"0.0.0.0:25"}"#).unwrap();
         assert_eq!(c, ListenerConfig::new("smtp", "0.0.0.0:25".parse().unwrap()));
         assert_eq!(c.display_name(), "smtp");
         assert_eq!(c.max_connections, 1000);
         assert_eq!(c.max_connections_per_ip, 50);
         assert_eq!(c.tls, TlsMode::None);
-        let err = serde_json::from_str::<ListenerConfig>(
-            r#"{"service":"smtp","bind":"0.0.0.0:25","idle":5}"#,
-        )
-        .unwrap_err();
+        let err =
+            serde_json::from_str::<ListenerConfig>(r#"{"service":"smtp","bind":"0.0.0.0:25","idle":5}"#).unwrap_err();
         assert!(err.to_string().contains("idle"), "{err}");
     }
 
@@ -694,9 +646,7 @@ mod tests {
             "#,
         )
         .unwrap();
-        let [smtp, imaps] = &file.listener[..] else {
-            panic!("two listeners expected")
-        };
+        let [smtp, imaps] = &file.listener[..] else { panic!("two listeners expected") };
         assert_eq!(smtp.tls, TlsMode::StartTls);
         assert_eq!(smtp.certificate.as_deref(), Some("/etc/tls/cert.pem".as_ref()));
         assert_eq!(imaps.display_name(), "imaps");
@@ -718,17 +668,12 @@ mod tests {
 
         let mut c = ListenerConfig::new("imap", "127.0.0.1:0".parse().unwrap());
         c.max_connections_per_ip = 0;
-        assert!(matches!(
-            Listener::bind(&c, None),
-            Err(ListenerError::Config { .. })
-        ));
+        assert!(matches!(Listener::bind(&c, None), Err(ListenerError::Config { .. })));
     }
 
     #[test]
     fn bind_reports_address_in_use() {
-        let first =
-            Listener::bind(&ListenerConfig::new("pop3", "127.0.0.1:0".parse().unwrap()), None)
-                .unwrap();
+        let first = Listener::bind(&ListenerConfig::new("pop3", "127.0.0.1:0".parse().unwrap()), None).unwrap();
         let addr = first.local_addr();
         let err = Listener::bind(&ListenerConfig::new("pop3", addr), None).unwrap_err();
         match &err {

@@ -142,18 +142,11 @@ pub enum TlsError {
 }
 
 fn read_file(path: &Path) -> Result<Vec<u8>, TlsError> {
-    fs::read(path).map_err(|source| TlsError::Read {
-        path: path.to_path_buf(),
-        source,
-    })
+    fs::read(path).map_err(|source| TlsError::Read { path: path.to_path_buf(), source })
 }
 
 fn pem_error(path: &Path, what: &'static str, err: pem::Error) -> TlsError {
-    TlsError::Pem {
-        path: path.to_path_buf(),
-        what,
-        message: err.to_string(),
-    }
+    TlsError::Pem { path: path.to_path_buf(), what, message: err.to_string() }
 }
 
 /// Reads the PEM certificate chain (leaf first) from `path`.
@@ -163,9 +156,7 @@ pub fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, Tl
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| pem_error(path, "certificate", e))?;
     if certs.is_empty() {
-        return Err(TlsError::NoCertificate {
-            path: path.to_path_buf(),
-        });
+        return Err(TlsError::NoCertificate { path: path.to_path_buf() });
     }
     Ok(certs)
 }
@@ -174,9 +165,7 @@ pub fn load_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, Tl
 pub fn load_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     let bytes = read_file(path)?;
     PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| match e {
-        pem::Error::NoItemsFound => TlsError::NoPrivateKey {
-            path: path.to_path_buf(),
-        },
+        pem::Error::NoItemsFound => TlsError::NoPrivateKey { path: path.to_path_buf() },
         e => pem_error(path, "private key", e),
     })
 }
@@ -193,18 +182,13 @@ pub fn load_server_config(
     let key_path = key_pem_path.as_ref();
     let certs = load_certificates(cert_path)?;
     let key = load_private_key(key_path)?;
-    let rejected = |source| TlsError::Rejected {
-        cert: cert_path.to_path_buf(),
-        key: key_path.to_path_buf(),
-        source,
-    };
-    let config =
-        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(rejected)?
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .map_err(rejected)?;
+    let rejected = |source| TlsError::Rejected { cert: cert_path.to_path_buf(), key: key_path.to_path_buf(), source };
+    let config = ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(rejected)?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(rejected)?;
     Ok(Arc::new(config))
 }
 
@@ -217,25 +201,16 @@ pub fn load_server_config(
 /// with mode 0600), and returned with `true`. `dir` is created if needed.
 ///
 /// Returns `(certificate path, key path, generated)`.
-pub fn ensure_dev_certificate(
-    dir: &Path,
-    hostnames: &[String],
-) -> Result<(PathBuf, PathBuf, bool), TlsError> {
+pub fn ensure_dev_certificate(dir: &Path, hostnames: &[String]) -> Result<(PathBuf, PathBuf, bool), TlsError> {
     let cert_path = dir.join(DEV_CERT_FILE);
     let key_path = dir.join(DEV_KEY_FILE);
     if cert_path.is_file() && key_path.is_file() {
         return Ok((cert_path, key_path, false));
     }
 
-    let names: Vec<String> = if hostnames.is_empty() {
-        vec!["localhost".to_owned(), "127.0.0.1".to_owned()]
-    } else {
-        hostnames.to_vec()
-    };
-    let generate = |source| TlsError::Generate {
-        names: names.clone(),
-        source,
-    };
+    let names: Vec<String> =
+        if hostnames.is_empty() { vec!["localhost".to_owned(), "127.0.0.1".to_owned()] } else { hostnames.to_vec() };
+    let generate = |source| TlsError::Generate { names: names.clone(), source };
     let key_pair = rcgen::KeyPair::generate().map_err(generate)?;
     let mut params = rcgen::CertificateParams::new(names.clone()).map_err(generate)?;
     let mut dn = rcgen::DistinguishedName::new();
@@ -244,10 +219,7 @@ pub fn ensure_dev_certificate(
     params.distinguished_name = dn;
     let cert = params.self_signed(&key_pair).map_err(generate)?;
 
-    fs::create_dir_all(dir).map_err(|source| TlsError::Write {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    fs::create_dir_all(dir).map_err(|source| TlsError::Write { path: dir.to_path_buf(), source })?;
     // Write both to temporary names first and rename the certificate last,
     // so a crash never leaves a pair that looks complete but is not.
     let key_tmp = dir.join(format!("{DEV_KEY_FILE}.tmp"));
@@ -260,17 +232,11 @@ pub fn ensure_dev_certificate(
 }
 
 fn rename(from: &Path, to: &Path) -> Result<(), TlsError> {
-    fs::rename(from, to).map_err(|source| TlsError::Write {
-        path: to.to_path_buf(),
-        source,
-    })
+    fs::rename(from, to).map_err(|source| TlsError::Write { path: to.to_path_buf(), source })
 }
 
 fn write_file(path: &Path, contents: &[u8], private: bool) -> Result<(), TlsError> {
-    let wrap = |source| TlsError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
+    let wrap = |source| TlsError::Write { path: path.to_path_buf(), source };
     let _ = fs::remove_file(path);
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -296,10 +262,7 @@ pub async fn accept<IO: Connection>(
 ) -> io::Result<ServerTlsStream<IO>> {
     match tokio::time::timeout(timeout, TlsAcceptor::from(config).accept(stream)).await {
         Ok(result) => result,
-        Err(_) => Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            "TLS handshake timed out",
-        )),
+        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out")),
     }
 }
 
@@ -312,10 +275,7 @@ pub async fn accept<IO: Connection>(
 /// command is still buffered (e.g. `BufReader::buffer().is_empty()`); such
 /// data must be discarded or the command refused, never processed after the
 /// upgrade (command injection, CVE-2011-0411).
-pub async fn starttls(
-    conn: Box<dyn Connection>,
-    config: Arc<ServerConfig>,
-) -> io::Result<Box<dyn Connection>> {
+pub async fn starttls(conn: Box<dyn Connection>, config: Arc<ServerConfig>) -> io::Result<Box<dyn Connection>> {
     let stream = accept(config, conn, HANDSHAKE_TIMEOUT).await?;
     Ok(Box::new(stream))
 }
@@ -330,11 +290,7 @@ mod tests {
         struct T {
             tls: TlsMode,
         }
-        for (s, m) in [
-            ("none", TlsMode::None),
-            ("starttls", TlsMode::StartTls),
-            ("implicit", TlsMode::Implicit),
-        ] {
+        for (s, m) in [("none", TlsMode::None), ("starttls", TlsMode::StartTls), ("implicit", TlsMode::Implicit)] {
             let t: T = serde_json::from_str(&format!("{{\"tls\":\"{s}\"}}")).unwrap();
             assert_eq!(t.tls, m);
             assert_eq!(m.as_str(), s);

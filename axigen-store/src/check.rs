@@ -3,13 +3,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use axigen_core::Result;
 use axigen_core::mailstore::{BlobId, ChangeKind, Flags, FolderId, ModSeq, Uid};
 use axigen_core::model::{Account, AccountId};
-use axigen_core::Result;
 use serde::Serialize;
 
-use crate::keys::*;
 use crate::Store;
+use crate::keys::*;
 
 /// One problem found by [`Store::check`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -80,10 +80,8 @@ impl Store {
             match directory_accounts.remove(&a) {
                 None => r.add(&obj, "mail state without a directory entry"),
                 Some(acc) => {
-                    let idx = self.scan(
-                        CF_DIRECTORY,
-                        &address_key(acc.address.domain.as_str(), acc.address.local.as_str()),
-                    )?;
+                    let idx =
+                        self.scan(CF_DIRECTORY, &address_key(acc.address.domain.as_str(), acc.address.local.as_str()))?;
                     if !idx.iter().any(|(_, v)| be32(v).ok() == Some(a.0)) {
                         r.add(&obj, format!("address index does not point to it for {}", acc.address));
                     }
@@ -96,7 +94,10 @@ impl Store {
                 r.changes += 1;
                 let m = ModSeq(be64(&ck[4..])?);
                 if m.0 > state.highest_modseq {
-                    r.add(&obj, format!("change log entry {} is above the account MODSEQ {}", m.0, state.highest_modseq));
+                    r.add(
+                        &obj,
+                        format!("change log entry {} is above the account MODSEQ {}", m.0, state.highest_modseq),
+                    );
                 }
                 match decode_change(&cv) {
                     Ok((f, ChangeKind::Added { uid } | ChangeKind::Flags { uid })) => {
@@ -152,7 +153,10 @@ impl Store {
                         r.add(&fobj, format!("UID {} has MODSEQ {} above HIGHESTMODSEQ", uid.0, meta.modseq.0));
                     }
                     if logged.get(&(fid, uid)) != Some(&meta.modseq) {
-                        r.add(&fobj, format!("UID {}: its MODSEQ {} is not its last change-log entry", uid.0, meta.modseq.0));
+                        r.add(
+                            &fobj,
+                            format!("UID {}: its MODSEQ {} is not its last change-log entry", uid.0, meta.modseq.0),
+                        );
                     }
                     count += 1;
                     size += meta.size;

@@ -2,76 +2,140 @@
 //!
 //! Implementation notes (invariants every write keeps):
 //!
-//! - All mutations run on the committer thread, one after another, inside a
-//!   RocksDB transaction that holds a whole group of operations. Being the only
+//! - All mutations run on the committer thread, one after another, collecting
+//!   the writes of a whole group of operations in memory. Being the only
 //!   writer makes read-modify-write of counters (UIDNEXT, MODSEQ, quota usage,
 //!   refcounts) race-free without locks.
 //! - Each operation runs between a savepoint and either keeping its writes or
 //!   rolling back to the savepoint, so a failed operation leaves no trace and
 //!   does not disturb the others of its group.
-//! - The group is committed with `sync = true`: one WAL write and one fsync for
-//!   every operation in it. Readers (other threads) see a change only once it is
+//! - The group is written as one `WriteBatch` with `sync = true`: one WAL write
+//!   and one fsync for every operation in it, and the batch is atomic. Readers (other threads) see a change only once it is
 //!   committed, i.e. durable: a session can never observe, or be told about, a
 //!   message that a crash could still take back.
 //! - Replies and change notifications are sent only after the commit returned.
 //! - While one group commits, the next one queues up; under load groups grow,
 //!   which is what makes durable throughput scale with concurrency.
 
-use std::sync::mpsc;
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::mpsc;
 use std::thread;
 
 use axigen_core::mailstore::ModSeq;
 use axigen_core::model::AccountId;
 use axigen_core::notify::ChangeNotifier;
 use axigen_core::{Error, Result};
-use rocksdb::{ColumnFamily, Direction, IteratorMode, ReadOptions, Transaction, TransactionDB, TransactionOptions, WriteOptions};
+use rocksdb::{ColumnFamily, Direction, IteratorMode, ReadOptions, WriteBatch, WriteOptions};
 
-use crate::keys::{prefix_end, ALL_CFS};
+use crate::keys::{ALL_CFS, Row, prefix_end};
 
-pub(crate) type Db = TransactionDB;
+pub(crate) type Db = rocksdb::DB;
 
 /// Operations of one group stop being collected past these bounds.
 const MAX_GROUP_OPS: usize = 512;
 const MAX_GROUP_BYTES: usize = 64 << 20;
 
-/// What an operation sees: the open group transaction.
+type Slot = (u8, Vec<u8>);
+
+/// What an operation sees: the durable state plus the group's pending writes.
+///
+/// The group's writes live in `pending` (column family index and key to the
+/// new value, `None` for a deletion) until the whole group is written as one
+/// synced batch; reads consult `pending` first, so each operation sees the
+/// operations before it. `undo` records the previous pending entry of every
+/// write, so a failed operation is rolled back exactly.
 pub(crate) struct Ctx<'t> {
-    pub txn: &'t Transaction<'t, Db>,
     db: &'t Db,
+    pending: BTreeMap<Slot, Option<Vec<u8>>>,
+    undo: Vec<(Slot, Option<Option<Vec<u8>>>)>,
     notes: Vec<(AccountId, ModSeq)>,
 }
 
+fn cf_index(name: &str) -> u8 {
+    ALL_CFS.iter().position(|n| *n == name).unwrap_or_else(|| panic!("unknown column family {name}")) as u8
+}
+
 impl<'t> Ctx<'t> {
-    pub fn cf(&self, name: &str) -> &'t ColumnFamily {
-        cf(self.db, name)
+    fn new(db: &'t Db) -> Self {
+        Ctx { db, pending: BTreeMap::new(), undo: Vec::new(), notes: Vec::new() }
     }
 
-    pub fn get(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.txn.get_cf(self.cf(cf), key).map_err(storage)
+    pub fn get(&self, cf_name: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        if let Some(v) = self.pending.get(&(cf_index(cf_name), key.to_vec())) {
+            return Ok(v.clone());
+        }
+        self.db.get_cf(cf(self.db, cf_name), key).map_err(storage)
     }
 
-    pub fn put(&self, cf: &str, key: &[u8], value: &[u8]) -> Result<()> {
-        self.txn.put_cf(self.cf(cf), key, value).map_err(storage)
+    fn write(&mut self, cf_name: &str, key: &[u8], value: Option<Vec<u8>>) {
+        let slot = (cf_index(cf_name), key.to_vec());
+        let previous = self.pending.insert(slot.clone(), value);
+        self.undo.push((slot, previous));
     }
 
-    pub fn delete(&self, cf: &str, key: &[u8]) -> Result<()> {
-        self.txn.delete_cf(self.cf(cf), key).map_err(storage)
+    pub fn put(&mut self, cf_name: &str, key: &[u8], value: &[u8]) -> Result<()> {
+        self.write(cf_name, key, Some(value.to_vec()));
+        Ok(())
+    }
+
+    pub fn delete(&mut self, cf_name: &str, key: &[u8]) -> Result<()> {
+        self.write(cf_name, key, None);
+        Ok(())
     }
 
     /// Every (key, value) under a prefix, including this group's own writes.
-    pub fn scan(&self, cf: &str, prefix: &[u8]) -> Result<Vec<(Box<[u8]>, Box<[u8]>)>> {
+    pub fn scan(&self, cf_name: &str, prefix: &[u8]) -> Result<Vec<Row>> {
         let mut ro = ReadOptions::default();
-        if let Some(end) = prefix_end(prefix) {
-            ro.set_iterate_upper_bound(end);
+        let end = prefix_end(prefix);
+        if let Some(end) = &end {
+            ro.set_iterate_upper_bound(end.clone());
         }
-        let it = self.txn.iterator_cf_opt(self.cf(cf), ro, IteratorMode::From(prefix, Direction::Forward));
-        it.map(|r| r.map_err(storage)).collect()
+        let mut rows: BTreeMap<Box<[u8]>, Box<[u8]>> = BTreeMap::new();
+        for r in self.db.iterator_cf_opt(cf(self.db, cf_name), ro, IteratorMode::From(prefix, Direction::Forward)) {
+            let (k, v) = r.map_err(storage)?;
+            rows.insert(k, v);
+        }
+        let idx = cf_index(cf_name);
+        let from = (idx, prefix.to_vec());
+        for ((_, k), v) in self.pending.range(from..).take_while(|((i, k), _)| *i == idx && k.starts_with(prefix)) {
+            match v {
+                Some(v) => rows.insert(k.clone().into_boxed_slice(), v.clone().into_boxed_slice()),
+                None => rows.remove(k.as_slice()),
+            };
+        }
+        Ok(rows.into_iter().collect())
     }
 
     /// Wake the account's waiters once this operation is durable.
     pub fn notify(&mut self, account: AccountId, modseq: ModSeq) {
         self.notes.push((account, modseq));
+    }
+
+    fn savepoint(&self) -> usize {
+        self.undo.len()
+    }
+
+    fn rollback_to(&mut self, mark: usize) {
+        while self.undo.len() > mark {
+            let Some((slot, previous)) = self.undo.pop() else { break };
+            match previous {
+                Some(v) => self.pending.insert(slot, v),
+                None => self.pending.remove(&slot),
+            };
+        }
+    }
+
+    fn into_batch(self) -> WriteBatch {
+        let mut batch = WriteBatch::default();
+        for ((idx, key), value) in self.pending {
+            let handle = cf(self.db, ALL_CFS[idx as usize]);
+            match value {
+                Some(v) => batch.put_cf(handle, key, v),
+                None => batch.delete_cf(handle, key),
+            }
+        }
+        batch
     }
 }
 
@@ -118,18 +182,15 @@ impl Committer {
     {
         let (reply_tx, reply_rx) = tokio::sync::oneshot::channel::<Result<T>>();
         let job: Job = Box::new(move |ctx: &mut Ctx<'_>| {
-            ctx.txn.set_savepoint();
+            let mark = ctx.savepoint();
             let before = ctx.notes.len();
             let outcome = op(ctx);
             let notes: Vec<_> = ctx.notes.drain(before..).collect();
             let (outcome, notes) = match outcome {
                 Ok(v) => (Ok(v), notes),
                 Err(e) => {
-                    let outcome = match ctx.txn.rollback_to_savepoint() {
-                        Ok(()) => Err(e),
-                        Err(re) => Err(Error::Storage(format!("{e}; rollback failed: {}", re.into_string()))),
-                    };
-                    (outcome, Vec::new())
+                    ctx.rollback_to(mark);
+                    (Err(e), Vec::new())
                 }
             };
             let reply: Reply = Box::new(move |committed| {
@@ -162,10 +223,8 @@ impl Drop for Committer {
 fn run(db: &Db, notifier: &ChangeNotifier, rx: mpsc::Receiver<Queued>) {
     let mut wo = WriteOptions::default();
     wo.set_sync(true);
-    let to = TransactionOptions::default();
     while let Ok(first) = rx.recv() {
-        let txn = db.transaction_opt(&wo, &to);
-        let mut ctx = Ctx { txn: &txn, db, notes: Vec::new() };
+        let mut ctx = Ctx::new(db);
         let mut replies = Vec::new();
         let mut notes = Vec::new();
         let mut bytes = first.weight;
@@ -179,8 +238,7 @@ fn run(db: &Db, notifier: &ChangeNotifier, rx: mpsc::Receiver<Queued>) {
             replies.push(reply);
             notes.extend(n);
         }
-        drop(ctx);
-        let committed = txn.commit().map_err(|e| {
+        let committed = db.write_opt(ctx.into_batch(), &wo).map_err(|e| {
             let msg = e.into_string();
             tracing::error!(error = %msg, ops = replies.len(), "store commit failed");
             msg

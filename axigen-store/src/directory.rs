@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use axigen_core::directory::{Directory, DirectoryAdmin};
 use axigen_core::mailstore::DEFAULT_FOLDERS;
 use axigen_core::model::{
-    validate_class_name, Account, AccountClass, AccountId, Address, Alias, Domain, DomainName, NewAccount,
+    Account, AccountClass, AccountId, Address, Alias, Domain, DomainName, NewAccount, validate_class_name,
 };
 use axigen_core::password::hash_password;
 use axigen_core::settings::ServerDefaults;
@@ -17,10 +17,10 @@ use axigen_core::{Error, Result};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::commit::{cf, storage, Ctx};
+use crate::Store;
+use crate::commit::{Ctx, cf, storage};
 use crate::keys::*;
 use crate::mail::{create_folder_op, delete_folder_op};
-use crate::Store;
 
 fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>> {
     serde_json::to_vec(v).map_err(|e| Error::Storage(format!("encoding record: {e}")))
@@ -54,11 +54,7 @@ impl Store {
 
     /// The admin credential, if one was set.
     pub fn admin_credential(&self) -> Result<Option<AdminCredential>> {
-        self.db
-            .get_cf(cf(&self.db, CF_META), META_ADMIN)
-            .map_err(storage)?
-            .map(|b| from_json(&b))
-            .transpose()
+        self.db.get_cf(cf(&self.db, CF_META), META_ADMIN).map_err(storage)?.map(|b| from_json(&b)).transpose()
     }
 
     /// Sets the admin credential (durably).
@@ -123,10 +119,10 @@ fn require_domain(ctx: &Ctx<'_>, d: &DomainName) -> Result<()> {
 }
 
 fn require_class(ctx: &Ctx<'_>, d: &DomainName, class: Option<&str>) -> Result<()> {
-    if let Some(c) = class {
-        if ctx.get(CF_DIRECTORY, &class_key(d.as_str(), c))?.is_none() {
-            return Err(Error::NotFound(format!("class {c} of domain {d}")));
-        }
+    if let Some(c) = class
+        && ctx.get(CF_DIRECTORY, &class_key(d.as_str(), c))?.is_none()
+    {
+        return Err(Error::NotFound(format!("class {c} of domain {d}")));
     }
     Ok(())
 }
@@ -150,9 +146,7 @@ impl DirectoryAdmin for Store {
 
     async fn put_domain(&self, domain: Domain) -> Result<()> {
         let bytes = to_json(&domain)?;
-        self.committer
-            .submit(0, move |ctx| ctx.put(CF_DIRECTORY, &domain_key(domain.name.as_str()), &bytes))
-            .await
+        self.committer.submit(0, move |ctx| ctx.put(CF_DIRECTORY, &domain_key(domain.name.as_str()), &bytes)).await
     }
 
     async fn delete_domain(&self, name: &DomainName) -> Result<()> {
@@ -304,10 +298,7 @@ impl DirectoryAdmin for Store {
                 }
                 ctx.delete(CF_ACCOUNT, &acct(id))?;
                 ctx.delete(CF_DIRECTORY, &account_key(id))?;
-                ctx.delete(
-                    CF_DIRECTORY,
-                    &address_key(account.address.domain.as_str(), account.address.local.as_str()),
-                )
+                ctx.delete(CF_DIRECTORY, &address_key(account.address.domain.as_str(), account.address.local.as_str()))
             })
             .await
     }

@@ -8,19 +8,19 @@
 //!
 //! A layout change bumps [`FORMAT_VERSION`] and adds a function to
 //! [`MIGRATIONS`] that rewrites a store of the previous version in one synced
-//! transaction, together with a test that opens a store written in the
+//! write batch, together with a test that opens a store written in the
 //! previous format (built key by key in the test) and checks it after upgrade.
 
 use axigen_core::{Error, Result};
 use rocksdb::{IteratorMode, WriteOptions};
 
-use crate::commit::{cf, storage, Db};
+use crate::commit::{Db, cf, storage};
 use crate::keys::{ALL_CFS, CF_META, META_FORMAT};
 
 /// The layout version this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
 
-type Migration = fn(&rocksdb::Transaction<'_, Db>, &Db) -> Result<()>;
+type Migration = fn(&Db, &mut rocksdb::WriteBatch) -> Result<()>;
 
 /// `MIGRATIONS[i]` upgrades a store from version `i + 1` to `i + 2`.
 const MIGRATIONS: &[Migration] = &[];
@@ -30,9 +30,7 @@ pub(crate) fn check_and_migrate(db: &Db) -> Result<()> {
     let stored = db.get_cf(meta, META_FORMAT).map_err(storage)?;
     let mut version = match stored {
         None => {
-            let empty = ALL_CFS
-                .iter()
-                .all(|name| db.iterator_cf(cf(db, name), IteratorMode::Start).next().is_none());
+            let empty = ALL_CFS.iter().all(|name| db.iterator_cf(cf(db, name), IteratorMode::Start).next().is_none());
             if !empty {
                 return Err(Error::Format(
                     "the store holds data but records no format version; it was not written by this software".into(),
@@ -66,10 +64,10 @@ pub(crate) fn check_and_migrate(db: &Db) -> Result<()> {
             .ok_or_else(|| Error::Format(format!("no migration from format {version}")))?;
         let mut wo = WriteOptions::default();
         wo.set_sync(true);
-        let txn = db.transaction_opt(&wo, &Default::default());
-        migrate(&txn, db)?;
-        txn.put_cf(meta, META_FORMAT, (version + 1).to_be_bytes()).map_err(storage)?;
-        txn.commit().map_err(storage)?;
+        let mut batch = rocksdb::WriteBatch::default();
+        migrate(db, &mut batch)?;
+        batch.put_cf(meta, META_FORMAT, (version + 1).to_be_bytes());
+        db.write_opt(batch, &wo).map_err(storage)?;
         tracing::info!(from = version, to = version + 1, "store format upgraded");
         version += 1;
     }

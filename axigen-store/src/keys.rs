@@ -2,11 +2,14 @@
 //! numerically; records on the hot path (folders, messages, change-log
 //! entries, account state) use a fixed binary layout, directory objects JSON.
 
+use axigen_core::Error;
 use axigen_core::mailstore::{
-    BlobId, ChangeKind, FolderId, FolderInfo, FolderKind, Flags, MessageMeta, ModSeq, SpecialUse, Uid,
+    BlobId, ChangeKind, Flags, FolderId, FolderInfo, FolderKind, MessageMeta, ModSeq, SpecialUse, Uid,
 };
 use axigen_core::model::AccountId;
-use axigen_core::Error;
+
+/// A key-value pair read from a scan.
+pub type Row = (Box<[u8]>, Box<[u8]>);
 
 /// Column family names (documented in the crate docs).
 pub const CF_META: &str = "meta";
@@ -41,17 +44,11 @@ pub const META_NEXT_SEAT_SEQ: &[u8] = b"next_seat_seq";
 pub const META_ADMIN: &[u8] = b"admin";
 
 pub fn be32(k: &[u8]) -> Result<u32, Error> {
-    k.get(..4)
-        .and_then(|b| b.try_into().ok())
-        .map(u32::from_be_bytes)
-        .ok_or_else(|| corrupt("short u32"))
+    k.get(..4).and_then(|b| b.try_into().ok()).map(u32::from_be_bytes).ok_or_else(|| corrupt("short u32"))
 }
 
 pub fn be64(k: &[u8]) -> Result<u64, Error> {
-    k.get(..8)
-        .and_then(|b| b.try_into().ok())
-        .map(u64::from_be_bytes)
-        .ok_or_else(|| corrupt("short u64"))
+    k.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_be_bytes).ok_or_else(|| corrupt("short u64"))
 }
 
 pub fn corrupt(what: &str) -> Error {

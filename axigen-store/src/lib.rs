@@ -6,8 +6,8 @@
 //!
 //! # Durability
 //!
-//! Every mutation runs on one committer thread inside a group transaction that
-//! is committed with `sync = true` (see the `commit` module's notes): when a
+//! Every mutation runs on one committer thread; a group of operations is
+//! written as one batch with `sync = true` (see the `commit` module's notes): when a
 //! method's future resolves `Ok`, the change is on disk, and concurrent
 //! operations share one fsync (group commit).
 //!
@@ -62,7 +62,7 @@ use std::sync::Arc;
 use axigen_core::notify::ChangeNotifier;
 use axigen_core::settings::ServerDefaults;
 use axigen_core::{Error, Result};
-use rocksdb::{ColumnFamilyDescriptor, DBCompressionType, Options, TransactionDBOptions};
+use rocksdb::{ColumnFamilyDescriptor, DBCompressionType, Options};
 
 pub use check::{CheckReport, Finding};
 pub use format::FORMAT_VERSION;
@@ -106,8 +106,7 @@ impl Store {
         notifier: Arc<ChangeNotifier>,
     ) -> Result<Store> {
         let path = path.as_ref().to_path_buf();
-        std::fs::create_dir_all(&path)
-            .map_err(|e| Error::Storage(format!("cannot create {}: {e}", path.display())))?;
+        std::fs::create_dir_all(&path).map_err(|e| Error::Storage(format!("cannot create {}: {e}", path.display())))?;
         let cache = rocksdb::Cache::new_lru_cache(options.cache_bytes);
         let mut table = rocksdb::BlockBasedOptions::default();
         table.set_block_cache(&cache);
@@ -135,7 +134,7 @@ impl Store {
             }
             ColumnFamilyDescriptor::new(name, o)
         });
-        let db = Db::open_cf_descriptors(&db_opts, &TransactionDBOptions::default(), &path, cfs)
+        let db = Db::open_cf_descriptors(&db_opts, &path, cfs)
             .map_err(|e| Error::Storage(format!("cannot open store at {}: {}", path.display(), e.into_string())))?;
         format::check_and_migrate(&db)?;
         let db = Arc::new(db);

@@ -3,29 +3,28 @@
 //! Implementation notes:
 //!
 //! - Mutations are closures run by the committer (see `commit.rs`); they read
-//!   through the group transaction so that they see the effects of earlier
-//!   operations of the same group.
+//!   through the group's pending writes so that they see the effects of
+//!   earlier operations of the same group.
 //! - Every change-log entry takes its own MODSEQ from the account counter, so
 //!   the change log is keyed by (account, MODSEQ) without collisions.
-//! - A blob is written in the same transaction as the first message record
+//! - A blob is written in the same batch as the first message record
 //!   that references it and deleted with the last one.
 
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 use axigen_core::mailstore::{
-    Appended, BlobId, Change, ChangeKind, Copied, DeliveryTarget, FlagChange, FlagOp, FlagsChanged, Flags,
-    FolderId, FolderInfo, FolderKind, MailStore, MessageMeta, ModSeq, NewMessage, QuotaLimit, QuotaUsage,
-    SpecialUse, Uid,
+    Appended, BlobId, Change, ChangeKind, Copied, DeliveryTarget, FlagChange, FlagOp, Flags, FlagsChanged, FolderId,
+    FolderInfo, FolderKind, MailStore, MessageMeta, ModSeq, NewMessage, QuotaLimit, QuotaUsage, SpecialUse, Uid,
 };
 use axigen_core::model::AccountId;
-use axigen_core::{unix_now, Error, Result};
+use axigen_core::{Error, Result, unix_now};
 use bytes::Bytes;
 use rocksdb::{Direction, IteratorMode, ReadOptions};
 
-use crate::commit::{cf, storage, Ctx};
-use crate::keys::*;
 use crate::Store;
+use crate::commit::{Ctx, cf, storage};
+use crate::keys::*;
 
 // ---- operations run on the committer ---------------------------------------
 
@@ -36,7 +35,7 @@ pub(crate) fn account_state(ctx: &Ctx<'_>, a: AccountId) -> Result<AccountState>
     }
 }
 
-fn put_account_state(ctx: &Ctx<'_>, a: AccountId, s: &AccountState) -> Result<()> {
+fn put_account_state(ctx: &mut Ctx<'_>, a: AccountId, s: &AccountState) -> Result<()> {
     ctx.put(CF_ACCOUNT, &acct(a), &s.encode())
 }
 
@@ -47,12 +46,18 @@ fn folder_rec(ctx: &Ctx<'_>, a: AccountId, f: FolderId) -> Result<FolderInfo> {
     }
 }
 
-fn put_folder(ctx: &Ctx<'_>, a: AccountId, f: &FolderInfo) -> Result<()> {
+fn put_folder(ctx: &mut Ctx<'_>, a: AccountId, f: &FolderInfo) -> Result<()> {
     ctx.put(CF_FOLDER, &folder_key(a, f.id), &encode_folder(f))
 }
 
 /// Takes the next MODSEQ and records the change.
-fn log_change(ctx: &mut Ctx<'_>, a: AccountId, s: &mut AccountState, folder: FolderId, kind: ChangeKind) -> Result<ModSeq> {
+fn log_change(
+    ctx: &mut Ctx<'_>,
+    a: AccountId,
+    s: &mut AccountState,
+    folder: FolderId,
+    kind: ChangeKind,
+) -> Result<ModSeq> {
     s.highest_modseq += 1;
     let m = ModSeq(s.highest_modseq);
     ctx.put(CF_CHANGELOG, &changelog_key(a, m), &encode_change(folder, &kind))?;
@@ -67,7 +72,7 @@ fn blob_refs(ctx: &Ctx<'_>, blob: &BlobId) -> Result<u64> {
     })
 }
 
-fn blob_incref(ctx: &Ctx<'_>, blob: &BlobId, content: Option<&Bytes>) -> Result<()> {
+fn blob_incref(ctx: &mut Ctx<'_>, blob: &BlobId, content: Option<&Bytes>) -> Result<()> {
     let n = blob_refs(ctx, blob)?;
     if n == 0 {
         let content = content.ok_or_else(|| corrupt("blob referenced but missing"))?;
@@ -76,7 +81,7 @@ fn blob_incref(ctx: &Ctx<'_>, blob: &BlobId, content: Option<&Bytes>) -> Result<
     ctx.put(CF_BLOB_REF, &blob.0, &(n + 1).to_be_bytes())
 }
 
-fn blob_decref(ctx: &Ctx<'_>, blob: &BlobId) -> Result<()> {
+fn blob_decref(ctx: &mut Ctx<'_>, blob: &BlobId) -> Result<()> {
     let n = blob_refs(ctx, blob)?;
     if n <= 1 {
         ctx.delete(CF_BLOB, &blob.0)?;
@@ -94,10 +99,7 @@ fn check_quota(a: AccountId, s: &AccountState, quota: QuotaLimit, add_bytes: u64
         )));
     }
     if quota.max_messages > 0 && s.messages + add_msgs > quota.max_messages {
-        return Err(Error::OverQuota(format!(
-            "account {a}: {} of {} messages stored",
-            s.messages, quota.max_messages
-        )));
+        return Err(Error::OverQuota(format!("account {a}: {} of {} messages stored", s.messages, quota.max_messages)));
     }
     Ok(())
 }
@@ -146,7 +148,13 @@ fn insert_message(
 }
 
 /// Removes a message record, updating every counter.
-fn remove_message(ctx: &mut Ctx<'_>, a: AccountId, s: &mut AccountState, folder: &mut FolderInfo, meta: &MessageMeta) -> Result<ModSeq> {
+fn remove_message(
+    ctx: &mut Ctx<'_>,
+    a: AccountId,
+    s: &mut AccountState,
+    folder: &mut FolderInfo,
+    meta: &MessageMeta,
+) -> Result<ModSeq> {
     ctx.delete(CF_MESSAGE, &message_key(a, folder.id, meta.uid))?;
     blob_decref(ctx, &meta.blob)?;
     let modseq = log_change(ctx, a, s, folder.id, ChangeKind::Expunged { uid: meta.uid })?;
@@ -183,7 +191,7 @@ pub(crate) fn validate_folder_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-fn next_uidvalidity(ctx: &Ctx<'_>) -> Result<u32> {
+fn next_uidvalidity(ctx: &mut Ctx<'_>) -> Result<u32> {
     let last = match ctx.get(CF_META, META_LAST_UIDVALIDITY)? {
         Some(b) => be32(&b)?,
         None => 0,
@@ -249,22 +257,34 @@ pub(crate) fn delete_folder_op(ctx: &mut Ctx<'_>, a: AccountId, f: FolderId, all
     put_account_state(ctx, a, &s)
 }
 
-fn append_op(ctx: &mut Ctx<'_>, a: AccountId, f: FolderId, msg: NewMessage, quota: QuotaLimit) -> Result<Appended> {
+fn append_op(
+    ctx: &mut Ctx<'_>,
+    a: AccountId,
+    f: FolderId,
+    msg: NewMessage,
+    blob: BlobId,
+    quota: QuotaLimit,
+) -> Result<Appended> {
     let keywords = clean_keywords(&msg.keywords)?;
     let mut s = account_state(ctx, a)?;
     let mut folder = folder_rec(ctx, a, f)?;
     let size = msg.content.len() as u64;
     check_quota(a, &s, quota, size, 1)?;
-    let blob = BlobId::of(&msg.content);
     blob_incref(ctx, &blob, Some(&msg.content))?;
-    let (uid, modseq) = insert_message(ctx, a, &mut s, &mut folder, msg.flags, keywords, msg.internal_date, size, blob)?;
+    let (uid, modseq) =
+        insert_message(ctx, a, &mut s, &mut folder, msg.flags, keywords, msg.internal_date, size, blob)?;
     put_folder(ctx, a, &folder)?;
     put_account_state(ctx, a, &s)?;
     Ok(Appended { account: a, folder: f, uid_validity: folder.uid_validity, uid, modseq })
 }
 
-fn deliver_op(ctx: &mut Ctx<'_>, content: Bytes, internal_date: i64, targets: Vec<DeliveryTarget>) -> Result<Vec<Appended>> {
-    let blob = BlobId::of(&content);
+fn deliver_op(
+    ctx: &mut Ctx<'_>,
+    content: Bytes,
+    blob: BlobId,
+    internal_date: i64,
+    targets: Vec<DeliveryTarget>,
+) -> Result<Vec<Appended>> {
     let size = content.len() as u64;
     let mut out = Vec::with_capacity(targets.len());
     for t in targets {
@@ -272,7 +292,8 @@ fn deliver_op(ctx: &mut Ctx<'_>, content: Bytes, internal_date: i64, targets: Ve
         let mut folder = folder_rec(ctx, t.account, t.folder)?;
         check_quota(t.account, &s, t.quota, size, 1)?;
         blob_incref(ctx, &blob, Some(&content))?;
-        let (uid, modseq) = insert_message(ctx, t.account, &mut s, &mut folder, t.flags, Vec::new(), internal_date, size, blob)?;
+        let (uid, modseq) =
+            insert_message(ctx, t.account, &mut s, &mut folder, t.flags, Vec::new(), internal_date, size, blob)?;
         put_folder(ctx, t.account, &folder)?;
         put_account_state(ctx, t.account, &s)?;
         out.push(Appended { account: t.account, folder: t.folder, uid_validity: folder.uid_validity, uid, modseq });
@@ -280,18 +301,24 @@ fn deliver_op(ctx: &mut Ctx<'_>, content: Bytes, internal_date: i64, targets: Ve
     Ok(out)
 }
 
-fn change_flags_op(ctx: &mut Ctx<'_>, a: AccountId, f: FolderId, uids: Vec<Uid>, change: FlagChange) -> Result<FlagsChanged> {
+fn change_flags_op(
+    ctx: &mut Ctx<'_>,
+    a: AccountId,
+    f: FolderId,
+    uids: Vec<Uid>,
+    change: FlagChange,
+) -> Result<FlagsChanged> {
     let keywords = clean_keywords(&change.keywords)?;
     let mut s = account_state(ctx, a)?;
     let mut folder = folder_rec(ctx, a, f)?;
     let mut out = FlagsChanged::default();
     for uid in uids {
         let Some(mut meta) = get_message(ctx, a, f, uid)? else { continue };
-        if let Some(since) = change.unchanged_since {
-            if meta.modseq > since {
-                out.modified.push(uid);
-                continue;
-            }
+        if let Some(since) = change.unchanged_since
+            && meta.modseq > since
+        {
+            out.modified.push(uid);
+            continue;
         }
         let (flags, kws) = match change.op {
             FlagOp::Add => {
@@ -328,7 +355,15 @@ fn change_flags_op(ctx: &mut Ctx<'_>, a: AccountId, f: FolderId, uids: Vec<Uid>,
     Ok(out)
 }
 
-fn copy_op(ctx: &mut Ctx<'_>, a: AccountId, from: FolderId, uids: Vec<Uid>, to: FolderId, quota: Option<QuotaLimit>, remove: bool) -> Result<Copied> {
+fn copy_op(
+    ctx: &mut Ctx<'_>,
+    a: AccountId,
+    from: FolderId,
+    uids: Vec<Uid>,
+    to: FolderId,
+    quota: Option<QuotaLimit>,
+    remove: bool,
+) -> Result<Copied> {
     if from == to && remove {
         return Err(Error::Invalid("source and destination folders are the same".into()));
     }
@@ -346,8 +381,17 @@ fn copy_op(ctx: &mut Ctx<'_>, a: AccountId, from: FolderId, uids: Vec<Uid>, to: 
         }
         blob_incref(ctx, &meta.blob, None)?;
         let target = if from == to { &mut src } else { &mut dst };
-        let (new_uid, _) =
-            insert_message(ctx, a, &mut s, target, meta.flags, meta.keywords.clone(), meta.internal_date, meta.size, meta.blob)?;
+        let (new_uid, _) = insert_message(
+            ctx,
+            a,
+            &mut s,
+            target,
+            meta.flags,
+            meta.keywords.clone(),
+            meta.internal_date,
+            meta.size,
+            meta.blob,
+        )?;
         if remove {
             remove_message(ctx, a, &mut s, &mut src, &meta)?;
         }
@@ -442,7 +486,7 @@ impl Store {
     }
 
     /// Every (key, value) under a prefix of a column family, durable data only.
-    pub(crate) fn scan(&self, cf_name: &str, prefix: &[u8]) -> Result<Vec<(Box<[u8]>, Box<[u8]>)>> {
+    pub(crate) fn scan(&self, cf_name: &str, prefix: &[u8]) -> Result<Vec<Row>> {
         let mut ro = ReadOptions::default();
         if let Some(end) = prefix_end(prefix) {
             ro.set_iterate_upper_bound(end);
@@ -456,7 +500,13 @@ impl Store {
 
 #[async_trait]
 impl MailStore for Store {
-    async fn create_folder(&self, account: AccountId, name: &str, kind: FolderKind, special_use: Option<SpecialUse>) -> Result<FolderInfo> {
+    async fn create_folder(
+        &self,
+        account: AccountId,
+        name: &str,
+        kind: FolderKind,
+        special_use: Option<SpecialUse>,
+    ) -> Result<FolderInfo> {
         let name = name.to_owned();
         self.committer.submit(0, move |ctx| create_folder_op(ctx, account, &name, kind, special_use)).await
     }
@@ -475,7 +525,8 @@ impl MailStore for Store {
     }
 
     async fn folders(&self, account: AccountId) -> Result<Vec<FolderInfo>> {
-        (|| -> Result<_> { let st = self;
+        {
+            let st = self;
             st.read_account_state(account)?;
             let mut out = st
                 .scan(CF_FOLDER, &acct(account))?
@@ -484,7 +535,7 @@ impl MailStore for Store {
                 .collect::<Result<Vec<_>>>()?;
             out.sort_by(|a, b| a.name.cmp(&b.name));
             Ok(out)
-        })()
+        }
     }
 
     async fn folder(&self, account: AccountId, folder: FolderId) -> Result<Option<FolderInfo>> {
@@ -503,24 +554,34 @@ impl MailStore for Store {
         self.folder(account, id).await
     }
 
-    async fn append(&self, account: AccountId, folder: FolderId, message: NewMessage, quota: QuotaLimit) -> Result<Appended> {
+    async fn append(
+        &self,
+        account: AccountId,
+        folder: FolderId,
+        message: NewMessage,
+        quota: QuotaLimit,
+    ) -> Result<Appended> {
         let weight = message.content.len();
-        self.committer.submit(weight, move |ctx| append_op(ctx, account, folder, message, quota)).await
+        // Hash here, on the caller's thread, so the committer only writes.
+        let blob = BlobId::of(&message.content);
+        self.committer.submit(weight, move |ctx| append_op(ctx, account, folder, message, blob, quota)).await
     }
 
     async fn deliver(&self, content: Bytes, internal_date: i64, targets: &[DeliveryTarget]) -> Result<Vec<Appended>> {
         let targets = targets.to_vec();
         let weight = content.len();
-        self.committer.submit(weight, move |ctx| deliver_op(ctx, content, internal_date, targets)).await
+        let blob = BlobId::of(&content);
+        self.committer.submit(weight, move |ctx| deliver_op(ctx, content, blob, internal_date, targets)).await
     }
 
     async fn messages(&self, account: AccountId, folder: FolderId) -> Result<Vec<MessageMeta>> {
-        (|| -> Result<_> { let st = self;
+        {
+            let st = self;
             st.scan(CF_MESSAGE, &folder_key(account, folder))?
                 .into_iter()
                 .map(|(k, v)| decode_message(Uid(be32(&k[8..])?), &v))
                 .collect()
-        })()
+        }
     }
 
     async fn message(&self, account: AccountId, folder: FolderId, uid: Uid) -> Result<Option<MessageMeta>> {
@@ -538,13 +599,26 @@ impl MailStore for Store {
         }
     }
 
-    async fn change_flags(&self, account: AccountId, folder: FolderId, uids: &[Uid], change: &FlagChange) -> Result<FlagsChanged> {
+    async fn change_flags(
+        &self,
+        account: AccountId,
+        folder: FolderId,
+        uids: &[Uid],
+        change: &FlagChange,
+    ) -> Result<FlagsChanged> {
         let uids = uids.to_vec();
         let change = change.clone();
         self.committer.submit(0, move |ctx| change_flags_op(ctx, account, folder, uids, change)).await
     }
 
-    async fn copy(&self, account: AccountId, from: FolderId, uids: &[Uid], to: FolderId, quota: QuotaLimit) -> Result<Copied> {
+    async fn copy(
+        &self,
+        account: AccountId,
+        from: FolderId,
+        uids: &[Uid],
+        to: FolderId,
+        quota: QuotaLimit,
+    ) -> Result<Copied> {
         let uids = uids.to_vec();
         self.committer.submit(0, move |ctx| copy_op(ctx, account, from, uids, to, Some(quota), false)).await
     }
@@ -564,7 +638,8 @@ impl MailStore for Store {
     }
 
     async fn changes_since(&self, account: AccountId, since: ModSeq) -> Result<Vec<Change>> {
-        (|| -> Result<_> { let st = self;
+        {
+            let st = self;
             let mut ro = ReadOptions::default();
             if let Some(end) = prefix_end(&acct(account)) {
                 ro.set_iterate_upper_bound(end);
@@ -578,7 +653,7 @@ impl MailStore for Store {
                     Ok(Change { modseq: ModSeq(be64(&k[4..])?), folder, kind })
                 })
                 .collect()
-        })()
+        }
     }
 
     async fn quota_usage(&self, account: AccountId) -> Result<QuotaUsage> {

@@ -6,18 +6,16 @@
 //! taking the seat are one atomic step.
 
 use async_trait::async_trait;
+use axigen_core::Result;
 use axigen_core::license::{Feature, SeatAcquire, SeatStore};
 use axigen_core::model::AccountId;
-use axigen_core::Result;
 
-use crate::keys::*;
 use crate::Store;
+use crate::keys::*;
 
-fn holders(rows: &[(Box<[u8]>, Box<[u8]>)], prefix_len: usize) -> Result<Vec<AccountId>> {
-    let mut v = rows
-        .iter()
-        .map(|(k, seq)| Ok((be64(seq)?, AccountId(be32(&k[prefix_len..])?))))
-        .collect::<Result<Vec<_>>>()?;
+fn holders(rows: &[Row], prefix_len: usize) -> Result<Vec<AccountId>> {
+    let mut v =
+        rows.iter().map(|(k, seq)| Ok((be64(seq)?, AccountId(be32(&k[prefix_len..])?)))).collect::<Result<Vec<_>>>()?;
     v.sort();
     Ok(v.into_iter().map(|(_, a)| a).collect())
 }

@@ -47,7 +47,12 @@ fn crash_child() {
                 tokio::spawn(async move {
                     for n in 0.. {
                         let id = format!("r{round}-w{w}-n{n}");
-                        let msg = NewMessage { flags: Flags::empty(), keywords: vec![], internal_date: 0, content: body(&id) };
+                        let msg = NewMessage {
+                            flags: Flags::empty(),
+                            keywords: vec![],
+                            internal_date: 0,
+                            content: body(&id),
+                        };
                         store.append(account.id, inbox.id, msg, QuotaLimit::default()).await.unwrap();
                         let mut out = std::io::stdout().lock();
                         writeln!(out, "ACK {id}").unwrap();
@@ -118,11 +123,8 @@ fn crash_test() {
             let store = common::open(dir.path());
             let report = store.check(true).unwrap();
             assert!(report.is_clean(), "round {round}: {:#?}", report.findings);
-            let account = store
-                .account_by_address(&Address::parse("crash@example.com").unwrap())
-                .await
-                .unwrap()
-                .unwrap();
+            let account =
+                store.account_by_address(&Address::parse("crash@example.com").unwrap()).await.unwrap().unwrap();
             let inbox = store.folder_by_name(account.id, "INBOX").await.unwrap().unwrap();
             let mut found = HashSet::new();
             for m in store.messages(account.id, inbox.id).await.unwrap() {

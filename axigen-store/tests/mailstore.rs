@@ -4,12 +4,12 @@ mod common;
 
 use std::sync::Arc;
 
+use axigen_core::Error;
 use axigen_core::directory::{Directory, DirectoryAdmin};
 use axigen_core::license::{Feature, SeatAcquire, SeatStore};
 use axigen_core::mailstore::*;
 use axigen_core::model::{AccountClass, Address, Alias, DomainName};
 use axigen_core::settings::{Overrides, Provenance, Setting};
-use axigen_core::Error;
 use common::*;
 
 fn msg(n: usize, flags: Flags) -> NewMessage {
@@ -60,7 +60,12 @@ async fn delivery_to_fifty_recipients_stores_the_content_once() {
     for i in 0..50 {
         let a = account(&store, &format!("user{i}@example.com")).await;
         let inbox = store.folder_by_name(a.id, "INBOX").await.unwrap().unwrap();
-        targets.push(DeliveryTarget { account: a.id, folder: inbox.id, flags: Flags::empty(), quota: QuotaLimit::default() });
+        targets.push(DeliveryTarget {
+            account: a.id,
+            folder: inbox.id,
+            flags: Flags::empty(),
+            quota: QuotaLimit::default(),
+        });
     }
     let content = message(42);
     let out = store.deliver(content.clone(), 1_700_000_000, &targets).await.unwrap();
@@ -101,10 +106,7 @@ async fn quota_is_enforced_atomically_and_reported() {
     assert!(store.check(true).unwrap().is_clean());
 
     let byte_quota = QuotaLimit { max_bytes: usage.bytes + 10, max_messages: 0 };
-    assert!(matches!(
-        store.copy(a.id, inbox.id, &[Uid(1)], inbox.id, byte_quota).await,
-        Err(Error::OverQuota(_))
-    ));
+    assert!(matches!(store.copy(a.id, inbox.id, &[Uid(1)], inbox.id, byte_quota).await, Err(Error::OverQuota(_))));
 }
 
 #[tokio::test]
@@ -120,7 +122,8 @@ async fn flags_copy_move_and_changes_since() {
     }
     let mark = store.highest_modseq(a.id).await.unwrap();
 
-    let change = FlagChange { op: FlagOp::Add, flags: Flags::SEEN, keywords: vec!["$Work".into()], unchanged_since: None };
+    let change =
+        FlagChange { op: FlagOp::Add, flags: Flags::SEEN, keywords: vec!["$Work".into()], unchanged_since: None };
     let r = store.change_flags(a.id, inbox.id, &[Uid(1), Uid(2), Uid(99)], &change).await.unwrap();
     assert_eq!(r.changed.len(), 2);
     assert_eq!(store.folder(a.id, inbox.id).await.unwrap().unwrap().unseen, 1);
@@ -179,9 +182,10 @@ async fn waiters_are_woken_after_durable_changes() {
     let inbox = store.folder_by_name(a.id, "INBOX").await.unwrap().unwrap();
     let mut rx = store.notifier().subscribe(a.id);
     let s2 = store.clone();
-    let t = tokio::spawn(async move {
-        s2.append(a.id, inbox.id, msg(1, Flags::empty()), QuotaLimit::default()).await.unwrap()
-    });
+    let t =
+        tokio::spawn(
+            async move { s2.append(a.id, inbox.id, msg(1, Flags::empty()), QuotaLimit::default()).await.unwrap() },
+        );
     tokio::time::timeout(std::time::Duration::from_secs(5), rx.changed()).await.unwrap().unwrap();
     let appended = t.await.unwrap();
     assert_eq!(*rx.borrow(), appended.modseq);

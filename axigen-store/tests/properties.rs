@@ -110,10 +110,16 @@ async fn run(ops: Vec<Op>) {
                 let flags = if seen { Flags::SEEN } else { Flags::empty() };
                 let content = common::message(size);
                 let r = store
-                    .append(a, model.folders[folder].0, NewMessage { flags, keywords: vec![], internal_date: 0, content: content.clone() }, QuotaLimit::default())
+                    .append(
+                        a,
+                        model.folders[folder].0,
+                        NewMessage { flags, keywords: vec![], internal_date: 0, content: content.clone() },
+                        QuotaLimit::default(),
+                    )
                     .await
                     .unwrap();
-                let uid = model.add(folder, ModelMsg { flags, keywords: vec![], size: content.len() as u64, content: size });
+                let uid =
+                    model.add(folder, ModelMsg { flags, keywords: vec![], size: content.len() as u64, content: size });
                 assert_eq!(r.uid, uid);
             }
             Op::Flag { folder, pick, op, flags, keyword } => {
@@ -129,11 +135,18 @@ async fn run(ops: Vec<Op>) {
                     let (nf, nk) = match fop {
                         FlagOp::Add => {
                             let mut k = m.keywords.clone();
-                            for x in &kw { if !k.contains(x) { k.push(x.clone()); } }
+                            for x in &kw {
+                                if !k.contains(x) {
+                                    k.push(x.clone());
+                                }
+                            }
                             k.sort();
                             (m.flags.union(Flags(flags)), k)
                         }
-                        FlagOp::Remove => (m.flags.without(Flags(flags)), m.keywords.iter().filter(|k| !kw.contains(k)).cloned().collect()),
+                        FlagOp::Remove => (
+                            m.flags.without(Flags(flags)),
+                            m.keywords.iter().filter(|k| !kw.contains(k)).cloned().collect(),
+                        ),
                         FlagOp::Replace => (Flags(flags), kw.clone()),
                     };
                     if nf != m.flags || nk != m.keywords {
@@ -151,7 +164,10 @@ async fn run(ops: Vec<Op>) {
             }
             Op::Copy { from, pick, to } => {
                 let uids = sorted_unique(model.pick(from, &pick));
-                let r = store.copy(a, model.folders[from].0, &uids, model.folders[to].0, QuotaLimit::default()).await.unwrap();
+                let r = store
+                    .copy(a, model.folders[from].0, &uids, model.folders[to].0, QuotaLimit::default())
+                    .await
+                    .unwrap();
                 let mut expected = Vec::new();
                 for uid in uids {
                     let Some(m) = model.folders[from].1.get(&uid.0).cloned() else { continue };

@@ -11,8 +11,8 @@
 //! shows what group commit buys.
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axigen_core::directory::DirectoryAdmin;
@@ -46,7 +46,12 @@ fn message(i: u64) -> bytes::Bytes {
     ))
 }
 
-async fn durable_rate(store: Arc<Store>, writers: usize, secs: f64, accounts: &[(axigen_core::model::AccountId, axigen_core::mailstore::FolderId)]) -> f64 {
+async fn durable_rate(
+    store: Arc<Store>,
+    writers: usize,
+    secs: f64,
+    accounts: &[(axigen_core::model::AccountId, axigen_core::mailstore::FolderId)],
+) -> f64 {
     let done = Arc::new(AtomicBool::new(false));
     let count = Arc::new(AtomicU64::new(0));
     let seq = Arc::new(AtomicU64::new(0));
