@@ -179,6 +179,21 @@ pub fn default_listeners() -> Vec<ListenerConfig> {
     ]
 }
 
+/// `LEVEL` or comma-separated `TARGET=LEVEL` / `LEVEL` directives.
+fn valid_log_filter(text: &str) -> bool {
+    const LEVELS: &[&str] = &["off", "error", "warn", "info", "debug", "trace"];
+    let level_ok = |l: &str| LEVELS.contains(&l.trim().to_ascii_lowercase().as_str());
+    !text.trim().is_empty()
+        && text.split(',').all(|d| match d.split_once('=') {
+            Some((target, level)) => {
+                !target.trim().is_empty()
+                    && target.trim().chars().all(|c| c.is_alphanumeric() || "_:-".contains(c))
+                    && level_ok(level)
+            }
+            None => level_ok(d),
+        })
+}
+
 /// A configuration error that names the key.
 #[derive(Debug)]
 pub struct ConfigError(pub String);
@@ -233,7 +248,7 @@ impl Config {
         if self.worker_threads > 1024 {
             return err("worker_threads".into(), "at most 1024".into());
         }
-        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+        if !valid_log_filter(&self.log.level) {
             return err("log.level".into(), format!("{:?} is not a log level or filter", self.log.level));
         }
         self.server_defaults()?;
@@ -254,7 +269,9 @@ impl Config {
                 let known: Vec<_> = SERVICES.iter().map(|(s, _)| *s).collect();
                 return err(key("service"), format!("unknown service {:?} (known: {})", l.service, known.join(", ")));
             }
-            if let Some(j) = seen.insert(l.bind, i) {
+            if l.bind.port() != 0
+                && let Some(j) = seen.insert(l.bind, i)
+            {
                 return err(key("bind"), format!("{} is already used by listener[{j}]", l.bind));
             }
             if l.certificate.is_some() != l.key.is_some() {

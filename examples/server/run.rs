@@ -20,7 +20,11 @@ use crate::config::{Config, LogFormat, SERVICES};
 fn init_logging(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
     match config.log.format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -250,7 +254,6 @@ async fn serve(config: Config) -> Result<(), String> {
             _ => dev_tls.clone(),
         };
         let listener = Listener::bind(l, tls).map_err(|e| format!("listener[{i}] ({name}): {e}"))?;
-        info!(listener = %name, addr = %listener.local_addr(), tls = ?l.tls, "listening");
         let service: Arc<dyn Service> = match l.service.as_str() {
             "http" => Arc::new(HttpService { admin: admin.clone() }),
             other => unreachable!("service {other} is marked available but has no handler"),

@@ -1,0 +1,233 @@
+//! End to end: the reference server binary, started as a user would, driven
+//! over real sockets with `curl` as the HTTP client.
+//!
+//! Covers the foundation's "done when": a domain, a class with ActiveSync set
+//! explicitly, accounts whose effective setting is inherited from the class;
+//! a Business licence with 2 ActiveSync seats (issued with the server's own
+//! `license` subcommands) that grants two accounts and refuses the third.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// `target/debug/examples/server`, built by `cargo test` before the tests run.
+fn server_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let bin = dir.join("examples").join("server");
+    assert!(bin.exists(), "{} not built (cargo test builds examples)", bin.display());
+    bin
+}
+
+struct Server {
+    child: Child,
+    stdout: mpsc::Receiver<String>,
+    http: String,
+    https: String,
+}
+
+impl Server {
+    fn start(config: &Path) -> Server {
+        let mut child = Command::new(server_binary())
+            .args(["--config", config.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (out_tx, out_rx) = mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = out_tx.send(line);
+            }
+        });
+        let (addr_tx, addr_rx) = mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                // JSON logs: {"fields":{"message":"listening","listener":"http","addr":"127.0.0.1:N",...}}
+                if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                    let f = &v["fields"];
+                    if f["message"] == "listening" && f["addr"].is_string() {
+                        let _ = addr_tx.send((f["listener"].as_str().unwrap_or("").to_owned(), f["addr"].as_str().unwrap().to_owned()));
+                    }
+                }
+            }
+        });
+        let (mut http, mut https) = (String::new(), String::new());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while http.is_empty() || https.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let (name, addr) = addr_rx.recv_timeout(left).expect("server did not start listening");
+            match name.as_str() {
+                "http" => http = format!("http://{addr}"),
+                "https" => https = format!("https://{addr}"),
+                _ => {}
+            }
+        }
+        Server { child, stdout: out_rx, http, https }
+    }
+
+    fn admin_password(&self) -> Option<String> {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while let Ok(line) = self.stdout.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            if let Some(rest) = line.strip_prefix("First start: admin API credential is user `admin`, password `") {
+                return Some(rest.trim_end_matches('`').to_owned());
+            }
+        }
+        None
+    }
+
+    fn terminate(mut self) -> i32 {
+        send_signal(self.child.id(), "TERM");
+        let status = self.child.wait().unwrap();
+        status.code().unwrap_or(-1)
+    }
+}
+
+fn send_signal(pid: u32, signal: &str) {
+    let ok = Command::new("kill").args([&format!("-{signal}"), &pid.to_string()]).status().unwrap().success();
+    assert!(ok, "kill -{signal} {pid}");
+}
+
+/// One request with curl; returns (status, JSON body).
+fn curl(method: &str, url: &str, user: &str, body: Option<&str>) -> (u16, Value) {
+    let mut cmd = Command::new("curl");
+    cmd.args(["-s", "-k", "-o", "-", "-w", "\n%{http_code}", "-X", method, "-u", user, url]);
+    if let Some(b) = body {
+        cmd.args(["-H", "Content-Type: application/json", "--data-binary", b]);
+    }
+    let out = cmd.output().expect("curl is installed");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (json, code) = text.rsplit_once('\n').unwrap();
+    let value = if json.is_empty() { Value::Null } else { serde_json::from_str(json).unwrap_or(Value::String(json.into())) };
+    (code.parse().unwrap(), value)
+}
+
+fn run_cli(args: &[&str]) -> String {
+    let out = Command::new(server_binary()).args(args).output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn admin_api_inheritance_and_licence_seats_over_real_sockets() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+
+    // Vendor key pair and a Business licence with 2 ActiveSync seats.
+    run_cli(&["license", "keygen", "--out", d.join("vendor").to_str().unwrap()]);
+    let public_key = std::fs::read_to_string(d.join("vendor/vendor-public.key")).unwrap();
+    run_cli(&[
+        "license", "issue",
+        "--signing-key", d.join("vendor/vendor-signing.key").to_str().unwrap(),
+        "--edition", "business",
+        "--licensee", "e2e test",
+        "--seats", "activesync=2",
+        "--expires", "30d",
+        "--out", d.join("license.json").to_str().unwrap(),
+    ]);
+
+    let config = d.join("server.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"data_dir = "data"
+[log]
+format = "json"
+[license]
+public_key = "{}"
+file = "license.json"
+[[listener]]
+name = "http"
+service = "http"
+bind = "127.0.0.1:0"
+[[listener]]
+name = "https"
+service = "http"
+bind = "127.0.0.1:0"
+tls = "implicit"
+"#,
+            public_key.trim()
+        ),
+    )
+    .unwrap();
+
+    let server = Server::start(&config);
+    let password = server.admin_password().expect("first start prints the admin credential");
+    let user = format!("admin:{password}");
+    let api = format!("{}/api/v1", server.http);
+
+    assert_eq!(curl("GET", &format!("{api}/domains"), "admin:wrong", None).0, 401);
+    assert_eq!(curl("POST", &format!("{api}/domains"), &user, Some(r#"{"name":"example.com"}"#)).0, 201);
+    assert_eq!(curl("POST", &format!("{api}/domains/example.com/classes"), &user, Some(r#"{"name":"mobile"}"#)).0, 201);
+    let (code, class) = curl(
+        "PATCH",
+        &format!("{api}/domains/example.com/classes/mobile/settings"),
+        &user,
+        Some(r#"{"activesync.enabled": true}"#),
+    );
+    assert_eq!(code, 200, "{class}");
+    assert_eq!(class["settings"]["activesync.enabled"], true);
+    for name in ["ann", "bob", "cid"] {
+        let body = format!(r#"{{"local_part":"{name}","password":"pw-{name}","class":"mobile"}}"#);
+        let (code, v) = curl("POST", &format!("{api}/domains/example.com/accounts"), &user, Some(&body));
+        assert_eq!(code, 201, "{v}");
+        assert!(v.get("password_hash").is_none(), "hash leaked: {v}");
+    }
+
+    // The effective setting is inherited from the class.
+    let (code, eff) = curl("GET", &format!("{api}/accounts/ann@example.com/effective"), &user, None);
+    assert_eq!(code, 200, "{eff}");
+    assert_eq!(eff["settings"]["activesync.enabled"]["value"], true, "{eff}");
+    assert_eq!(eff["settings"]["activesync.enabled"]["source"]["level"], "class", "{eff}");
+    assert_eq!(eff["settings"]["activesync.enabled"]["source"]["name"], "mobile", "{eff}");
+    assert_eq!(eff["settings"]["quota.messages"]["source"]["level"], "default", "{eff}");
+
+    // Business licence, 2 seats: ann and bob get one, cid is refused with the reason.
+    for name in ["ann", "bob"] {
+        let (code, v) = curl("POST", &format!("{api}/accounts/{name}@example.com/seats/activesync"), &user, None);
+        assert_eq!(code, 200, "{name}: {v}");
+    }
+    let (code, v) = curl("POST", &format!("{api}/accounts/cid@example.com/seats/activesync"), &user, None);
+    assert_eq!(code, 403, "{v}");
+    let reason = v["error"].as_str().unwrap();
+    assert!(reason.contains("2 activesync seats"), "{reason}");
+    let (_, eff) = curl("GET", &format!("{api}/accounts/cid@example.com/effective"), &user, None);
+    assert_eq!(eff["activesync"]["enabled"], false, "{eff}");
+    assert!(eff["activesync"]["reason"].as_str().unwrap().contains("seats"), "{eff}");
+
+    // Same API over the implicit-TLS listener with the development certificate.
+    let (code, v) = curl("GET", &format!("{}/api/v1/license", server.https), &user, None);
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["license"]["edition"], "business", "{v}");
+
+    // Graceful shutdown on SIGTERM, and everything is still there after a restart.
+    assert_eq!(server.terminate(), 0, "clean exit on SIGTERM");
+    let server = Server::start(&config);
+    assert_eq!(server.admin_password(), None, "the admin credential is printed only once");
+    let api = format!("{}/api/v1", server.http);
+    let (code, eff) = curl("GET", &format!("{api}/accounts/bob@example.com/effective"), &user, None);
+    assert_eq!(code, 200, "{eff}");
+    assert_eq!(eff["activesync"]["enabled"], true, "{eff}");
+    assert_eq!(server.terminate(), 0);
+
+    // The store is consistent.
+    let out = run_cli(&["--config", config.to_str().unwrap(), "check", "--deep"]);
+    assert!(out.contains("store is consistent"), "{out}");
+}
+
+#[test]
+fn a_bad_config_names_the_key_and_exits_non_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(&config, "[[listener]]\nservice = \"smpt\"\nbind = \"127.0.0.1:0\"\n").unwrap();
+    let out = Command::new(server_binary()).args(["--config", config.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("listener[0].service"), "{err}");
+}
