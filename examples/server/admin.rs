@@ -35,9 +35,7 @@ use std::time::{Duration, Instant};
 
 use axigen_core::directory::{Directory, DirectoryAdmin};
 use axigen_core::license::{Feature, LicenseRefusal, Licensing, SeatState, SignedLicenseProvider};
-use axigen_core::model::{
-    Account, AccountClass, AccountId, Address, Alias, Domain, DomainName, LocalPart, NewAccount,
-};
+use axigen_core::model::{Account, AccountClass, AccountId, Address, Alias, Domain, DomainName, LocalPart, NewAccount};
 use axigen_core::password;
 use axigen_core::settings::{Effective, Overrides, SettingUpdate};
 use axigen_store::Store;
@@ -90,11 +88,7 @@ pub struct Reply {
 
 impl Reply {
     fn json(status: StatusCode, body: Value) -> Reply {
-        Reply {
-            status,
-            body,
-            headers: Vec::new(),
-        }
+        Reply { status, body, headers: Vec::new() }
     }
 
     fn ok(body: Value) -> Reply {
@@ -120,15 +114,9 @@ impl Reply {
         let mut response = Response::new(Full::new(Bytes::from(bytes)));
         *response.status_mut() = self.status;
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        headers.insert(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        );
+        headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
         for (name, value) in self.headers {
             headers.insert(name, value);
         }
@@ -161,10 +149,7 @@ impl ApiError {
     }
 
     fn refusal(refusal: &LicenseRefusal) -> ApiError {
-        ApiError(Reply::json(
-            StatusCode::FORBIDDEN,
-            json!({ "error": refusal.to_string(), "refusal": refusal }),
-        ))
+        ApiError(Reply::json(StatusCode::FORBIDDEN, json!({ "error": refusal.to_string(), "refusal": refusal })))
     }
 }
 
@@ -183,11 +168,8 @@ impl From<axigen_core::Error> for ApiError {
 
 fn method_not_allowed(allowed: &'static str) -> ApiError {
     ApiError(
-        Reply::error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            format!("method not allowed here (allowed: {allowed})"),
-        )
-        .with_header(header::ALLOW, HeaderValue::from_static(allowed)),
+        Reply::error(StatusCode::METHOD_NOT_ALLOWED, format!("method not allowed here (allowed: {allowed})"))
+            .with_header(header::ALLOW, HeaderValue::from_static(allowed)),
     )
 }
 
@@ -221,22 +203,14 @@ fn throttle_key(ip: IpAddr) -> IpAddr {
 }
 
 fn forget_old(queue: &mut VecDeque<Instant>, now: Instant) {
-    while queue
-        .front()
-        .is_some_and(|t| now.saturating_duration_since(*t) >= AUTH_FAILURE_WINDOW)
-    {
+    while queue.front().is_some_and(|t| now.saturating_duration_since(*t) >= AUTH_FAILURE_WINDOW) {
         queue.pop_front();
     }
 }
 
 impl Throttle {
     fn new() -> Throttle {
-        Throttle {
-            state: Mutex::new(ThrottleState {
-                failures: HashMap::new(),
-                last_sweep: Instant::now(),
-            }),
-        }
+        Throttle { state: Mutex::new(ThrottleState { failures: HashMap::new(), last_sweep: Instant::now() }) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, ThrottleState> {
@@ -329,8 +303,7 @@ fn deep_flag(query: &str) -> Option<bool> {
 }
 
 fn parse_json<'a, T: Deserialize<'a>>(body: &'a Bytes) -> Result<T, ApiError> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("malformed JSON body: {e}")))
 }
 
 /// `{"name": value | "inherit"}` as the admin sends it; values stay raw so
@@ -340,8 +313,8 @@ type SettingsPatch = BTreeMap<String, Value>;
 /// Applies a settings patch to one level; every error names the setting.
 fn apply_settings(overrides: &mut Overrides, patch: SettingsPatch) -> Result<(), ApiError> {
     for (name, raw) in patch {
-        let update: SettingUpdate = serde_json::from_value(raw)
-            .map_err(|e| ApiError::bad_request(format!("setting `{name}`: {e}")))?;
+        let update: SettingUpdate =
+            serde_json::from_value(raw).map_err(|e| ApiError::bad_request(format!("setting `{name}`: {e}")))?;
         overrides.set(&name, update.0)?;
     }
     Ok(())
@@ -439,31 +412,22 @@ fn describe_activesync(policy: &Effective<bool>, seat: &SeatState) -> (bool, Str
         return (false, format!("disabled: {source}"));
     }
     match seat {
-        SeatState::HoldsSeat { limit, position } => (
-            true,
-            format!("enabled ({source}), seat {} of {limit}", position + 1),
-        ),
-        SeatState::WouldBeGranted {
-            limit: Some(limit),
-            holders,
-        } => (
-            true,
+        SeatState::HoldsSeat { limit, position } => {
+            (true, format!("enabled ({source}), seat {} of {limit}", position + 1))
+        }
+        SeatState::WouldBeGranted { limit: Some(limit), holders } => {
+            (true, format!("enabled ({source}), a seat will be taken on first use ({holders} of {limit} in use)"))
+        }
+        SeatState::WouldBeGranted { limit: None, .. } => {
+            (true, format!("enabled ({source}), the licence does not limit activesync seats"))
+        }
+        SeatState::Refused { refusal: refusal @ LicenseRefusal::NoFreeSeat { .. }, holds_seat: true } => (
+            false,
             format!(
-                "enabled ({source}), a seat will be taken on first use ({holders} of {limit} in use)"
+                "enabled ({source}) but refused: {refusal}; the account's seat is beyond the licence's current limit"
             ),
         ),
-        SeatState::WouldBeGranted { limit: None, .. } => (
-            true,
-            format!("enabled ({source}), the licence does not limit activesync seats"),
-        ),
-        SeatState::Refused {
-            refusal: refusal @ LicenseRefusal::NoFreeSeat { .. },
-            holds_seat: true,
-        } => (
-            false,
-            format!("refused: {refusal}; the account's seat is beyond the licence's current limit"),
-        ),
-        SeatState::Refused { refusal, .. } => (false, format!("refused: {refusal}")),
+        SeatState::Refused { refusal, .. } => (false, format!("enabled ({source}) but refused: {refusal}")),
     }
 }
 
@@ -471,35 +435,22 @@ fn describe_activesync(policy: &Effective<bool>, seat: &SeatState) -> (bool, Str
 /// policy first (with where it came from), then the licence's standing for
 /// the account. Nothing is acquired: a seat is only taken by
 /// [`Licensing::authorize`].
-pub async fn activesync_access<D>(
-    directory: &D,
-    licensing: &Licensing,
-    account: AccountId,
-) -> (bool, String)
+pub async fn activesync_access<D>(directory: &D, licensing: &Licensing, account: AccountId) -> (bool, String)
 where
     D: Directory + ?Sized,
 {
     let effective = match directory.effective_settings(account).await {
         Ok(e) => e,
         Err(e) => {
-            return (
-                false,
-                format!("refused: cannot resolve the account's settings: {e}"),
-            );
+            return (false, format!("refused: cannot resolve the account's settings: {e}"));
         }
     };
     if !effective.activesync_enabled.value {
-        return (
-            false,
-            format!("disabled: {}", effective.activesync_enabled.source),
-        );
+        return (false, format!("disabled: {}", effective.activesync_enabled.source));
     }
     match licensing.seat_state(account, Feature::ActiveSync).await {
         Ok(seat) => describe_activesync(&effective.activesync_enabled, &seat),
-        Err(e) => (
-            false,
-            format!("refused: the licence seat ledger is unavailable: {e}"),
-        ),
+        Err(e) => (false, format!("refused: the licence seat ledger is unavailable: {e}")),
     }
 }
 
@@ -517,13 +468,7 @@ impl AdminApi {
         licensing: Licensing,
         license_provider: Option<Arc<SignedLicenseProvider>>,
     ) -> AdminApi {
-        AdminApi {
-            store,
-            licensing,
-            license_provider,
-            throttle: Throttle::new(),
-            writes: tokio::sync::Mutex::new(()),
-        }
+        AdminApi { store, licensing, license_provider, throttle: Throttle::new(), writes: tokio::sync::Mutex::new(()) }
     }
 
     /// Serves one admin connection (HTTP/1.1, keep-alive) until the client
@@ -548,51 +493,27 @@ impl AdminApi {
     }
 
     /// Answers one HTTP request from `peer`.
-    pub async fn handle(
-        &self,
-        req: Request<hyper::body::Incoming>,
-        peer: IpAddr,
-    ) -> Response<Full<Bytes>> {
+    pub async fn handle(&self, req: Request<hyper::body::Incoming>, peer: IpAddr) -> Response<Full<Bytes>> {
         let (parts, body) = req.into_parts();
-        let target = parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/");
+        let target = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
         let declared_length = parts
             .headers
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
-        let too_large = || {
-            Reply::error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                format!("the request body exceeds {MAX_BODY} bytes"),
-            )
-        };
+        let too_large =
+            || Reply::error(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body exceeds {MAX_BODY} bytes"));
         let reply = if declared_length.is_some_and(|n| n > MAX_BODY as u64) {
             too_large()
         } else {
             match Limited::new(body, MAX_BODY).collect().await {
                 Ok(collected) => {
-                    let authorization = parts
-                        .headers
-                        .get(header::AUTHORIZATION)
-                        .map(|v| v.to_str().unwrap_or("<non-ASCII>"));
-                    self.respond(
-                        &parts.method,
-                        target,
-                        authorization,
-                        collected.to_bytes(),
-                        peer,
-                    )
-                    .await
+                    let authorization =
+                        parts.headers.get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or("<non-ASCII>"));
+                    self.respond(&parts.method, target, authorization, collected.to_bytes(), peer).await
                 }
                 Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => too_large(),
-                Err(e) => Reply::error(
-                    StatusCode::BAD_REQUEST,
-                    format!("cannot read the request body: {e}"),
-                ),
+                Err(e) => Reply::error(StatusCode::BAD_REQUEST, format!("cannot read the request body: {e}")),
             }
         };
         tracing::debug!(
@@ -615,9 +536,7 @@ impl AdminApi {
         body: Bytes,
         peer: IpAddr,
     ) -> (StatusCode, Value) {
-        let reply = self
-            .respond(&method, target, authorization, body, peer)
-            .await;
+        let reply = self.respond(&method, target, authorization, body, peer).await;
         (reply.status, reply.body)
     }
 
@@ -632,10 +551,7 @@ impl AdminApi {
         body: Bytes,
         peer: IpAddr,
     ) -> Reply {
-        match self
-            .respond_inner(method, target, authorization, body, peer)
-            .await
-        {
+        match self.respond_inner(method, target, authorization, body, peer).await {
             Ok(reply) | Err(ApiError(reply)) => reply,
         }
     }
@@ -659,16 +575,10 @@ impl AdminApi {
             .strip_prefix("/api/v1/")
             .map(|rest| rest.strip_suffix('/').unwrap_or(rest))
             .filter(|rest| !rest.is_empty())
-            .map(|rest| {
-                rest.split('/')
-                    .map(percent_decode)
-                    .collect::<Option<Vec<_>>>()
-            })
+            .map(|rest| rest.split('/').map(percent_decode).collect::<Option<Vec<_>>>())
             .unwrap_or(Some(Vec::new()));
         let Some(segments) = segments else {
-            return Err(ApiError::bad_request(
-                "malformed percent-encoding in the path",
-            ));
+            return Err(ApiError::bad_request("malformed percent-encoding in the path"));
         };
         if segments == ["health"] {
             return match *method {
@@ -686,20 +596,13 @@ impl AdminApi {
 
     /// Checks HTTP Basic credentials against the store's admin credential,
     /// with per-client throttling of failures.
-    async fn authenticate(
-        &self,
-        authorization: Option<&str>,
-        peer: IpAddr,
-    ) -> Result<(), ApiError> {
+    async fn authenticate(&self, authorization: Option<&str>, peer: IpAddr) -> Result<(), ApiError> {
         let now = Instant::now();
         if let Some(wait) = self.throttle.blocked(peer, now) {
             tracing::warn!(%peer, "admin login throttled");
             return Err(ApiError(
-                Reply::error(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    format!("too many failed logins; retry in {wait} s"),
-                )
-                .with_header(header::RETRY_AFTER, HeaderValue::from(wait)),
+                Reply::error(StatusCode::TOO_MANY_REQUESTS, format!("too many failed logins; retry in {wait} s"))
+                    .with_header(header::RETRY_AFTER, HeaderValue::from(wait)),
             ));
         }
         let unauthorized = |message: &str| {
@@ -724,10 +627,9 @@ impl AdminApi {
             Some(c) if c.user == user => (true, c.password_hash),
             _ => (false, password::dummy_hash().to_owned()),
         };
-        let verified =
-            tokio::task::spawn_blocking(move || password::verify_password(&password, &hash))
-                .await
-                .map_err(|e| ApiError::internal(format!("password check failed: {e}")))?;
+        let verified = tokio::task::spawn_blocking(move || password::verify_password(&password, &hash))
+            .await
+            .map_err(|e| ApiError::internal(format!("password check failed: {e}")))?;
         if known && verified {
             self.throttle.record_success(peer);
             Ok(())
@@ -747,9 +649,7 @@ impl AdminApi {
             ["domains"] => match *method {
                 Method::GET => {
                     let domains = self.store.domains().await?;
-                    Ok(Reply::ok(Value::Array(
-                        domains.iter().map(domain_json).collect(),
-                    )))
+                    Ok(Reply::ok(Value::Array(domains.iter().map(domain_json).collect())))
                 }
                 Method::POST => self.create_domain(body).await,
                 _ => Err(method_not_allowed("GET, POST")),
@@ -786,9 +686,7 @@ impl AdminApi {
                     Method::GET => {
                         self.domain(&name).await?;
                         let classes = self.store.classes(&name).await?;
-                        Ok(Reply::ok(Value::Array(
-                            classes.iter().map(class_json).collect(),
-                        )))
+                        Ok(Reply::ok(Value::Array(classes.iter().map(class_json).collect())))
                     }
                     Method::POST => self.create_class(name, body).await,
                     _ => Err(method_not_allowed("GET, POST")),
@@ -826,9 +724,7 @@ impl AdminApi {
                     Method::GET => {
                         self.domain(&name).await?;
                         let accounts = self.store.accounts(&name).await?;
-                        Ok(Reply::ok(Value::Array(
-                            accounts.iter().map(account_json).collect(),
-                        )))
+                        Ok(Reply::ok(Value::Array(accounts.iter().map(account_json).collect())))
                     }
                     Method::POST => self.create_account(name, body).await,
                     _ => Err(method_not_allowed("GET, POST")),
@@ -875,11 +771,9 @@ impl AdminApi {
                 _ => Err(method_not_allowed("GET")),
             },
             ["accounts", a, "seats", f] => {
-                let feature: Feature =
-                    f.parse()
-                        .map_err(|e: axigen_core::license::UnknownFeature| {
-                            ApiError::bad_request(e.to_string())
-                        })?;
+                let feature: Feature = f
+                    .parse()
+                    .map_err(|e: axigen_core::license::UnknownFeature| ApiError::bad_request(e.to_string()))?;
                 match *method {
                     Method::POST => {
                         let account = self.account(a).await?;
@@ -902,10 +796,7 @@ impl AdminApi {
                                 "released": true,
                             })))
                         } else {
-                            Err(ApiError::not_found(format!(
-                                "{} holds no {feature} seat",
-                                account.address
-                            )))
+                            Err(ApiError::not_found(format!("{} holds no {feature} seat", account.address)))
                         }
                     }
                     _ => Err(method_not_allowed("POST, DELETE")),
@@ -922,10 +813,7 @@ impl AdminApi {
                     Method::PUT => {
                         let req: AliasBody = parse_json(body)?;
                         let target = self.account(&req.account).await?;
-                        let alias = Alias {
-                            address,
-                            account: target.id,
-                        };
+                        let alias = Alias { address, account: target.id };
                         let _guard = self.writes.lock().await;
                         self.store.put_alias(alias.clone()).await?;
                         tracing::info!(alias = %alias.address, account = %target.address, "alias set");
@@ -942,14 +830,12 @@ impl AdminApi {
             }
             ["check"] => match *method {
                 Method::POST => {
-                    let deep = deep_flag(query)
-                        .ok_or_else(|| ApiError::bad_request("`deep` must be true or false"))?;
+                    let deep = deep_flag(query).ok_or_else(|| ApiError::bad_request("`deep` must be true or false"))?;
                     let store = self.store.clone();
                     let report = tokio::task::spawn_blocking(move || store.check(deep))
                         .await
                         .map_err(|e| ApiError::internal(format!("the check failed: {e}")))??;
-                    let mut body = serde_json::to_value(&report)
-                        .map_err(|e| ApiError::internal(e.to_string()))?;
+                    let mut body = serde_json::to_value(&report).map_err(|e| ApiError::internal(e.to_string()))?;
                     if let Value::Object(map) = &mut body {
                         map.insert("clean".into(), Value::Bool(report.is_clean()));
                         map.insert("deep".into(), Value::Bool(deep));
@@ -958,27 +844,22 @@ impl AdminApi {
                 }
                 _ => Err(method_not_allowed("POST")),
             },
-            _ => Err(ApiError::not_found(format!(
-                "no such resource: /api/v1/{}",
-                s.join("/")
-            ))),
+            _ => Err(ApiError::not_found(format!("no such resource: /api/v1/{}", s.join("/")))),
         }
     }
 
     // --- lookups -----------------------------------------------------------
 
     async fn domain(&self, name: &DomainName) -> Result<Domain, ApiError> {
-        self.store
-            .domain(name)
-            .await?
-            .ok_or_else(|| ApiError::not_found(format!("domain {name} does not exist")))
+        self.store.domain(name).await?.ok_or_else(|| ApiError::not_found(format!("domain {name} does not exist")))
     }
 
     async fn class(&self, domain: &DomainName, name: &str) -> Result<AccountClass, ApiError> {
         self.domain(domain).await?;
-        self.store.class(domain, name).await?.ok_or_else(|| {
-            ApiError::not_found(format!("class {name} of domain {domain} does not exist"))
-        })
+        self.store
+            .class(domain, name)
+            .await?
+            .ok_or_else(|| ApiError::not_found(format!("class {name} of domain {domain} does not exist")))
     }
 
     async fn account(&self, address: &str) -> Result<Account, ApiError> {
@@ -1008,17 +889,11 @@ impl AdminApi {
 
     async fn create_domain(&self, body: &Bytes) -> ApiResult {
         let req: NewDomainBody = parse_json(body)?;
-        let mut domain = Domain {
-            name: DomainName::new(&req.name)?,
-            settings: Overrides::default(),
-        };
+        let mut domain = Domain { name: DomainName::new(&req.name)?, settings: Overrides::default() };
         apply_settings(&mut domain.settings, req.settings)?;
         let _guard = self.writes.lock().await;
         if self.store.domain(&domain.name).await?.is_some() {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                format!("domain {} already exists", domain.name),
-            ));
+            return Err(ApiError::new(StatusCode::CONFLICT, format!("domain {} already exists", domain.name)));
         }
         self.store.put_domain(domain.clone()).await?;
         tracing::info!(domain = %domain.name, "domain created");
@@ -1028,26 +903,14 @@ impl AdminApi {
     async fn create_class(&self, domain: DomainName, body: &Bytes) -> ApiResult {
         let req: NewClassBody = parse_json(body)?;
         axigen_core::model::validate_class_name(&req.name)?;
-        let mut class = AccountClass {
-            domain,
-            name: req.name,
-            settings: Overrides::default(),
-        };
+        let mut class = AccountClass { domain, name: req.name, settings: Overrides::default() };
         apply_settings(&mut class.settings, req.settings)?;
         let _guard = self.writes.lock().await;
         self.domain(&class.domain).await?;
-        if self
-            .store
-            .class(&class.domain, &class.name)
-            .await?
-            .is_some()
-        {
+        if self.store.class(&class.domain, &class.name).await?.is_some() {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
-                format!(
-                    "class {} of domain {} already exists",
-                    class.name, class.domain
-                ),
+                format!("class {} of domain {} already exists", class.name, class.domain),
             ));
         }
         self.store.put_class(class.clone()).await?;
@@ -1057,24 +920,15 @@ impl AdminApi {
 
     async fn create_account(&self, domain: DomainName, body: &Bytes) -> ApiResult {
         let req: NewAccountBody = parse_json(body)?;
-        let address = Address {
-            local: LocalPart::new(&req.local_part)?,
-            domain,
-        };
+        let address = Address { local: LocalPart::new(&req.local_part)?, domain };
         let mut settings = Overrides::default();
         apply_settings(&mut settings, req.settings)?;
         let _guard = self.writes.lock().await;
         // Without a licence, or with one that does not cap accounts, there
         // is no account limit.
-        if self
-            .licensing
-            .license()
-            .is_some_and(|l| l.max_accounts.is_some())
-        {
+        if self.licensing.license().is_some_and(|l| l.max_accounts.is_some()) {
             let count = self.store.account_count().await?;
-            self.licensing
-                .check_account_count(count)
-                .map_err(|refusal| ApiError::refusal(&refusal))?;
+            self.licensing.check_account_count(count).map_err(|refusal| ApiError::refusal(&refusal))?;
         }
         let account = self
             .store
@@ -1159,10 +1013,7 @@ impl AdminApi {
                     None => json!(format!("account {id}")),
                 });
             }
-            seats.insert(
-                feature.as_str().to_owned(),
-                json!({ "limit": limit, "holders": addresses }),
-            );
+            seats.insert(feature.as_str().to_owned(), json!({ "limit": limit, "holders": addresses }));
         }
         let accounts = self.store.account_count().await?;
         Ok(Reply::ok(json!({
@@ -1184,8 +1035,8 @@ impl AdminApi {
                 "no vendor public key is configured, so a licence cannot be installed at run time",
             ));
         };
-        let text = std::str::from_utf8(body)
-            .map_err(|_| ApiError::bad_request("the licence file is not UTF-8 text"))?;
+        let text =
+            std::str::from_utf8(body).map_err(|_| ApiError::bad_request("the licence file is not UTF-8 text"))?;
         match provider.reload_from(text) {
             Ok(license) => Ok(Reply::ok(json!({ "license": license }))),
             Err(e) => Err(ApiError::bad_request(e.to_string())),
@@ -1199,9 +1050,7 @@ fn parse_basic(header: &str) -> Option<(String, String)> {
     if !scheme.eq_ignore_ascii_case("basic") {
         return None;
     }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (user, password) = text.split_once(':')?;
     Some((user.to_owned(), password.to_owned()))

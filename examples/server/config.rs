@@ -12,13 +12,8 @@ use axigen_protocols::tls::TlsMode;
 use serde::Deserialize;
 
 /// Services a listener can carry, with whether this build serves them yet.
-pub const SERVICES: &[(&str, bool)] = &[
-    ("smtp", false),
-    ("submission", false),
-    ("imap", false),
-    ("pop3", false),
-    ("http", true),
-];
+pub const SERVICES: &[(&str, bool)] =
+    &[("smtp", false), ("submission", false), ("imap", false), ("pop3", false), ("http", true)];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -212,8 +207,8 @@ impl Config {
 
     /// Reads and validates a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
         let base = path.parent().unwrap_or(Path::new("."));
         Config::parse(&text, base).map_err(|e| ConfigError(format!("{}: {}", path.display(), e.0)))
     }
@@ -256,7 +251,12 @@ impl Config {
             use base64::Engine;
             match base64::engine::general_purpose::STANDARD.decode(pk.trim()) {
                 Ok(b) if b.len() == 32 => {}
-                _ => return err("license.public_key".into(), "must be the base64 of a 32-byte Ed25519 public key".into()),
+                _ => {
+                    return err(
+                        "license.public_key".into(),
+                        "must be the base64 of a 32-byte Ed25519 public key".into(),
+                    );
+                }
             }
         }
         if self.license.file.is_some() && self.license.public_key.is_none() {

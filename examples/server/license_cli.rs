@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::str::FromStr;
 
-use axigen_core::license::{generate_vendor_keypair, sign_license, Edition, Feature, License};
+use axigen_core::license::{Edition, Feature, License, generate_vendor_keypair, sign_license};
 use clap::Subcommand;
 
 #[derive(Subcommand)]
@@ -89,7 +89,8 @@ fn issue(cmd: &LicenseCommand) -> Result<String, String> {
             let secret_path = out.join("vendor-signing.key");
             let public_path = out.join("vendor-public.key");
             write_private(&secret_path, &secret)?;
-            std::fs::write(&public_path, format!("{public}\n")).map_err(|e| format!("{}: {e}", public_path.display()))?;
+            std::fs::write(&public_path, format!("{public}\n"))
+                .map_err(|e| format!("{}: {e}", public_path.display()))?;
             Ok(format!(
                 "wrote {} and {}\nput this in the server config:\n[license]\npublic_key = \"{public}\"",
                 secret_path.display(),

@@ -186,7 +186,8 @@ fn licensing(config: &Config, store: Arc<Store>) -> Result<(Licensing, Option<Ar
         info!("no vendor public key configured: running unlicensed (licensed features are refused)");
         return Ok((Licensing::new(Arc::new(StaticLicenseProvider(None)), store), None));
     };
-    let provider = Arc::new(SignedLicenseProvider::without_license(pk).map_err(|e| format!("license.public_key: {e}"))?);
+    let provider =
+        Arc::new(SignedLicenseProvider::without_license(pk).map_err(|e| format!("license.public_key: {e}"))?);
     if let Some(file) = &config.license.file {
         let lic = provider.reload_from_file(file).map_err(|e| format!("license.file ({}): {e}", file.display()))?;
         info!(edition = %lic.edition, licensee = %lic.licensee, id = %lic.id, "licence installed");
@@ -207,8 +208,7 @@ impl Service for HttpService {
 }
 
 async fn serve(config: Config) -> Result<(), String> {
-    std::fs::create_dir_all(&config.data_dir)
-        .map_err(|e| format!("data_dir {}: {e}", config.data_dir.display()))?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("data_dir {}: {e}", config.data_dir.display()))?;
     let store = Arc::new(open_store(&config)?);
     info!(path = %store.path().display(), format = axigen_store::FORMAT_VERSION, "store open");
 
@@ -227,8 +227,9 @@ async fn serve(config: Config) -> Result<(), String> {
     // certificate, generated on first start.
     let needs_dev_cert = config.listeners.iter().any(|l| l.certificate.is_none());
     let dev_tls = if needs_dev_cert {
-        let (cert, key, created) = axigen_protocols::tls::ensure_dev_certificate(&config.data_dir, &config.tls.hostnames)
-            .map_err(|e| format!("development certificate: {e}"))?;
+        let (cert, key, created) =
+            axigen_protocols::tls::ensure_dev_certificate(&config.data_dir, &config.tls.hostnames)
+                .map_err(|e| format!("development certificate: {e}"))?;
         if created {
             info!(certificate = %cert.display(), "generated a self-signed development certificate");
         }
@@ -249,7 +250,8 @@ async fn serve(config: Config) -> Result<(), String> {
         }
         let tls = match (&l.certificate, &l.key) {
             (Some(c), Some(k)) => Some(
-                axigen_protocols::tls::load_server_config(c, k).map_err(|e| format!("listener[{i}].certificate: {e}"))?,
+                axigen_protocols::tls::load_server_config(c, k)
+                    .map_err(|e| format!("listener[{i}].certificate: {e}"))?,
             ),
             _ => dev_tls.clone(),
         };
@@ -282,7 +284,7 @@ async fn serve(config: Config) -> Result<(), String> {
 }
 
 async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
+    use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("installing the SIGTERM handler");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}

@@ -53,7 +53,10 @@ impl Server {
                 if let Ok(v) = serde_json::from_str::<Value>(&line) {
                     let f = &v["fields"];
                     if f["message"] == "listening" && f["addr"].is_string() {
-                        let _ = addr_tx.send((f["listener"].as_str().unwrap_or("").to_owned(), f["addr"].as_str().unwrap().to_owned()));
+                        let _ = addr_tx.send((
+                            f["listener"].as_str().unwrap_or("").to_owned(),
+                            f["addr"].as_str().unwrap().to_owned(),
+                        ));
                     }
                 }
             }
@@ -104,7 +107,8 @@ fn curl(method: &str, url: &str, user: &str, body: Option<&str>) -> (u16, Value)
     let out = cmd.output().expect("curl is installed");
     let text = String::from_utf8(out.stdout).unwrap();
     let (json, code) = text.rsplit_once('\n').unwrap();
-    let value = if json.is_empty() { Value::Null } else { serde_json::from_str(json).unwrap_or(Value::String(json.into())) };
+    let value =
+        if json.is_empty() { Value::Null } else { serde_json::from_str(json).unwrap_or(Value::String(json.into())) };
     (code.parse().unwrap(), value)
 }
 
@@ -123,13 +127,20 @@ fn admin_api_inheritance_and_licence_seats_over_real_sockets() {
     run_cli(&["license", "keygen", "--out", d.join("vendor").to_str().unwrap()]);
     let public_key = std::fs::read_to_string(d.join("vendor/vendor-public.key")).unwrap();
     run_cli(&[
-        "license", "issue",
-        "--signing-key", d.join("vendor/vendor-signing.key").to_str().unwrap(),
-        "--edition", "business",
-        "--licensee", "e2e test",
-        "--seats", "activesync=2",
-        "--expires", "30d",
-        "--out", d.join("license.json").to_str().unwrap(),
+        "license",
+        "issue",
+        "--signing-key",
+        d.join("vendor/vendor-signing.key").to_str().unwrap(),
+        "--edition",
+        "business",
+        "--licensee",
+        "e2e test",
+        "--seats",
+        "activesync=2",
+        "--expires",
+        "30d",
+        "--out",
+        d.join("license.json").to_str().unwrap(),
     ]);
 
     let config = d.join("server.toml");
@@ -151,6 +162,21 @@ name = "https"
 service = "http"
 bind = "127.0.0.1:0"
 tls = "implicit"
+
+[[directory.domain]]
+name = "declared.org"
+settings = {{ "quota.messages" = 500 }}
+[[directory.class]]
+domain = "declared.org"
+name = "staff"
+settings = {{ "rpop.permitted" = true }}
+[[directory.account]]
+address = "john@declared.org"
+password = "from the config"
+class = "staff"
+[[directory.alias]]
+address = "sales@declared.org"
+account = "john@declared.org"
 "#,
             public_key.trim()
         ),
@@ -206,6 +232,14 @@ tls = "implicit"
     assert_eq!(code, 200, "{v}");
     assert_eq!(v["license"]["edition"], "business", "{v}");
 
+    // The declarative directory from the config file was applied.
+    let (code, john) = curl("GET", &format!("{api}/accounts/john@declared.org/effective"), &user, None);
+    assert_eq!(code, 200, "{john}");
+    assert_eq!(john["settings"]["rpop.permitted"]["source"]["name"], "staff", "{john}");
+    assert_eq!(john["settings"]["quota.messages"]["value"], 500, "{john}");
+    let (_, aliases) = curl("GET", &format!("{api}/domains/declared.org/aliases"), &user, None);
+    assert!(aliases.to_string().contains("sales@declared.org"), "{aliases}");
+
     // Graceful shutdown on SIGTERM, and everything is still there after a restart.
     assert_eq!(server.terminate(), 0, "clean exit on SIGTERM");
     let server = Server::start(&config);
@@ -214,6 +248,10 @@ tls = "implicit"
     let (code, eff) = curl("GET", &format!("{api}/accounts/bob@example.com/effective"), &user, None);
     assert_eq!(code, 200, "{eff}");
     assert_eq!(eff["activesync"]["enabled"], true, "{eff}");
+    // Applying the same declarative directory again changed nothing.
+    let (_, john_again) = curl("GET", &format!("{api}/accounts/john@declared.org/effective"), &user, None);
+    assert_eq!(john_again["id"], john["id"]);
+    assert_eq!(john_again["settings"], john["settings"]);
     assert_eq!(server.terminate(), 0);
 
     // The store is consistent.
