@@ -6,7 +6,7 @@
 
 #![allow(dead_code)]
 
-#[path = "../server/admin.rs"]
+#[path = "../server/admin/mod.rs"]
 mod admin;
 #[path = "../server/config.rs"]
 mod config;
