@@ -42,14 +42,16 @@ pub trait Directory: Send + Sync {
     fn server_defaults(&self) -> ServerDefaults;
 
     /// Checks a user name (an address) and password. Runs the same argon2 work
-    /// whether or not the account exists.
+    /// whether or not the account exists, on the blocking pool so that a login
+    /// storm does not stall the sessions sharing the runtime.
     async fn authenticate(&self, user: &str, password: &str) -> Result<Principal, AuthError> {
         let account = match Address::parse(user) {
             Ok(addr) => self.account_by_address(&addr).await?,
             Err(_) => None,
         };
-        let hash = account.as_ref().map(|a| a.password_hash.as_str()).unwrap_or(password::dummy_hash());
-        let ok = password::verify_password(password, hash);
+        let hash =
+            account.as_ref().map(|a| a.password_hash.clone()).unwrap_or_else(|| password::dummy_hash().to_owned());
+        let ok = password::verify_password_off_runtime(password, &hash).await;
         match account {
             Some(a) if ok => Ok(Principal { account: a.id, address: a.address }),
             _ => Err(AuthError::InvalidCredentials),

@@ -40,6 +40,20 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
     }
 }
 
+/// [`verify_password`] on tokio's blocking pool when called inside a
+/// multi-threaded runtime (argon2 takes tens of milliseconds of CPU), inline
+/// otherwise.
+pub async fn verify_password_off_runtime(password: &str, phc: &str) -> bool {
+    let in_pool = tokio::runtime::Handle::try_current()
+        .map(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+        .unwrap_or(false);
+    if !in_pool {
+        return verify_password(password, phc);
+    }
+    let (password, phc) = (password.to_owned(), phc.to_owned());
+    tokio::task::spawn_blocking(move || verify_password(&password, &phc)).await.unwrap_or(false)
+}
+
 /// A valid hash of a random password, for equal-time failures on unknown users.
 pub fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
