@@ -248,6 +248,14 @@ macro_rules! catalogue {
         }
 
         impl ServerDefaults {
+            /// Reads one default by name.
+            pub fn get(&self, name: &str) -> Result<SettingValue, Error> {
+                match name {
+                    $( $name => Ok(self.$field.to_value()), )*
+                    _ => Err(unknown_setting(name)),
+                }
+            }
+
             /// Overrides one default by name (from the configuration file).
             pub fn set(&mut self, name: &str, value: SettingValue) -> Result<(), Error> {
                 match name {

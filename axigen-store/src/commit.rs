@@ -220,6 +220,23 @@ impl Drop for Committer {
     }
 }
 
+/// Runs one operation. A panic (a bug) is contained: the operation's writes
+/// are rolled back, its caller gets an error (its reply channel is dropped),
+/// and the committer goes on serving everyone else.
+fn apply(ctx: &mut Ctx<'_>, job: Job) -> Option<(Reply, Vec<(AccountId, ModSeq)>)> {
+    let mark = ctx.savepoint();
+    let notes_before = ctx.notes.len();
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(ctx))) {
+        Ok(done) => Some(done),
+        Err(_) => {
+            ctx.rollback_to(mark);
+            ctx.notes.truncate(notes_before);
+            tracing::error!("a store operation panicked; its writes were rolled back");
+            None
+        }
+    }
+}
+
 fn run(db: &Db, notifier: &ChangeNotifier, rx: mpsc::Receiver<Queued>) {
     let mut wo = WriteOptions::default();
     wo.set_sync(true);
@@ -227,16 +244,17 @@ fn run(db: &Db, notifier: &ChangeNotifier, rx: mpsc::Receiver<Queued>) {
         let mut ctx = Ctx::new(db);
         let mut replies = Vec::new();
         let mut notes = Vec::new();
-        let mut bytes = first.weight;
-        let (reply, n) = (first.job)(&mut ctx);
-        replies.push(reply);
-        notes.extend(n);
-        while replies.len() < MAX_GROUP_OPS && bytes < MAX_GROUP_BYTES {
-            let Ok(next) = rx.try_recv() else { break };
-            bytes += next.weight;
-            let (reply, n) = (next.job)(&mut ctx);
-            replies.push(reply);
-            notes.extend(n);
+        let mut bytes = 0;
+        let mut next = Some(first);
+        while let Some(queued) = next.take() {
+            bytes += queued.weight;
+            if let Some((reply, n)) = apply(&mut ctx, queued.job) {
+                replies.push(reply);
+                notes.extend(n);
+            }
+            if replies.len() < MAX_GROUP_OPS && bytes < MAX_GROUP_BYTES {
+                next = rx.try_recv().ok();
+            }
         }
         let committed = db.write_opt(ctx.into_batch(), &wo).map_err(|e| {
             let msg = e.into_string();
@@ -251,5 +269,29 @@ fn run(db: &Db, notifier: &ChangeNotifier, rx: mpsc::Receiver<Queued>) {
         for reply in replies {
             reply(committed.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::keys::CF_META;
+    use crate::{Store, StoreOptions};
+
+    #[tokio::test]
+    async fn a_panicking_operation_is_rolled_back_and_the_committer_keeps_going() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+        let failed = store
+            .committer
+            .submit(0, |ctx| -> axigen_core::Result<()> {
+                ctx.put(CF_META, b"test-key", b"half-done")?;
+                panic!("simulated bug in an operation");
+            })
+            .await;
+        assert!(failed.is_err());
+        store.committer.submit(0, |ctx| ctx.put(CF_META, b"other", b"ok")).await.unwrap();
+        let meta = crate::commit::cf(&store.db, CF_META);
+        assert_eq!(store.db.get_cf(meta, b"other").unwrap().as_deref(), Some(&b"ok"[..]));
+        assert_eq!(store.db.get_cf(meta, b"test-key").unwrap(), None, "the panicked write was rolled back");
     }
 }

@@ -5,6 +5,8 @@
 //! account's class exists, an alias does not shadow an account) inside the
 //! committer, so the checks and the write are atomic.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use axigen_core::directory::{Directory, DirectoryAdmin};
 use axigen_core::mailstore::DEFAULT_FOLDERS;
@@ -12,7 +14,7 @@ use axigen_core::model::{
     Account, AccountClass, AccountId, Address, Alias, Domain, DomainName, NewAccount, validate_class_name,
 };
 use axigen_core::password::hash_password;
-use axigen_core::settings::ServerDefaults;
+use axigen_core::settings::{ServerDefaults, SettingValue};
 use axigen_core::{Error, Result};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -44,6 +46,51 @@ pub struct AdminCredential {
 }
 
 impl Store {
+    /// The server-level setting values stored here (the level below domains),
+    /// by setting name. Settings absent from the map take the built-in default.
+    pub fn server_level_settings(&self) -> Result<BTreeMap<String, SettingValue>> {
+        self.db
+            .get_cf(cf(&self.db, CF_META), META_DEFAULTS)
+            .map_err(storage)?
+            .map(|b| from_json(&b))
+            .transpose()
+            .map(Option::unwrap_or_default)
+    }
+
+    /// Sets (`Some`) or clears (`None`, back to the built-in default) one
+    /// server-level setting, durably. Unknown names and wrong types are refused.
+    pub async fn set_server_default(&self, name: &str, value: Option<SettingValue>) -> Result<()> {
+        if let Some(v) = value {
+            // Validates the name and the type.
+            ServerDefaults::default().set(name, v)?;
+        } else if !axigen_core::settings::CATALOGUE.iter().any(|s| s.name == name) {
+            ServerDefaults::default().set(name, SettingValue::Bool(false))?;
+        }
+        let name = name.to_owned();
+        self.committer
+            .submit(0, move |ctx| {
+                let mut map: BTreeMap<String, SettingValue> =
+                    ctx.get(CF_META, META_DEFAULTS)?.map(|b| from_json(&b)).transpose()?.unwrap_or_default();
+                match value {
+                    Some(v) => map.insert(name, v),
+                    None => map.remove(&name),
+                };
+                ctx.put(CF_META, META_DEFAULTS, &to_json(&map)?)
+            })
+            .await?;
+        self.reload_defaults()
+    }
+
+    /// Recomputes the effective server defaults from the durable state.
+    pub(crate) fn reload_defaults(&self) -> Result<()> {
+        let mut d = self.base_defaults;
+        for (k, v) in self.server_level_settings()? {
+            d.set(&k, v).map_err(|e| Error::Storage(format!("stored server default: {e}")))?;
+        }
+        *self.defaults.write().unwrap_or_else(|e| e.into_inner()) = d;
+        Ok(())
+    }
+
     fn dir_json<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>> {
         self.db.get_cf(cf(&self.db, CF_DIRECTORY), key).map_err(storage)?.map(|b| from_json(&b)).transpose()
     }

@@ -42,6 +42,7 @@ pub const META_NEXT_ACCOUNT: &[u8] = b"next_account";
 pub const META_LAST_UIDVALIDITY: &[u8] = b"last_uidvalidity";
 pub const META_NEXT_SEAT_SEQ: &[u8] = b"next_seat_seq";
 pub const META_ADMIN: &[u8] = b"admin";
+pub const META_DEFAULTS: &[u8] = b"defaults";
 
 pub fn be32(k: &[u8]) -> Result<u32, Error> {
     k.get(..4).and_then(|b| b.try_into().ok()).map(u32::from_be_bytes).ok_or_else(|| corrupt("short u32"))

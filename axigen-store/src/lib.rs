@@ -22,6 +22,7 @@
 //! | | `last_uidvalidity` | last UIDVALIDITY handed out (u32) |
 //! | | `next_seat_seq` | seat acquisition counter (u64) |
 //! | | `admin` | JSON: admin user name and argon2 hash |
+//! | | `defaults` | JSON: server-level setting values, by name |
 //! | `directory` | `D` domain | JSON [`Domain`](axigen_core::model::Domain) |
 //! | | `C` domain NUL class | JSON [`AccountClass`](axigen_core::model::AccountClass) |
 //! | | `A` account-id | JSON [`Account`](axigen_core::model::Account) |
@@ -72,7 +73,8 @@ use commit::{Committer, Db};
 /// Options for opening a store.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
-    /// Server-wide setting defaults (the last level of inheritance).
+    /// Built-in server-wide setting defaults. The server level stored in the
+    /// store (see [`Store::set_server_default`]) applies on top of them.
     pub defaults: ServerDefaults,
     /// Block cache size in bytes.
     pub cache_bytes: usize,
@@ -89,6 +91,8 @@ pub struct Store {
     db: Arc<Db>,
     committer: Committer,
     notifier: Arc<ChangeNotifier>,
+    base_defaults: ServerDefaults,
+    /// `base_defaults` with the stored server-level values applied.
     defaults: std::sync::RwLock<ServerDefaults>,
     path: PathBuf,
 }
@@ -139,7 +143,16 @@ impl Store {
         format::check_and_migrate(&db)?;
         let db = Arc::new(db);
         let committer = Committer::start(db.clone(), notifier.clone());
-        Ok(Store { db, committer, notifier, defaults: std::sync::RwLock::new(options.defaults), path })
+        let store = Store {
+            db,
+            committer,
+            notifier,
+            base_defaults: options.defaults,
+            defaults: std::sync::RwLock::new(options.defaults),
+            path,
+        };
+        store.reload_defaults()?;
+        Ok(store)
     }
 
     /// The notifier that this store wakes after each durable change.
@@ -150,11 +163,6 @@ impl Store {
     /// The store's directory.
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// Replaces the server-wide defaults (e.g. from the configuration file).
-    pub fn set_defaults(&self, defaults: ServerDefaults) {
-        *self.defaults.write().unwrap_or_else(|e| e.into_inner()) = defaults;
     }
 
     fn defaults(&self) -> ServerDefaults {

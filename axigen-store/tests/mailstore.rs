@@ -307,3 +307,30 @@ fn a_directory_with_foreign_data_and_no_format_is_refused() {
     let err = axigen_store::Store::open(dir.path(), Default::default()).err().expect("refused");
     assert!(err.to_string().contains("no format version"), "{err}");
 }
+
+#[tokio::test]
+async fn server_level_settings_are_stored_and_inherited() {
+    use axigen_core::settings::SettingValue;
+    let dir = tempfile::tempdir().unwrap();
+    let a = {
+        let store = open(dir.path());
+        domain(&store, "example.com").await;
+        let a = account(&store, "d@example.com").await;
+        assert_eq!(store.effective_settings(a.id).await.unwrap().quota_messages.value, 0);
+        store.set_server_default("quota.messages", Some(SettingValue::U64(77))).await.unwrap();
+        let e = store.effective_settings(a.id).await.unwrap();
+        assert_eq!((e.quota_messages.value, e.quota_messages.source), (77, Provenance::Default));
+        assert!(matches!(
+            store.set_server_default("quota.messages", Some(SettingValue::Bool(true))).await,
+            Err(Error::Invalid(_))
+        ));
+        assert!(matches!(store.set_server_default("no.such", None).await, Err(Error::Invalid(_))));
+        a
+    };
+    // Durable across a reopen; clearing goes back to the built-in default.
+    let store = open(dir.path());
+    assert_eq!(store.effective_settings(a.id).await.unwrap().quota_messages.value, 77);
+    store.set_server_default("quota.messages", None).await.unwrap();
+    assert_eq!(store.effective_settings(a.id).await.unwrap().quota_messages.value, 0);
+    assert!(store.server_level_settings().unwrap().is_empty());
+}

@@ -32,7 +32,7 @@ fn init_logging(config: &Config) {
 }
 
 fn open_store(config: &Config) -> Result<Store, String> {
-    let options = StoreOptions { defaults: config.server_defaults().map_err(|e| e.0)?, ..Default::default() };
+    let options = StoreOptions::default();
     let path = config.data_dir.join("store");
     Store::open(&path, options).map_err(|e| format!("{e} (is another server running on {}?)", path.display()))
 }
@@ -113,10 +113,16 @@ pub fn run(config: Config) -> ExitCode {
     }
 }
 
-/// Applies the `[directory]` section: creates what is missing, updates what
-/// differs, and leaves everything else alone, so restarting with the same
-/// file changes nothing.
+/// Applies the `[defaults]` and `[directory]` sections: creates what is
+/// missing, updates what differs, and leaves everything else alone, so
+/// restarting with the same file changes nothing.
 async fn apply_directory(store: &Store, config: &Config) -> Result<(), String> {
+    let stored = store.server_level_settings().map_err(|e| e.to_string())?;
+    for (name, value) in &config.defaults {
+        if stored.get(name) != Some(value) {
+            store.set_server_default(name, Some(*value)).await.map_err(|e| format!("defaults.\"{name}\": {e}"))?;
+        }
+    }
     let d = &config.directory;
     for (i, dom) in d.domain.iter().enumerate() {
         let name = DomainName::new(&dom.name).map_err(|e| format!("directory.domain[{i}].name: {e}"))?;

@@ -9,7 +9,7 @@ use axigen_core::directory::{Directory, DirectoryAdmin};
 use axigen_core::license::Feature;
 use axigen_core::model::{Account, AccountClass, AccountId, Address, Alias, Domain, DomainName, LocalPart, NewAccount};
 use axigen_core::password;
-use axigen_core::settings::{Overrides, SettingUpdate};
+use axigen_core::settings::{Overrides, Setting, SettingUpdate};
 use bytes::Bytes;
 use hyper::{Method, StatusCode};
 use serde::{Deserialize, Deserializer};
@@ -140,6 +140,19 @@ fn class_json(c: &AccountClass) -> Value {
 // ---------------------------------------------------------------------------
 
 impl AdminApi {
+    /// The server level: every setting's value there and whether it is set at
+    /// that level (`server`) or the built-in default (`built-in`).
+    fn server_level_json(&self) -> Result<Value, ApiError> {
+        let stored = self.store.server_level_settings()?;
+        let defaults = self.store.server_defaults();
+        let mut out = Map::new();
+        for info in axigen_core::settings::CATALOGUE {
+            let level = if stored.contains_key(info.name) { "server" } else { "built-in" };
+            out.insert(info.name.to_owned(), json!({ "value": defaults.get(info.name)?, "level": level }));
+        }
+        Ok(Value::Object(out))
+    }
+
     /// Answers an authenticated request whose path below `/api/v1/` is split
     /// into the (decoded, non-empty) segments `s`.
     pub(super) async fn route(&self, method: &Method, s: &[&str], query: &str, body: &Bytes) -> ApiResult {
@@ -147,6 +160,25 @@ impl AdminApi {
             ["settings"] => match *method {
                 Method::GET => Ok(Reply::ok(json!(axigen_core::settings::catalogue()))),
                 _ => Err(method_not_allowed("GET")),
+            },
+            ["defaults"] => match *method {
+                Method::GET => Ok(Reply::ok(self.server_level_json()?)),
+                Method::PATCH => {
+                    let patch: SettingsPatch = parse_json(body)?;
+                    let _guard = self.writes.lock().await;
+                    for (name, raw) in patch {
+                        let update: SettingUpdate = serde_json::from_value(raw)
+                            .map_err(|e| ApiError::bad_request(format!("setting `{name}`: {e}")))?;
+                        let value = match update.0 {
+                            Setting::Inherit => None,
+                            Setting::Explicit(v) => Some(v),
+                        };
+                        self.store.set_server_default(&name, value).await?;
+                        tracing::info!(setting = %name, "server-level setting changed");
+                    }
+                    Ok(Reply::ok(self.server_level_json()?))
+                }
+                _ => Err(method_not_allowed("GET, PATCH")),
             },
             ["domains"] => match *method {
                 Method::GET => {

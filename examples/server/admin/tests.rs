@@ -546,3 +546,19 @@ async fn serves_http_over_a_connection() {
     .await;
     assert!(response.starts_with("HTTP/1.1 413 Payload Too Large\r\n"), "{response}");
 }
+
+#[tokio::test]
+async fn server_level_settings_can_be_read_and_set() {
+    let f = fixture(None).await;
+    let (status, view) = f.req(Method::GET, "/api/v1/defaults", None).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["quota.messages"], json!({"value": 0, "level": "built-in"}));
+    let (status, view) = f.req(Method::PATCH, "/api/v1/defaults", Some(json!({"quota.messages": 250}))).await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["quota.messages"], json!({"value": 250, "level": "server"}));
+    let (status, err) = f.req(Method::PATCH, "/api/v1/defaults", Some(json!({"quota.messages": true}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error_text(&err).contains("quota.messages"), "{err}");
+    let (_, view) = f.req(Method::PATCH, "/api/v1/defaults", Some(json!({"quota.messages": "inherit"}))).await;
+    assert_eq!(view["quota.messages"], json!({"value": 0, "level": "built-in"}));
+}
