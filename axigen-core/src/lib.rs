@@ -24,12 +24,14 @@
 #![warn(missing_docs)]
 
 pub mod access;
+pub mod delivery;
 pub mod directory;
 pub mod license;
 pub mod mailstore;
 pub mod model;
 pub mod notify;
 pub mod password;
+pub mod queue;
 pub mod settings;
 
 /// Errors shared by the core traits and their implementations.

@@ -33,6 +33,8 @@ pub struct CheckReport {
     pub blobs: u64,
     /// Change-log entries checked.
     pub changes: u64,
+    /// Outbound queue entries checked.
+    pub queued: u64,
     /// Problems, empty when the store is consistent.
     pub findings: Vec<Finding>,
 }
@@ -194,6 +196,19 @@ impl Store {
             r.add(format!("account {a}"), format!("{} has no mail state", acc.address));
         }
 
+        // Queued outbound messages hold blob references too.
+        for (k, v) in self.scan(CF_QUEUE, b"")? {
+            let obj = format!("queue entry {}", be64(&k).unwrap_or(0));
+            r.queued += 1;
+            match serde_json::from_slice::<crate::queue::QueueRecord>(&v) {
+                Ok(rec) => match crate::queue::blob_from_hex(&rec.blob) {
+                    Ok(b) => *refs.entry(b).or_default() += 1,
+                    Err(e) => r.add(obj, e.to_string()),
+                },
+                Err(e) => r.add(obj, format!("unreadable: {e}")),
+            }
+        }
+
         // Blobs and their reference counts.
         let mut counted: HashMap<BlobId, u64> = HashMap::new();
         for (k, v) in self.scan(CF_BLOB_REF, b"")? {
@@ -224,7 +239,7 @@ impl Store {
                 r.add(&obj, "no message refers to it (orphan)");
             }
             if actual != recorded {
-                r.add(&obj, format!("reference count {recorded}, messages referring to it {actual}"));
+                r.add(&obj, format!("reference count {recorded}, references found {actual}"));
             }
         }
         for (id, n) in refs {

@@ -4,7 +4,8 @@
 //!
 //! | version | change |
 //! |---|---|
-//! | 1 | first layout (the table in the crate docs) |
+//! | 1 | first layout |
+//! | 2 | adds the `queue` column family (outbound queue) |
 //!
 //! A layout change bumps [`FORMAT_VERSION`] and adds a function to
 //! [`MIGRATIONS`] that rewrites a store of the previous version in one synced
@@ -18,12 +19,23 @@ use crate::commit::{Db, cf, storage};
 use crate::keys::{ALL_CFS, CF_META, META_FORMAT};
 
 /// The layout version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 type Migration = fn(&Db, &mut rocksdb::WriteBatch) -> Result<()>;
 
 /// `MIGRATIONS[i]` upgrades a store from version `i + 1` to `i + 2`.
-const MIGRATIONS: &[Migration] = &[];
+const MIGRATIONS: &[Migration] = &[add_queue];
+
+/// 1 -> 2: the `queue` column family is created empty when the store is
+/// opened (RocksDB creates missing column families); nothing else changes.
+/// The version bump is what keeps software that knows only format 1 from
+/// opening a store whose queue it would not see.
+fn add_queue(db: &Db, _batch: &mut rocksdb::WriteBatch) -> Result<()> {
+    if db.cf_handle(crate::keys::CF_QUEUE).is_none() {
+        return Err(Error::Format("the queue column family was not created".into()));
+    }
+    Ok(())
+}
 
 pub(crate) fn check_and_migrate(db: &Db) -> Result<()> {
     let meta = cf(db, CF_META);

@@ -22,6 +22,7 @@ pub const CF_CHANGELOG: &str = "changelog";
 pub const CF_BLOB: &str = "blob";
 pub const CF_BLOB_REF: &str = "blob_ref";
 pub const CF_SEAT: &str = "seat";
+pub const CF_QUEUE: &str = "queue";
 
 /// Every column family, in creation order.
 pub const ALL_CFS: &[&str] = &[
@@ -35,6 +36,7 @@ pub const ALL_CFS: &[&str] = &[
     CF_BLOB,
     CF_BLOB_REF,
     CF_SEAT,
+    CF_QUEUE,
 ];
 
 pub const META_FORMAT: &[u8] = b"format";
@@ -43,6 +45,7 @@ pub const META_LAST_UIDVALIDITY: &[u8] = b"last_uidvalidity";
 pub const META_NEXT_SEAT_SEQ: &[u8] = b"next_seat_seq";
 pub const META_ADMIN: &[u8] = b"admin";
 pub const META_DEFAULTS: &[u8] = b"defaults";
+pub const META_NEXT_QUEUE_ID: &[u8] = b"next_queue_id";
 
 pub fn be32(k: &[u8]) -> Result<u32, Error> {
     k.get(..4).and_then(|b| b.try_into().ok()).map(u32::from_be_bytes).ok_or_else(|| corrupt("short u32"))

@@ -2,7 +2,8 @@
 //! every storage trait of `axigen-core` ([`MailStore`](axigen_core::mailstore::MailStore),
 //! [`Directory`](axigen_core::directory::Directory),
 //! [`DirectoryAdmin`](axigen_core::directory::DirectoryAdmin) and
-//! [`SeatStore`](axigen_core::license::SeatStore)).
+//! [`SeatStore`](axigen_core::license::SeatStore) and
+//! [`QueueStore`](axigen_core::queue::QueueStore)).
 //!
 //! # Durability
 //!
@@ -23,6 +24,7 @@
 //! | | `next_seat_seq` | seat acquisition counter (u64) |
 //! | | `admin` | JSON: admin user name and argon2 hash |
 //! | | `defaults` | JSON: server-level setting values, by name |
+//! | | `next_queue_id` | next outbound queue id (u64) |
 //! | `directory` | `D` domain | JSON [`Domain`](axigen_core::model::Domain) |
 //! | | `C` domain NUL class | JSON [`AccountClass`](axigen_core::model::AccountClass) |
 //! | | `A` account-id | JSON [`Account`](axigen_core::model::Account) |
@@ -36,6 +38,7 @@
 //! | `blob` | BLAKE3 of the content | the message (BlobDB value files, LZ4) |
 //! | `blob_ref` | BLAKE3 of the content | number of message records that point to it |
 //! | `seat` | feature NUL account-id | acquisition sequence number |
+//! | `queue` | queue-id | JSON: envelope, attempts, next attempt, blob id (content in `blob`) |
 //!
 //! A message delivered to many folders, or copied, is stored once in `blob`
 //! and counted in `blob_ref`; the blob goes when its last reference does.
@@ -55,6 +58,7 @@ mod directory;
 mod format;
 mod keys;
 mod mail;
+mod queue;
 mod seats;
 
 use std::path::{Path, PathBuf};

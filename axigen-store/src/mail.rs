@@ -72,7 +72,7 @@ fn blob_refs(ctx: &Ctx<'_>, blob: &BlobId) -> Result<u64> {
     })
 }
 
-fn blob_incref(ctx: &mut Ctx<'_>, blob: &BlobId, content: Option<&Bytes>) -> Result<()> {
+pub(crate) fn blob_incref(ctx: &mut Ctx<'_>, blob: &BlobId, content: Option<&Bytes>) -> Result<()> {
     let n = blob_refs(ctx, blob)?;
     if n == 0 {
         let content = content.ok_or_else(|| corrupt("blob referenced but missing"))?;
@@ -81,7 +81,7 @@ fn blob_incref(ctx: &mut Ctx<'_>, blob: &BlobId, content: Option<&Bytes>) -> Res
     ctx.put(CF_BLOB_REF, &blob.0, &(n + 1).to_be_bytes())
 }
 
-fn blob_decref(ctx: &mut Ctx<'_>, blob: &BlobId) -> Result<()> {
+pub(crate) fn blob_decref(ctx: &mut Ctx<'_>, blob: &BlobId) -> Result<()> {
     let n = blob_refs(ctx, blob)?;
     if n <= 1 {
         ctx.delete(CF_BLOB, &blob.0)?;

@@ -334,3 +334,104 @@ async fn server_level_settings_are_stored_and_inherited() {
     assert_eq!(store.effective_settings(a.id).await.unwrap().quota_messages.value, 0);
     assert!(store.server_level_settings().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn the_outbound_queue_is_durable_and_shares_blobs() {
+    use axigen_core::queue::{OutboundMessage, QueueStore};
+    let dir = tempfile::tempdir().unwrap();
+    let content = message(7);
+    let id = {
+        let store = open(dir.path());
+        domain(&store, "example.com").await;
+        let a = account(&store, "sender@example.com").await;
+        let sent = store.folder_by_name(a.id, "Sent").await.unwrap().unwrap();
+        store
+            .append(
+                a.id,
+                sent.id,
+                NewMessage { flags: Flags::SEEN, keywords: vec![], internal_date: 0, content: content.clone() },
+                QuotaLimit::default(),
+            )
+            .await
+            .unwrap();
+        let id = store
+            .enqueue(OutboundMessage {
+                from: "sender@example.com".into(),
+                recipients: vec!["a@remote.example".into(), "b@remote.example".into()],
+                content: content.clone(),
+            })
+            .await
+            .unwrap();
+        let report = store.check(true).unwrap();
+        assert!(report.is_clean(), "{:?}", report.findings);
+        assert_eq!((report.blobs, report.queued), (1, 1), "the Sent copy and the queued message share one blob");
+        id
+    };
+    let store = open(dir.path());
+    let queued = store.queued().await.unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].recipients.len(), 2);
+    assert_eq!(store.queued_content(id).await.unwrap(), content);
+    store.update_queued(id, vec!["b@remote.example".into()], 123).await.unwrap();
+    let q = &store.queued().await.unwrap()[0];
+    assert_eq!((q.attempts, q.next_attempt, q.recipients.len()), (1, 123, 1));
+    store.update_queued(id, vec![], 0).await.unwrap();
+    assert!(store.queued().await.unwrap().is_empty());
+    let report = store.check(true).unwrap();
+    assert!(report.is_clean(), "{:?}", report.findings);
+    assert_eq!(report.blobs, 1, "the Sent copy keeps the blob");
+    assert!(matches!(
+        store.enqueue(OutboundMessage { from: String::new(), recipients: vec![], content }).await,
+        Err(Error::Invalid(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_format_1_store_is_upgraded_with_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    // Write a store, then turn it into exactly what format 1 looked like:
+    // no `queue` column family, format record 1.
+    let account_id = {
+        let store = open(dir.path());
+        domain(&store, "example.com").await;
+        let a = account(&store, "old@example.com").await;
+        let inbox = store.folder_by_name(a.id, "INBOX").await.unwrap().unwrap();
+        store
+            .append(
+                a.id,
+                inbox.id,
+                NewMessage { flags: Flags::empty(), keywords: vec![], internal_date: 0, content: message(1) },
+                QuotaLimit::default(),
+            )
+            .await
+            .unwrap();
+        a.id
+    };
+    {
+        let cfs = rocksdb::DB::list_cf(&rocksdb::Options::default(), dir.path()).unwrap();
+        let mut db = rocksdb::DB::open_cf(&rocksdb::Options::default(), dir.path(), cfs).unwrap();
+        db.drop_cf("queue").unwrap();
+        db.put_cf(db.cf_handle("meta").unwrap(), b"format", 1u32.to_be_bytes()).unwrap();
+    }
+    let store = open(dir.path());
+    let report = store.check(true).unwrap();
+    assert!(report.is_clean(), "{:?}", report.findings);
+    assert_eq!(report.messages, 1);
+    let inbox = store.folder_by_name(account_id, "INBOX").await.unwrap().unwrap();
+    assert_eq!(inbox.messages, 1);
+    use axigen_core::queue::{OutboundMessage, QueueStore};
+    store
+        .enqueue(OutboundMessage {
+            from: String::new(),
+            recipients: vec!["x@remote.example".into()],
+            content: message(2),
+        })
+        .await
+        .unwrap();
+    drop(store);
+    let cfs = rocksdb::DB::list_cf(&rocksdb::Options::default(), dir.path()).unwrap();
+    assert!(cfs.iter().any(|c| c == "queue"));
+    let db = rocksdb::DB::open_cf(&rocksdb::Options::default(), dir.path(), cfs).unwrap();
+    let format = db.get_cf(db.cf_handle("meta").unwrap(), b"format").unwrap().unwrap();
+    assert_eq!(format, axigen_store::FORMAT_VERSION.to_be_bytes());
+}
