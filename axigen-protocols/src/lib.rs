@@ -7,6 +7,8 @@
 //! - [`tls`]: TLS modes, loading certificates into a rustls server
 //!   configuration, a self-signed development certificate, and the
 //!   STARTTLS upgrade helper.
+//! - [`smtp`]: the SMTP server (mail exchange and submission): command
+//!   parser, sans-IO session, and the tokio driver [`smtp::SmtpService`].
 //!
 //! A service implements [`listener::Service`]; it receives each connection as
 //! a `Box<dyn` [`listener::Connection`]`>` together with a
@@ -16,4 +18,5 @@
 #![warn(missing_docs)]
 
 pub mod listener;
+pub mod smtp;
 pub mod tls;
