@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod inbound;
 pub mod listener;
 pub mod smtp;
 pub mod tls;

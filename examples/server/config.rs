@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 /// Services a listener can carry, with whether this build serves them yet.
 pub const SERVICES: &[(&str, bool)] =
-    &[("smtp", false), ("submission", false), ("imap", false), ("pop3", false), ("http", true)];
+    &[("smtp", true), ("submission", true), ("imap", false), ("pop3", false), ("http", true)];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -24,6 +24,13 @@ pub struct Config {
     /// Tokio worker threads; 0 = one per core.
     #[serde(default)]
     pub worker_threads: usize,
+    /// This server's host name: SMTP greeting, `Received:` headers, bounces.
+    #[serde(default = "default_hostname")]
+    pub hostname: String,
+    #[serde(default)]
+    pub smtp: SmtpSettings,
+    #[serde(default)]
+    pub processing: Processing,
     #[serde(default)]
     pub log: LogConfig,
     #[serde(default)]
@@ -37,6 +44,58 @@ pub struct Config {
     pub listeners: Vec<ListenerConfig>,
     #[serde(default)]
     pub directory: DeclaredDirectory,
+}
+
+/// `[smtp]`: limits shared by the SMTP and submission listeners.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpSettings {
+    /// Largest message accepted, in bytes (advertised with SIZE).
+    #[serde(default = "default_max_message_size")]
+    pub max_message_size: u64,
+    /// Recipients per message.
+    #[serde(default = "default_max_recipients")]
+    pub max_recipients: usize,
+    /// Bad commands before the session is closed.
+    #[serde(default = "default_max_errors")]
+    pub max_errors: u32,
+    /// Allow AUTH on submission before STARTTLS (not recommended).
+    #[serde(default)]
+    pub allow_plaintext_auth: bool,
+}
+
+impl Default for SmtpSettings {
+    fn default() -> Self {
+        SmtpSettings {
+            max_message_size: default_max_message_size(),
+            max_recipients: default_max_recipients(),
+            max_errors: default_max_errors(),
+            allow_plaintext_auth: false,
+        }
+    }
+}
+
+fn default_max_message_size() -> u64 {
+    50 * 1024 * 1024
+}
+fn default_max_recipients() -> usize {
+    100
+}
+fn default_max_errors() -> u32 {
+    10
+}
+fn default_hostname() -> String {
+    "localhost".into()
+}
+
+/// `[processing]`: rules and external scanners applied to every message.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Processing {
+    #[serde(default)]
+    pub rule: Vec<axigen_protocols::inbound::Rule>,
+    #[serde(default)]
+    pub scanner: Vec<axigen_protocols::inbound::ScannerConfig>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -242,6 +301,20 @@ impl Config {
         let err = |key: String, msg: String| Err(ConfigError(format!("key `{key}`: {msg}")));
         if self.worker_threads > 1024 {
             return err("worker_threads".into(), "at most 1024".into());
+        }
+        if self.hostname.is_empty() || !self.hostname.chars().all(|c| c.is_ascii_alphanumeric() || ".-".contains(c)) {
+            return err("hostname".into(), format!("{:?} is not a host name", self.hostname));
+        }
+        if self.smtp.max_recipients == 0 {
+            return err("smtp.max_recipients".into(), "must be at least 1".into());
+        }
+        if let Err(e) = axigen_protocols::inbound::RulesFilter::new(self.processing.rule.clone()) {
+            return err("processing.rule".into(), e);
+        }
+        for (i, s) in self.processing.scanner.iter().enumerate() {
+            if s.timeout_secs == 0 {
+                return err(format!("processing.scanner[{i}].timeout_secs"), "must be at least 1".into());
+            }
         }
         if !valid_log_filter(&self.log.level) {
             return err("log.level".into(), format!("{:?} is not a log level or filter", self.log.level));

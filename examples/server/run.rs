@@ -6,11 +6,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use axigen_core::delivery::DeliveryFilter;
 use axigen_core::directory::{Directory, DirectoryAdmin};
 use axigen_core::license::{LicenseProvider, Licensing, SignedLicenseProvider, StaticLicenseProvider};
 use axigen_core::model::{Account, AccountClass, Address, Alias, Domain, DomainName, NewAccount};
 use axigen_core::password::{hash_password, random_password, verify_password};
+use axigen_protocols::inbound::{CommandScanner, InboundBackend, RulesFilter};
 use axigen_protocols::listener::{ConnInfo, Connection, Listener, Service};
+use axigen_protocols::smtp::{AuthThrottle, Role, SmtpBackend, SmtpConfig, SmtpService};
 use axigen_store::{Store, StoreOptions};
 use tracing::{error, info, warn};
 
@@ -202,6 +205,27 @@ fn licensing(config: &Config, store: Arc<Store>) -> Result<(Licensing, Option<Ar
     Ok((Licensing::new(dynamic, store), Some(provider)))
 }
 
+/// The SMTP backend: the store as directory, mailbox and queue, the
+/// configured processing rules, then the external scanners.
+fn inbound_backend(config: &Config, store: Arc<Store>) -> Result<Arc<InboundBackend>, String> {
+    let mut filters: Vec<Arc<dyn DeliveryFilter>> = Vec::new();
+    if !config.processing.rule.is_empty() {
+        let rules = RulesFilter::new(config.processing.rule.clone()).map_err(|e| format!("processing.rule: {e}"))?;
+        filters.push(Arc::new(rules));
+    }
+    for s in &config.processing.scanner {
+        filters.push(Arc::new(CommandScanner::new(s.clone())));
+    }
+    Ok(Arc::new(InboundBackend::new(
+        store.clone(),
+        store.clone(),
+        store,
+        filters,
+        config.hostname.clone(),
+        config.smtp.max_message_size,
+    )))
+}
+
 struct HttpService {
     admin: Arc<AdminApi>,
 }
@@ -244,6 +268,10 @@ async fn serve(config: Config) -> Result<(), String> {
         None
     };
 
+    let inbound = inbound_backend(&config, store.clone())?;
+    // One AUTH throttle for every SMTP listener: failures on one count on all.
+    let auth_throttle = Arc::new(AuthThrottle::default());
+
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
     for (i, l) in config.listeners.iter().enumerate() {
@@ -264,6 +292,15 @@ async fn serve(config: Config) -> Result<(), String> {
         let listener = Listener::bind(l, tls).map_err(|e| format!("listener[{i}] ({name}): {e}"))?;
         let service: Arc<dyn Service> = match l.service.as_str() {
             "http" => Arc::new(HttpService { admin: admin.clone() }),
+            "smtp" | "submission" => {
+                let role = if l.service == "smtp" { Role::Mx } else { Role::Submission };
+                let mut smtp = SmtpConfig::new(config.hostname.clone(), role);
+                smtp.allow_plaintext_auth = config.smtp.allow_plaintext_auth;
+                smtp.max_recipients = config.smtp.max_recipients;
+                smtp.max_errors = config.smtp.max_errors;
+                let backend: Arc<dyn SmtpBackend> = inbound.clone();
+                Arc::new(SmtpService::new(smtp, backend).with_throttle(auth_throttle.clone()))
+            }
             other => unreachable!("service {other} is marked available but has no handler"),
         };
         tasks.push(tokio::spawn(listener.run(service, shutdown_rx.clone())));

@@ -6,117 +6,11 @@
 //! a Business licence with 2 ActiveSync seats (issued with the server's own
 //! `license` subcommands) that grants two accounts and refuses the third.
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+mod common;
 
-use serde_json::Value;
+use std::process::Command;
 
-/// `target/debug/examples/server`, built by `cargo test` before the tests run.
-fn server_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap();
-    let bin = dir.join("examples").join("server");
-    assert!(bin.exists(), "{} not built (cargo test builds examples)", bin.display());
-    bin
-}
-
-struct Server {
-    child: Child,
-    stdout: mpsc::Receiver<String>,
-    http: String,
-    https: String,
-}
-
-impl Server {
-    fn start(config: &Path) -> Server {
-        let mut child = Command::new(server_binary())
-            .args(["--config", config.to_str().unwrap()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (out_tx, out_rx) = mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = out_tx.send(line);
-            }
-        });
-        let (addr_tx, addr_rx) = mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                // JSON logs: {"fields":{"message":"listening","listener":"http","addr":"127.0.0.1:N",...}}
-                if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                    let f = &v["fields"];
-                    if f["message"] == "listening" && f["addr"].is_string() {
-                        let _ = addr_tx.send((
-                            f["listener"].as_str().unwrap_or("").to_owned(),
-                            f["addr"].as_str().unwrap().to_owned(),
-                        ));
-                    }
-                }
-            }
-        });
-        let (mut http, mut https) = (String::new(), String::new());
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while http.is_empty() || https.is_empty() {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let (name, addr) = addr_rx.recv_timeout(left).expect("server did not start listening");
-            match name.as_str() {
-                "http" => http = format!("http://{addr}"),
-                "https" => https = format!("https://{addr}"),
-                _ => {}
-            }
-        }
-        Server { child, stdout: out_rx, http, https }
-    }
-
-    fn admin_password(&self) -> Option<String> {
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while let Ok(line) = self.stdout.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            if let Some(rest) = line.strip_prefix("First start: admin API credential is user `admin`, password `") {
-                return Some(rest.trim_end_matches('`').to_owned());
-            }
-        }
-        None
-    }
-
-    fn terminate(mut self) -> i32 {
-        send_signal(self.child.id(), "TERM");
-        let status = self.child.wait().unwrap();
-        status.code().unwrap_or(-1)
-    }
-}
-
-fn send_signal(pid: u32, signal: &str) {
-    let ok = Command::new("kill").args([&format!("-{signal}"), &pid.to_string()]).status().unwrap().success();
-    assert!(ok, "kill -{signal} {pid}");
-}
-
-/// One request with curl; returns (status, JSON body).
-fn curl(method: &str, url: &str, user: &str, body: Option<&str>) -> (u16, Value) {
-    let mut cmd = Command::new("curl");
-    cmd.args(["-s", "-k", "-o", "-", "-w", "\n%{http_code}", "-X", method, "-u", user, url]);
-    if let Some(b) = body {
-        cmd.args(["-H", "Content-Type: application/json", "--data-binary", b]);
-    }
-    let out = cmd.output().expect("curl is installed");
-    let text = String::from_utf8(out.stdout).unwrap();
-    let (json, code) = text.rsplit_once('\n').unwrap();
-    let value =
-        if json.is_empty() { Value::Null } else { serde_json::from_str(json).unwrap_or(Value::String(json.into())) };
-    (code.parse().unwrap(), value)
-}
-
-fn run_cli(args: &[&str]) -> String {
-    let out = Command::new(server_binary()).args(args).output().unwrap();
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
+use common::{Server, curl, run_cli, server_binary};
 
 #[test]
 fn admin_api_inheritance_and_licence_seats_over_real_sockets() {
@@ -183,10 +77,10 @@ account = "john@declared.org"
     )
     .unwrap();
 
-    let server = Server::start(&config);
+    let server = Server::start(&config, &["http", "https"]);
     let password = server.admin_password().expect("first start prints the admin credential");
     let user = format!("admin:{password}");
-    let api = format!("{}/api/v1", server.http);
+    let api = format!("{}/api/v1", server.url("http", "http"));
 
     assert_eq!(curl("GET", &format!("{api}/domains"), "admin:wrong", None).0, 401);
     assert_eq!(curl("POST", &format!("{api}/domains"), &user, Some(r#"{"name":"example.com"}"#)).0, 201);
@@ -228,7 +122,7 @@ account = "john@declared.org"
     assert!(eff["activesync"]["reason"].as_str().unwrap().contains("seats"), "{eff}");
 
     // Same API over the implicit-TLS listener with the development certificate.
-    let (code, v) = curl("GET", &format!("{}/api/v1/license", server.https), &user, None);
+    let (code, v) = curl("GET", &format!("{}/api/v1/license", server.url("https", "https")), &user, None);
     assert_eq!(code, 200, "{v}");
     assert_eq!(v["license"]["edition"], "business", "{v}");
 
@@ -242,9 +136,9 @@ account = "john@declared.org"
 
     // Graceful shutdown on SIGTERM, and everything is still there after a restart.
     assert_eq!(server.terminate(), 0, "clean exit on SIGTERM");
-    let server = Server::start(&config);
+    let server = Server::start(&config, &["http", "https"]);
     assert_eq!(server.admin_password(), None, "the admin credential is printed only once");
-    let api = format!("{}/api/v1", server.http);
+    let api = format!("{}/api/v1", server.url("http", "http"));
     let (code, eff) = curl("GET", &format!("{api}/accounts/bob@example.com/effective"), &user, None);
     assert_eq!(code, 200, "{eff}");
     assert_eq!(eff["activesync"]["enabled"], true, "{eff}");

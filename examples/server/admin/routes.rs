@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use axigen_core::access::activesync_access;
 use axigen_core::directory::{Directory, DirectoryAdmin};
 use axigen_core::license::Feature;
+use axigen_core::mailstore::MailStore;
 use axigen_core::model::{Account, AccountClass, AccountId, Address, Alias, Domain, DomainName, LocalPart, NewAccount};
 use axigen_core::password;
 use axigen_core::settings::{Overrides, Setting, SettingUpdate};
@@ -302,6 +303,16 @@ impl AdminApi {
             },
             ["accounts", a, "effective"] => match *method {
                 Method::GET => self.effective(a).await,
+                _ => Err(method_not_allowed("GET")),
+            },
+            ["accounts", a, "folders"] => match *method {
+                Method::GET => {
+                    // Mailbox statistics only: the admin API never returns message content.
+                    let account = self.account(a).await?;
+                    let folders = MailStore::folders(&*self.store, account.id).await?;
+                    let usage = self.store.quota_usage(account.id).await?;
+                    Ok(Reply::ok(json!({ "usage": usage, "folders": folders })))
+                }
                 _ => Err(method_not_allowed("GET")),
             },
             ["accounts", a, "seats", f] => {

@@ -1,0 +1,440 @@
+//! SMTP receiving and processing (seed 3.2.1, 3.2.2): the [`SmtpBackend`]
+//! that decides who may send, who may receive, and what happens to each
+//! accepted message.
+//!
+//! Implementation notes:
+//!
+//! - No open relay: on the MX role only hosted domains are accepted as
+//!   recipients; on the submission role remote recipients need an
+//!   authenticated account whose `relay.allowed` policy is true.
+//! - On submission the envelope sender must be the authenticated account's
+//!   address or one of its aliases.
+//! - A message is parsed once (mail-parser) into a [`MessageSummary`] that
+//!   every filter shares; filters decide per recipient.
+//! - `250` is answered only after every local copy is durably stored (one
+//!   atomic write for all local recipients, the content stored once) and the
+//!   remote recipients are durably queued. The store wakes IDLE/Ping waiters
+//!   itself once the write is durable.
+
+mod dsn;
+mod filters;
+mod received;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axigen_core::delivery::{DeliveryFilter, Incoming, MessageSummary, RecipientVerdict, Refusal, Verdict};
+use axigen_core::directory::Directory;
+use axigen_core::mailstore::{DeliveryTarget, Flags, FolderKind, MailStore, QuotaLimit};
+use axigen_core::model::{AccountId, Address, Principal};
+use axigen_core::queue::{OutboundMessage, QueueStore};
+use axigen_core::settings::EffectiveSettings;
+use axigen_core::{Error, unix_now};
+use bytes::Bytes;
+
+pub use filters::{CommandScanner, Rule, RuleAction, RulesFilter, ScannerConfig, SizeLimitFilter};
+pub use received::{Trace, received_header, rfc5322_date};
+
+use crate::smtp::backend::{Envelope, Recipient, Role, SessionInfo, SmtpBackend};
+use crate::smtp::command::{MailParams, ReversePath};
+use crate::smtp::reply::Reply;
+
+/// How long one filter may take before it counts as failed.
+const FILTER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The store-backed SMTP backend.
+pub struct InboundBackend {
+    directory: Arc<dyn Directory>,
+    store: Arc<dyn MailStore>,
+    queue: Arc<dyn QueueStore>,
+    filters: Vec<Arc<dyn DeliveryFilter>>,
+    hostname: String,
+    max_message_size: u64,
+}
+
+impl InboundBackend {
+    /// A backend over the directory, mail store and outbound queue. `filters`
+    /// run in order after the built-in size-limit filter.
+    pub fn new(
+        directory: Arc<dyn Directory>,
+        store: Arc<dyn MailStore>,
+        queue: Arc<dyn QueueStore>,
+        filters: Vec<Arc<dyn DeliveryFilter>>,
+        hostname: impl Into<String>,
+        max_message_size: u64,
+    ) -> Self {
+        let mut all: Vec<Arc<dyn DeliveryFilter>> = vec![Arc::new(SizeLimitFilter::new(directory.clone()))];
+        all.extend(filters);
+        InboundBackend { directory, store, queue, filters: all, hostname: hostname.into(), max_message_size }
+    }
+
+    async fn settings(&self, account: AccountId) -> Result<EffectiveSettings, Reply> {
+        self.directory.effective_settings(account).await.map_err(|e| temporary(&e))
+    }
+
+    async fn run_filters(&self, incoming: &Incoming<'_>, recipients: &mut [RecipientVerdict]) {
+        for filter in &self.filters {
+            let outcome = tokio::time::timeout(FILTER_TIMEOUT, filter.apply(incoming, recipients)).await;
+            let failure = match outcome {
+                Ok(Ok(())) => continue,
+                Ok(Err(e)) => e.0,
+                Err(_) => format!("no answer within {FILTER_TIMEOUT:?}"),
+            };
+            if filter.fail_open() {
+                tracing::warn!(filter = filter.name(), error = %failure, "filter failed; accepting (fail-open)");
+                continue;
+            }
+            tracing::warn!(filter = filter.name(), error = %failure, "filter failed; deferring (fail-closed)");
+            for r in recipients.iter_mut() {
+                if matches!(r.verdict, Verdict::Deliver { .. } | Verdict::Relay) {
+                    r.verdict = Verdict::Reject(Refusal {
+                        code: 451,
+                        enhanced: (4, 7, 1),
+                        text: "message processing is temporarily unavailable, try again later".into(),
+                    });
+                }
+            }
+            return;
+        }
+    }
+
+    /// Stores the local copies in one atomic write; returns the refusal of
+    /// each recipient that could not take it.
+    async fn deliver_local(&self, content: &Bytes, verdicts: &mut [RecipientVerdict]) -> Result<(), Reply> {
+        let mut targets = Vec::new();
+        let mut owners = Vec::new();
+        for (i, r) in verdicts.iter_mut().enumerate() {
+            let (Verdict::Deliver { folder }, Some(account)) = (&r.verdict, r.account) else { continue };
+            let settings = self.settings(account).await?;
+            let quota = QuotaLimit {
+                max_bytes: settings.quota_storage_bytes.value,
+                max_messages: settings.quota_messages.value,
+            };
+            let usage = self.store.quota_usage(account).await.map_err(|e| temporary(&e))?;
+            let size = content.len() as u64;
+            if (quota.max_bytes > 0 && usage.bytes + size > quota.max_bytes)
+                || (quota.max_messages > 0 && usage.messages + 1 > quota.max_messages)
+            {
+                r.verdict = Verdict::Reject(Refusal {
+                    code: 552,
+                    enhanced: (5, 2, 2),
+                    text: format!("mailbox of <{}> is full", r.address),
+                });
+                continue;
+            }
+            let folder = self.resolve_folder(account, folder).await?;
+            // Several addresses (aliases) of one account get one copy.
+            if targets.iter().any(|t: &DeliveryTarget| t.account == account && t.folder == folder) {
+                continue;
+            }
+            targets.push(DeliveryTarget { account, folder, flags: Flags::empty(), quota });
+            owners.push(i);
+        }
+        if targets.is_empty() {
+            return Ok(());
+        }
+        match self.store.deliver(content.clone(), unix_now() as i64, &targets).await {
+            Ok(_) => Ok(()),
+            // A quota race between the check above and the write: deliver one by one.
+            Err(Error::OverQuota(_)) => {
+                for (t, i) in targets.iter().zip(owners) {
+                    if let Err(e) =
+                        self.store.deliver(content.clone(), unix_now() as i64, std::slice::from_ref(t)).await
+                    {
+                        verdicts[i].verdict = match e {
+                            Error::OverQuota(_) => Verdict::Reject(Refusal {
+                                code: 552,
+                                enhanced: (5, 2, 2),
+                                text: format!("mailbox of <{}> is full", verdicts[i].address),
+                            }),
+                            other => return Err(temporary(&other)),
+                        };
+                    }
+                }
+                Ok(())
+            }
+            Err(e) => Err(temporary(&e)),
+        }
+    }
+
+    /// Delivers a notification with the null reverse path: into the sender's
+    /// INBOX when the sender is local, else through the outbound queue.
+    async fn send_notification(&self, sender: &str, report: Bytes) -> Result<(), Reply> {
+        if let Ok(address) = Address::parse(sender)
+            && let Some(account) = self.directory.resolve_recipient(&address).await.map_err(|e| temporary(&e))?
+        {
+            let inbox = self.resolve_folder(account, "INBOX").await?;
+            // Notifications are not held back by quota: the sender must learn of the failure.
+            let target = DeliveryTarget { account, folder: inbox, flags: Flags::empty(), quota: QuotaLimit::default() };
+            self.store.deliver(report, unix_now() as i64, &[target]).await.map_err(|e| temporary(&e))?;
+            return Ok(());
+        }
+        let outbound = OutboundMessage { from: String::new(), recipients: vec![sender.to_owned()], content: report };
+        self.queue.enqueue(outbound).await.map(|_| ()).map_err(|e| temporary(&e))
+    }
+
+    /// The folder a rule named, created if missing; INBOX when the name is unusable.
+    async fn resolve_folder(&self, account: AccountId, name: &str) -> Result<axigen_core::mailstore::FolderId, Reply> {
+        if let Some(f) = self.store.folder_by_name(account, name).await.map_err(|e| temporary(&e))? {
+            return Ok(f.id);
+        }
+        match self.store.create_folder(account, name, FolderKind::Mail, None).await {
+            Ok(f) => Ok(f.id),
+            Err(Error::AlreadyExists(_)) => self
+                .store
+                .folder_by_name(account, name)
+                .await
+                .map_err(|e| temporary(&e))?
+                .map(|f| f.id)
+                .ok_or_else(|| Reply::new(451, (4, 3, 0), "folder vanished, try again")),
+            Err(e) => {
+                tracing::warn!(%account, folder = %name, error = %e, "cannot file into folder; using INBOX");
+                let inbox = self.store.folder_by_name(account, "INBOX").await.map_err(|e| temporary(&e))?;
+                inbox.map(|f| f.id).ok_or_else(|| Reply::new(451, (4, 3, 0), "the recipient has no INBOX"))
+            }
+        }
+    }
+}
+
+fn temporary(e: &Error) -> Reply {
+    tracing::error!(error = %e, "local delivery failed");
+    Reply::new(451, (4, 3, 0), "local error in processing, try again later")
+}
+
+fn refusal_reply(r: &Refusal) -> Reply {
+    Reply::new(r.code, r.enhanced, r.text.clone())
+}
+
+/// Decoded header values: text as text, addresses as `name <addr>` lists,
+/// anything else as its raw (unfolded) text.
+fn summarize(raw: &Bytes) -> MessageSummary {
+    let mut summary = MessageSummary { headers: Vec::new(), size: raw.len() as u64 };
+    let Some(message) = mail_parser::MessageParser::default().parse(raw.as_ref()) else { return summary };
+    for h in message.headers() {
+        let value = if let Some(t) = h.value().as_text() {
+            t.to_owned()
+        } else if let Some(list) = h.value().as_text_list() {
+            list.join(", ")
+        } else if let Some(addrs) = h.value().as_address() {
+            addrs
+                .iter()
+                .map(|a| match (a.name(), a.address()) {
+                    (Some(n), Some(ad)) => format!("{n} <{ad}>"),
+                    (None, Some(ad)) => ad.to_owned(),
+                    (Some(n), None) => n.to_owned(),
+                    (None, None) => String::new(),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        } else {
+            let (start, end) = (h.offset_start() as usize, h.offset_end() as usize);
+            let bytes = raw.get(start..end).unwrap_or_default();
+            String::from_utf8_lossy(bytes).split_whitespace().collect::<Vec<_>>().join(" ")
+        };
+        summary.headers.push((h.name().to_owned(), value));
+    }
+    summary
+}
+
+#[async_trait]
+impl SmtpBackend for InboundBackend {
+    fn max_message_size(&self, _session: &SessionInfo) -> u64 {
+        self.max_message_size
+    }
+
+    async fn authenticate(&self, session: &SessionInfo, user: &str, password: &str) -> Result<Principal, Reply> {
+        let principal = match self.directory.authenticate(user, password).await {
+            Ok(p) => p,
+            Err(axigen_core::directory::AuthError::InvalidCredentials) => {
+                return Err(Reply::new(535, (5, 7, 8), "authentication credentials invalid"));
+            }
+            Err(axigen_core::directory::AuthError::Unavailable(e)) => return Err(temporary(&e)),
+        };
+        let settings = self.settings(principal.account).await?;
+        if !settings.smtp_enabled.value {
+            tracing::info!(session = %session.id, account = %principal.address, source = %settings.smtp_enabled.source,
+                "submission refused: service.smtp is disabled");
+            return Err(Reply::new(
+                535,
+                (5, 7, 8),
+                format!("sending is disabled for this account ({})", settings.smtp_enabled.source),
+            ));
+        }
+        Ok(principal)
+    }
+
+    async fn mail_from(&self, session: &SessionInfo, from: &ReversePath, params: &MailParams) -> Result<(), Reply> {
+        if let Some(size) = params.size
+            && size > self.max_message_size
+        {
+            return Err(Reply::new(
+                552,
+                (5, 3, 4),
+                format!("message size exceeds the limit of {} bytes", self.max_message_size),
+            ));
+        }
+        if session.role != Role::Submission {
+            return Ok(());
+        }
+        let Some(principal) = &session.principal else {
+            return Err(Reply::new(530, (5, 7, 0), "authentication required"));
+        };
+        let ReversePath::Mailbox(mailbox) = from else {
+            return Err(Reply::new(553, (5, 7, 1), "a submission needs a sender address"));
+        };
+        let Ok(address) = Address::parse(mailbox) else {
+            return Err(Reply::new(553, (5, 1, 7), "bad sender address syntax"));
+        };
+        if address == principal.address {
+            return Ok(());
+        }
+        match self.directory.alias(&address).await {
+            Ok(Some(alias)) if alias.account == principal.account => Ok(()),
+            Ok(_) => Err(Reply::new(
+                553,
+                (5, 7, 1),
+                format!("sender address <{address}> does not belong to the authenticated account"),
+            )),
+            Err(e) => Err(temporary(&e)),
+        }
+    }
+
+    async fn rcpt_to(&self, session: &SessionInfo, envelope: &Envelope, to: &str) -> Result<Recipient, Reply> {
+        let Ok(address) = Address::parse(to) else {
+            return Err(Reply::new(501, (5, 1, 3), "bad recipient address syntax"));
+        };
+        let local = self.directory.is_local_domain(&address.domain).await.map_err(|e| temporary(&e))?;
+        if !local {
+            let allowed = match (&session.role, &session.principal) {
+                (Role::Submission, Some(p)) => self.settings(p.account).await?.relay_allowed.value,
+                _ => false,
+            };
+            if !allowed {
+                return Err(Reply::new(550, (5, 7, 1), "relaying denied"));
+            }
+            return Ok(Recipient { address: address.to_string(), local: None });
+        }
+        let Some(account) = self.directory.resolve_recipient(&address).await.map_err(|e| temporary(&e))? else {
+            return Err(Reply::new(550, (5, 1, 1), format!("no such mailbox: <{address}>")));
+        };
+        let settings = self.settings(account).await?;
+        let limit = settings.max_message_size.value;
+        if let Some(size) = envelope.params.size
+            && limit > 0
+            && size > limit
+        {
+            return Err(Reply::new(552, (5, 3, 4), format!("message too large for <{address}> (limit {limit} bytes)")));
+        }
+        let usage = self.store.quota_usage(account).await.map_err(|e| temporary(&e))?;
+        let (max_bytes, max_messages) = (settings.quota_storage_bytes.value, settings.quota_messages.value);
+        if (max_bytes > 0 && usage.bytes >= max_bytes) || (max_messages > 0 && usage.messages >= max_messages) {
+            // RFC 3463 4.2.2 mailbox full; temporary at RCPT time (RFC 5321 4.5.3.1.10).
+            return Err(Reply::new(452, (4, 2, 2), format!("mailbox of <{address}> is full")));
+        }
+        Ok(Recipient { address: address.to_string(), local: Some(account) })
+    }
+
+    async fn data(&self, session: &SessionInfo, envelope: &Envelope, message: Bytes) -> Reply {
+        let for_recipient = match envelope.recipients.as_slice() {
+            [only] => Some(only.address.as_str()),
+            _ => None,
+        };
+        let trace = Trace {
+            helo: session.helo.as_deref(),
+            peer: session.peer.ip(),
+            by: &self.hostname,
+            esmtp: session.esmtp,
+            tls: session.tls,
+            authenticated: session.principal.is_some(),
+            utf8: envelope.params.smtputf8,
+            id: &session.id,
+            for_recipient,
+            now: unix_now() as i64,
+        };
+        let header = received_header(&trace);
+        let mut full = Vec::with_capacity(header.len() + message.len());
+        full.extend_from_slice(header.as_bytes());
+        full.extend_from_slice(&message);
+        let content = Bytes::from(full);
+        let summary = summarize(&content);
+        let from = match &envelope.from {
+            ReversePath::Null => None,
+            ReversePath::Mailbox(m) => Some(m.as_str()),
+        };
+        let incoming = Incoming {
+            envelope_from: from,
+            peer: Some(session.peer.ip()),
+            authenticated: session.principal.as_ref(),
+            raw: &content,
+            summary: &summary,
+        };
+        let mut verdicts: Vec<RecipientVerdict> = envelope
+            .recipients
+            .iter()
+            .map(|r| RecipientVerdict {
+                address: r.address.clone(),
+                account: r.local,
+                verdict: if r.local.is_some() { Verdict::Deliver { folder: "INBOX".into() } } else { Verdict::Relay },
+            })
+            .collect();
+        self.run_filters(&incoming, &mut verdicts).await;
+
+        if let Err(reply) = self.deliver_local(&content, &mut verdicts).await {
+            return reply;
+        }
+        let remote: Vec<String> =
+            verdicts.iter().filter(|v| v.verdict == Verdict::Relay).map(|v| v.address.clone()).collect();
+        let mut queue_id = None;
+        if !remote.is_empty() {
+            let outbound =
+                OutboundMessage { from: from.unwrap_or("").to_owned(), recipients: remote, content: content.clone() };
+            match self.queue.enqueue(outbound).await {
+                Ok(id) => queue_id = Some(id),
+                Err(e) => return temporary(&e),
+            }
+        }
+
+        let refused: Vec<&RecipientVerdict> =
+            verdicts.iter().filter(|v| matches!(v.verdict, Verdict::Reject(_))).collect();
+        for r in &refused {
+            if let Verdict::Reject(why) = &r.verdict {
+                tracing::info!(session = %session.id, recipient = %r.address, reply = %why, "recipient refused at DATA");
+            }
+        }
+        if !refused.is_empty() && refused.len() == verdicts.len() {
+            // Nobody took it: the client gets the (first) reason and keeps the message.
+            let Verdict::Reject(why) = &refused[0].verdict else { unreachable!("filtered on Reject") };
+            return refusal_reply(why);
+        }
+        if !refused.is_empty() {
+            // Some recipients took it. SMTP has one reply for DATA (RFC 5321
+            // 3.3), so the others are reported to the sender by a delivery
+            // status notification, unless the message is itself a bounce.
+            tracing::warn!(session = %session.id, refused = refused.len(), "message accepted for some recipients only");
+            if let Some(sender) = from {
+                let failures: Vec<dsn::Failure<'_>> = refused
+                    .iter()
+                    .filter_map(|r| match &r.verdict {
+                        Verdict::Reject(why) => Some(dsn::Failure { recipient: &r.address, refusal: why }),
+                        _ => None,
+                    })
+                    .collect();
+                let report = dsn::build(&self.hostname, sender, &content, &failures, unix_now() as i64, &session.id);
+                // The accepted copies are already stored: failing here must not
+                // make the client send them again, so the error is only logged.
+                if self.send_notification(sender, Bytes::from(report)).await.is_err() {
+                    tracing::error!(session = %session.id, %sender, "could not deliver the delivery status notification");
+                }
+            }
+        }
+        let stored = verdicts.len() - refused.len();
+        tracing::info!(session = %session.id, size = content.len(), recipients = stored, queued = ?queue_id.map(|q| q.0),
+            "message accepted");
+        let id = match queue_id {
+            Some(q) => format!("{}-q{}", session.id, q.0),
+            None => session.id.clone(),
+        };
+        Reply::new(250, (2, 0, 0), format!("OK, message {id} accepted"))
+    }
+}
