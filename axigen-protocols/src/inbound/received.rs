@@ -117,7 +117,7 @@ mod tests {
         };
         let h = received_header(&t);
         assert!(h.starts_with(
-            "Received: from evil__X-Injected__yes ([192.0.2.7])\r\n\tby mx.example.com with ESMTPSA id s1"
+            "Received: from evil__X-Injected:_yes ([192.0.2.7])\r\n\tby mx.example.com with ESMTPSA id s1"
         ));
         assert!(h.contains("for <bob@example.com>"));
         assert!(h.ends_with("+0000\r\n"));
