@@ -176,6 +176,13 @@ fn real_clients_deliver_and_submit() {
     assert_eq!(r["data"][0], 552, "{r}");
     assert_eq!(r["noop"], 250, "the session goes on after a refused message");
 
+    // Accepted for one recipient, refused at DATA for another (its own size
+    // limit): the local sender gets a delivery status notification.
+    let r =
+        python("multi", &[&host, &mx, "sender@example.com", "user@example.com,small@example.com", "partial-1", "3000"]);
+    assert_eq!(r["rcpt"], serde_json::json!({"user@example.com": 250, "small@example.com": 250}), "{r}");
+    assert_eq!(r["data"], 250, "{r}");
+
     // Over quota: the first message fills the mailbox, the next is refused at RCPT.
     python("plain", &[&host, &mx, "full@example.com", "quota-1"]);
     let r = python("rcpt", &[&host, &mx, "full@example.com", "0"]);
@@ -252,6 +259,14 @@ fn real_clients_deliver_and_submit() {
     assert!(get("tls-1").starts_with("Received: from client.example ("), "{}", get("tls-1"));
     assert!(get("tls-1").contains("with ESMTPS"), "{}", get("tls-1"));
     assert!(get("sub-1").contains("with ESMTPSA"), "{}", get("sub-1"));
+    assert!(subjects.contains(&"partial-1"));
+    let bounces = folder_contents(&dir.path().join("data"), "sender@example.com", "INBOX");
+    let dsn =
+        bounces.iter().find(|(s, _)| s == "Undelivered Mail Returned to Sender").expect("a DSN reached the sender");
+    assert!(dsn.1.contains("Final-Recipient: rfc822; small@example.com"), "{}", dsn.1);
+    assert!(dsn.1.contains("Status: 5.3.4"), "{}", dsn.1);
+    assert!(dsn.1.contains("Subject: partial-1"), "the DSN carries the original headers");
+    assert!(folder_contents(&dir.path().join("data"), "small@example.com", "INBOX").is_empty());
     let news = folder_contents(&dir.path().join("data"), "user@example.com", "Newsletters");
     assert_eq!(news.len(), 1, "the rule filed the newsletter");
     assert!(!subjects.contains(&"weekly-1"));

@@ -81,6 +81,18 @@ def case_bad_login(host, port, user, password):
             out(result="refused", code=e.smtp_code, text=e.smtp_error.decode())
 
 
+def case_multi(host, port, sender, rcpts, subject, size):
+    """One message to several recipients, no SIZE announced."""
+    rcpts = rcpts.split(",")
+    body = ("y" * 70 + "\r\n") * (int(size) // 72 + 1)
+    with smtplib.SMTP(host, int(port), timeout=30) as s:
+        s.ehlo("client.example")
+        s.mail(sender)  # no SIZE=: per-recipient limits then apply at DATA
+        rcpt = {r: s.rcpt(r)[0] for r in rcpts}
+        data = s.data(message(subject, body, sender=sender, to=rcpts[0]))
+    out(rcpt=rcpt, data=data[0])
+
+
 def case_dot_stuffing(host, port, rcpt, subject):
     body = "line one\r\n.leading dot\r\n..two dots\r\n.\r\nnot the end\r\n"
     with smtplib.SMTP(host, int(port), timeout=30) as s:
