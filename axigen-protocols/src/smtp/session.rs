@@ -43,23 +43,18 @@ use std::fmt;
 use std::sync::Arc;
 
 use axigen_core::model::Principal;
-use base64::Engine as _;
-use base64::alphabet;
-use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
 use super::backend::{Envelope, Recipient, Role, SessionInfo};
-use super::command::{Body, Command, MailParams, ReversePath};
+use super::command::{Command, MailParams, ReversePath};
 use super::reply::Reply;
 use super::server::SmtpConfig;
-use super::text::{DotDecoder, TextError};
+use super::text::DotDecoder;
 use super::{AUTH_MECHANISMS, CAPABILITIES, Offered};
+use auth::Sasl;
+use message::Chunks;
 
-/// Base64 for SASL (RFC 4648 4); padding is optional because some clients
-/// leave it out.
-const BASE64: GeneralPurpose = GeneralPurpose::new(
-    &alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
+mod auth;
+mod message;
 
 /// What the driver must do next; see the [module documentation](self).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,17 +138,6 @@ pub enum Outcome {
     Data(Reply),
 }
 
-/// Where a SASL exchange stands (RFC 4954 4).
-#[derive(Debug)]
-enum Sasl {
-    /// `334 ` sent for PLAIN; the response is the whole PLAIN message.
-    Plain,
-    /// `334 VXNlcm5hbWU6` ("Username:") sent.
-    LoginUser,
-    /// `334 UGFzc3dvcmQ6` ("Password:") sent.
-    LoginPassword { user: String },
-}
-
 /// The backend call outstanding.
 #[derive(Debug)]
 enum Pending {
@@ -179,16 +163,6 @@ enum Expect {
     },
     Tls,
     Closed,
-}
-
-/// The BDAT message being assembled (RFC 3030 2).
-#[derive(Debug, Default)]
-struct Chunks {
-    message: Vec<u8>,
-    size: u64,
-    /// Set when a chunk made the message too large: the reply for every
-    /// later chunk of this transaction (their octets are still read).
-    failure: Option<Reply>,
 }
 
 /// The state of one SMTP session; see the [module documentation](self).
@@ -423,6 +397,10 @@ impl Session {
             return self.bad_sequence("Nested MAIL command");
         }
         if self.info.role == Role::Submission && self.info.principal.is_none() {
+            if !self.auth_allowed() && self.starttls_offered && !self.info.tls {
+                // RFC 3207 4: AUTH is only possible after STARTTLS.
+                return self.refuse(Reply::new(530, (5, 7, 0), "Must issue a STARTTLS command first"));
+            }
             // RFC 4954 6 and RFC 6409 4.
             return self.refuse(Reply::new(530, (5, 7, 0), "Authentication required"));
         }
@@ -463,129 +441,6 @@ impl Session {
         Step::Call(Call::RcptTo { to })
     }
 
-    /// DATA (RFC 5321 4.1.1.4).
-    fn on_data_command(&mut self) -> Step {
-        let Some(envelope) = &self.envelope else {
-            return self.bad_sequence("Need MAIL before DATA");
-        };
-        if self.chunks.is_some() {
-            // RFC 3030 2: DATA and BDAT cannot be mixed in one transaction.
-            return self.bad_sequence("DATA after BDAT");
-        }
-        if envelope.params.body == Some(Body::BinaryMime) {
-            // RFC 3030 3: BINARYMIME messages are sent with BDAT only.
-            return self.bad_sequence("BODY=BINARYMIME needs BDAT");
-        }
-        if envelope.recipients.is_empty() {
-            // RFC 5321 3.3 and RFC 2920 3.1: "no valid recipients".
-            return self.refuse(Reply::new(554, (5, 5, 1), "No valid recipients"));
-        }
-        self.expect = Expect::Data(DotDecoder::new(self.max_size()));
-        // RFC 2034 3: no enhanced code in 3xx replies.
-        Step::ReadData(Reply::plain(354, "Start mail input; end with <CRLF>.<CRLF>"))
-    }
-
-    /// BDAT (RFC 3030 2). The chunk's octets are always read, also when the
-    /// command is refused, so that they are never taken for commands.
-    fn on_bdat(&mut self, size: u64, last: bool) -> Step {
-        let refusal = match &self.envelope {
-            None => Some(Reply::new(503, (5, 5, 1), "Need MAIL before BDAT")),
-            Some(envelope) if envelope.recipients.is_empty() => Some(Reply::new(554, (5, 5, 1), "No valid recipients")),
-            Some(_) => None,
-        };
-        if refusal.is_none() {
-            let max = self.max_size();
-            let chunks = self.chunks.get_or_insert_with(Chunks::default);
-            if chunks.failure.is_none() && chunks.size.saturating_add(size) > max {
-                chunks.failure = Some(Reply::new(552, (5, 3, 4), "Message size exceeds fixed maximum message size"));
-                chunks.message = Vec::new();
-            }
-        }
-        self.expect = Expect::Chunk { remaining: size, last, refusal };
-        if size == 0 { self.chunk_complete() } else { Step::ReadChunk(size) }
-    }
-
-    /// Message text after [`Step::ReadData`], or chunk octets after
-    /// [`Step::ReadChunk`]. Returns how many octets of `input` were used
-    /// and, once the text or chunk is complete, the next step; the octets
-    /// not used belong to the next command.
-    pub fn on_data(&mut self, input: &[u8]) -> (usize, Option<Step>) {
-        match &mut self.expect {
-            Expect::Data(decoder) => {
-                let Some(used) = decoder.feed(input) else { return (input.len(), None) };
-                let Expect::Data(decoder) = std::mem::replace(&mut self.expect, Expect::Command) else {
-                    return (used, Some(self.internal_error()));
-                };
-                (used, Some(self.data_complete(decoder.finish())))
-            }
-            Expect::Chunk { remaining, refusal, .. } => {
-                let take = input.len().min(usize::try_from(*remaining).unwrap_or(usize::MAX));
-                *remaining -= take as u64;
-                let done = *remaining == 0;
-                if refusal.is_none()
-                    && let Some(chunks) = &mut self.chunks
-                {
-                    chunks.size = chunks.size.saturating_add(take as u64);
-                    if chunks.failure.is_none() {
-                        chunks.message.extend_from_slice(&input[..take]);
-                    }
-                }
-                (take, done.then(|| self.chunk_complete()))
-            }
-            _ => (0, Some(self.internal_error())),
-        }
-    }
-
-    fn data_complete(&mut self, text: Result<Vec<u8>, TextError>) -> Step {
-        match text {
-            Ok(message) => {
-                self.expect = Expect::Backend(Pending::Data);
-                Step::Call(Call::Data { message: message.into() })
-            }
-            Err(err) => {
-                // RFC 5321 4.1.1.4: the transaction is over either way.
-                self.reset_transaction();
-                Step::Reply(match err {
-                    TextError::TooLarge => {
-                        Reply::new(552, (5, 3, 4), "Message size exceeds fixed maximum message size")
-                    }
-                    // RFC 5321 2.3.8: CR and LF only as CRLF.
-                    TextError::BareLineEnding => {
-                        Reply::new(554, (5, 6, 0), "Message contains bare CR or LF; lines must end with CRLF")
-                    }
-                })
-            }
-        }
-    }
-
-    fn chunk_complete(&mut self) -> Step {
-        let Expect::Chunk { last, refusal, .. } = std::mem::replace(&mut self.expect, Expect::Command) else {
-            return self.internal_error();
-        };
-        if let Some(reply) = refusal {
-            if last {
-                self.reset_transaction();
-            }
-            return self.refuse(reply);
-        }
-        let Some(chunks) = self.chunks.as_mut() else {
-            return self.internal_error();
-        };
-        if let Some(failure) = &chunks.failure {
-            let reply = failure.clone();
-            if last {
-                self.reset_transaction();
-            }
-            return Step::Reply(reply);
-        }
-        if !last {
-            return Step::Reply(Reply::new(250, (2, 0, 0), format!("{} octets received", chunks.size)));
-        }
-        let message = std::mem::take(&mut chunks.message);
-        self.expect = Expect::Backend(Pending::Data);
-        Step::Call(Call::Data { message: message.into() })
-    }
-
     /// STARTTLS (RFC 3207 4).
     fn on_starttls(&mut self) -> Step {
         if self.info.tls {
@@ -612,123 +467,6 @@ impl Session {
         self.greeted = false;
         self.reset_transaction();
         self.expect = Expect::Command;
-    }
-
-    /// AUTH (RFC 4954 4).
-    fn on_auth(&mut self, mechanism: String, initial: Option<String>) -> Step {
-        if self.info.role != Role::Submission {
-            return self.refuse(Reply::new(502, (5, 5, 1), "AUTH not available"));
-        }
-        if !self.greeted {
-            return self.bad_sequence("Send EHLO first");
-        }
-        if self.info.principal.is_some() {
-            // RFC 4954 4: "a server MUST reject any further AUTH commands with a 503 reply."
-            return self.bad_sequence("Already authenticated");
-        }
-        if self.envelope.is_some() {
-            // RFC 4954 4: "An AUTH command issued during a mail transaction MUST be rejected with a 503 reply."
-            return self.bad_sequence("AUTH not allowed during a mail transaction");
-        }
-        if !self.auth_allowed() {
-            // RFC 4954 6: 538 5.7.11 Encryption required for requested authentication mechanism.
-            return self.refuse(Reply::new(
-                538,
-                (5, 7, 11),
-                "Encryption required for requested authentication mechanism",
-            ));
-        }
-        if !AUTH_MECHANISMS.contains(&mechanism.as_str()) {
-            // RFC 4954 4: unsupported mechanism -> 504.
-            return self.refuse(Reply::new(504, (5, 5, 4), "Unrecognized authentication type"));
-        }
-        let initial = match initial.as_deref() {
-            None => None,
-            // RFC 4954 4: "=" is an initial response of zero length.
-            Some("=") => Some(Vec::new()),
-            Some(text) => match BASE64.decode(text) {
-                Ok(bytes) => Some(bytes),
-                Err(_) => return self.cannot_decode(),
-            },
-        };
-        match (mechanism.as_str(), initial) {
-            ("PLAIN", Some(message)) => self.plain(&message),
-            ("PLAIN", None) => self.challenge(Sasl::Plain, ""),
-            (_, Some(user)) => match String::from_utf8(user) {
-                Ok(user) => self.challenge(Sasl::LoginPassword { user }, "UGFzc3dvcmQ6"),
-                Err(_) => self.malformed_sasl(),
-            },
-            (_, None) => self.challenge(Sasl::LoginUser, "VXNlcm5hbWU6"),
-        }
-    }
-
-    fn challenge(&mut self, sasl: Sasl, text: &str) -> Step {
-        self.expect = Expect::Sasl(sasl);
-        Step::Reply(Reply::plain(334, text))
-    }
-
-    /// RFC 4954 4: "501 5.5.2 Cannot Base64-decode Client responses".
-    fn cannot_decode(&mut self) -> Step {
-        self.refuse(Reply::new(501, (5, 5, 2), "Cannot Base64-decode Client responses"))
-    }
-
-    fn malformed_sasl(&mut self) -> Step {
-        self.refuse(Reply::new(501, (5, 5, 2), "Malformed authentication response"))
-    }
-
-    /// A line of a SASL exchange (RFC 4954 4).
-    fn on_sasl_response(&mut self, sasl: Sasl, line: &[u8]) -> Step {
-        let line = line.strip_suffix(b"\n").unwrap_or(line);
-        let line = line.strip_suffix(b"\r").unwrap_or(line).trim_ascii();
-        if line == b"*" {
-            // RFC 4954 4: the client cancels; "it MUST reject the AUTH command by sending a 501 reply."
-            return Step::Reply(Reply::new(501, (5, 0, 0), "Authentication cancelled"));
-        }
-        let Ok(decoded) = BASE64.decode(line) else {
-            return self.cannot_decode();
-        };
-        match sasl {
-            Sasl::Plain => self.plain(&decoded),
-            Sasl::LoginUser => match String::from_utf8(decoded) {
-                Ok(user) => self.challenge(Sasl::LoginPassword { user }, "UGFzc3dvcmQ6"),
-                Err(_) => self.malformed_sasl(),
-            },
-            Sasl::LoginPassword { user } => match String::from_utf8(decoded) {
-                Ok(password) => self.authenticate(user, password),
-                Err(_) => self.malformed_sasl(),
-            },
-        }
-    }
-
-    /// ```text
-    /// message   = [authzid] UTF8NUL authcid UTF8NUL passwd
-    /// ```
-    /// (RFC 4616 2.) An authorization identity other than the
-    /// authentication identity (acting for someone else) is refused.
-    fn plain(&mut self, message: &[u8]) -> Step {
-        let mut parts = message.split(|&b| b == 0);
-        let (Some(authzid), Some(authcid), Some(passwd), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return self.malformed_sasl();
-        };
-        let (Ok(authzid), Ok(user), Ok(password)) =
-            (std::str::from_utf8(authzid), std::str::from_utf8(authcid), std::str::from_utf8(passwd))
-        else {
-            return self.malformed_sasl();
-        };
-        if user.is_empty() || password.is_empty() {
-            return self.malformed_sasl();
-        }
-        if !authzid.is_empty() && authzid != user {
-            return self.refuse(Reply::new(535, (5, 7, 8), "Authorization identity must be empty or the user name"));
-        }
-        self.authenticate(user.to_owned(), password.to_owned())
-    }
-
-    fn authenticate(&mut self, user: String, password: String) -> Step {
-        self.expect = Expect::Backend(Pending::Auth);
-        Step::Call(Call::Authenticate { user, password })
     }
 
     /// The outcome of the [`Call`] the session asked for.
@@ -770,5 +508,4 @@ impl Session {
 }
 
 #[cfg(test)]
-#[path = "session_tests.rs"]
 mod tests;

@@ -319,6 +319,7 @@ fn auth_refusals_by_state() {
     );
     let mut t = Test::with(SmtpConfig::new("h", Role::Submission), true, false);
     assert_eq!(t.send("AUTH PLAIN"), "503 5.5.1 Send EHLO first");
+    assert_eq!(plain.send("MAIL FROM:<user@example.com>"), "530 5.7.0 Must issue a STARTTLS command first");
 }
 
 #[test]
