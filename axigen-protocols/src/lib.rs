@@ -7,6 +7,7 @@
 //! - [`tls`]: TLS modes, loading certificates into a rustls server
 //!   configuration, a self-signed development certificate, and the
 //!   STARTTLS upgrade helper.
+//! - [`imap`]: the IMAP command parser and response encoder.
 //! - [`smtp`]: the SMTP server (mail exchange and submission): command
 //!   parser, sans-IO session, and the tokio driver [`smtp::SmtpService`].
 //!
@@ -17,6 +18,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod imap;
 pub mod inbound;
 pub mod listener;
 pub mod smtp;

@@ -1,0 +1,782 @@
+//! IMAP commands as the server receives them (RFC 9051 6, RFC 3501 6, and
+//! the extensions in [`extensions`](super::extensions)).
+//!
+//! [`Command::parse`] takes one complete command, its literals inline and
+//! its CRLF at the end, as framed by [`CommandReader`](super::CommandReader).
+//! Keywords are case-insensitive (RFC 3501 9, note 1); `SP` is exactly one
+//! space (note 2), except that trailing spaces before CRLF are tolerated.
+//!
+//! [`Command::encode`] writes the canonical form (upper-case keywords,
+//! strings as atom/quoted/literal chosen from their octets, literals in
+//! the `{n+}` form of RFC 7888): canonical input prints back unchanged, and
+//! every command prints to bytes that parse to the same command.
+
+use std::borrow::Cow;
+
+use super::datetime::DateTime;
+use super::encode;
+use super::error::{CommandError, ErrorKind};
+use super::extensions::{acl, condstore, id, quota, sasl, special_use};
+use super::fetch::FetchCommand;
+use super::list::ListCommand;
+use super::parser::{PResult, Parser, syntax};
+use super::search::SearchCommand;
+use super::sequence::SequenceSet;
+use super::status::{self, StatusItem};
+use super::types::{Atom, Flag, MailboxName, Secret, Tag, is_list_char, is_tag_char};
+
+pub use acl::{Rights, RightsChange, RightsMode};
+pub use condstore::{QResync, SelectParams};
+
+/// How commands are parsed; changes during a session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ParseOptions {
+    /// `ENABLE UTF8=ACCEPT` succeeded (RFC 6855 3): mailbox names are UTF-8,
+    /// not modified UTF-7.
+    pub utf8_accept: bool,
+}
+
+/// A tagged command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    /// The tag the client chose.
+    pub tag: Tag,
+    /// The command and its arguments.
+    pub body: CommandBody,
+}
+
+/// One message of APPEND (RFC 9051 6.3.12; several with MULTIAPPEND,
+/// RFC 3502 6.3.11).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendMessage {
+    /// Flags to set on the new message.
+    pub flags: Vec<Flag>,
+    /// The INTERNALDATE to give it.
+    pub date: Option<DateTime>,
+    /// The message octets.
+    pub data: Vec<u8>,
+    /// Sent as `literal8` (`~{n}`, RFC 3516 4.4): may hold NUL and binary.
+    pub binary: bool,
+    /// Sent as `UTF8 (~{n})` (RFC 6855 4): the message may have UTF-8 headers.
+    pub utf8: bool,
+}
+
+/// How STORE changes flags (RFC 9051 6.4.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StoreAction {
+    /// `FLAGS`: replace.
+    Replace,
+    /// `+FLAGS`: add.
+    Add,
+    /// `-FLAGS`: remove.
+    Remove,
+}
+
+/// STORE / UID STORE (RFC 9051 6.4.6, RFC 7162 3.1.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreCommand {
+    /// UID STORE.
+    pub uid: bool,
+    /// The messages.
+    pub set: SequenceSet,
+    /// `(UNCHANGEDSINCE n)`: store only where the mod-sequence is at most n.
+    pub unchanged_since: Option<u64>,
+    /// Replace, add or remove.
+    pub action: StoreAction,
+    /// `.SILENT`: no untagged FETCH with the new flags.
+    pub silent: bool,
+    /// The flags.
+    pub flags: Vec<Flag>,
+}
+
+/// The commands this parser knows. Which ones are valid in the session's
+/// current state is the session's decision (RFC 9051 3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandBody {
+    /// `CAPABILITY` (RFC 9051 6.1.1).
+    Capability,
+    /// `NOOP` (RFC 9051 6.1.2).
+    Noop,
+    /// `LOGOUT` (RFC 9051 6.1.3).
+    Logout,
+    /// `STARTTLS` (RFC 9051 6.2.1).
+    StartTls,
+    /// `AUTHENTICATE mechanism [initial-response]` (RFC 9051 6.2.2, SASL-IR RFC 4959).
+    Authenticate {
+        /// The SASL mechanism, as sent.
+        mechanism: Atom,
+        /// The decoded initial response; `Some` of zero octets for `=`.
+        initial_response: Option<Secret>,
+    },
+    /// `LOGIN userid password` (RFC 9051 6.2.3).
+    Login {
+        /// The user name.
+        username: String,
+        /// The password.
+        password: Secret,
+    },
+    /// `ENABLE capability...` (RFC 5161 3.1).
+    Enable(Vec<Atom>),
+    /// `ID (...)` or `ID NIL` (RFC 2971 3.1): field/value pairs.
+    Id(Option<Vec<(Vec<u8>, Option<Vec<u8>>)>>),
+    /// `NAMESPACE` (RFC 2342 5).
+    Namespace,
+    /// `SELECT mailbox [(params)]` (RFC 9051 6.3.2, RFC 7162).
+    Select {
+        /// The mailbox.
+        mailbox: MailboxName,
+        /// CONDSTORE / QRESYNC.
+        params: SelectParams,
+    },
+    /// `EXAMINE mailbox [(params)]` (RFC 9051 6.3.3).
+    Examine {
+        /// The mailbox.
+        mailbox: MailboxName,
+        /// CONDSTORE / QRESYNC.
+        params: SelectParams,
+    },
+    /// `CREATE mailbox [(USE (...))]` (RFC 9051 6.3.4, RFC 6154 5).
+    Create {
+        /// The mailbox.
+        mailbox: MailboxName,
+        /// Special-use attributes without the backslash (`Sent`, `Trash`).
+        special_use: Vec<Atom>,
+    },
+    /// `DELETE mailbox` (RFC 9051 6.3.5).
+    Delete(MailboxName),
+    /// `RENAME from to` (RFC 9051 6.3.6).
+    Rename {
+        /// The current name.
+        from: MailboxName,
+        /// The new name.
+        to: MailboxName,
+    },
+    /// `SUBSCRIBE mailbox` (RFC 9051 6.3.7).
+    Subscribe(MailboxName),
+    /// `UNSUBSCRIBE mailbox` (RFC 9051 6.3.8).
+    Unsubscribe(MailboxName),
+    /// `LIST`, basic or extended (RFC 9051 6.3.9, RFC 5258).
+    List(ListCommand),
+    /// `LSUB reference pattern` (RFC 3501 6.3.9).
+    Lsub {
+        /// The reference name, decoded; may be empty.
+        reference: String,
+        /// The pattern, decoded.
+        pattern: String,
+    },
+    /// `STATUS mailbox (items)` (RFC 9051 6.3.11).
+    Status {
+        /// The mailbox.
+        mailbox: MailboxName,
+        /// The items asked for.
+        items: Vec<StatusItem>,
+    },
+    /// `APPEND mailbox [flags] [date-time] literal ...` (RFC 9051 6.3.12).
+    Append {
+        /// The destination.
+        mailbox: MailboxName,
+        /// One message, or several with MULTIAPPEND (RFC 3502).
+        messages: Vec<AppendMessage>,
+    },
+    /// `CHECK` (RFC 3501 6.4.1).
+    Check,
+    /// `CLOSE` (RFC 9051 6.4.1).
+    Close,
+    /// `UNSELECT` (RFC 9051 6.4.2, RFC 3691).
+    Unselect,
+    /// `EXPUNGE` (RFC 9051 6.4.3).
+    Expunge,
+    /// `UID EXPUNGE set` (RFC 9051 6.4.9, RFC 4315 2.1).
+    UidExpunge(SequenceSet),
+    /// `SEARCH` / `UID SEARCH` (RFC 9051 6.4.4, ESEARCH RFC 4731).
+    Search(SearchCommand),
+    /// `FETCH` / `UID FETCH` (RFC 9051 6.4.5).
+    Fetch(FetchCommand),
+    /// `STORE` / `UID STORE` (RFC 9051 6.4.6).
+    Store(StoreCommand),
+    /// `COPY` / `UID COPY` (RFC 9051 6.4.7).
+    Copy {
+        /// UID COPY.
+        uid: bool,
+        /// The messages.
+        set: SequenceSet,
+        /// The destination.
+        mailbox: MailboxName,
+    },
+    /// `MOVE` / `UID MOVE` (RFC 6851 3.1).
+    Move {
+        /// UID MOVE.
+        uid: bool,
+        /// The messages.
+        set: SequenceSet,
+        /// The destination.
+        mailbox: MailboxName,
+    },
+    /// `IDLE` (RFC 2177 3); the `DONE` line is read with
+    /// [`CommandReader::expect_line`](super::CommandReader::expect_line).
+    Idle,
+    /// `GETQUOTA root` (RFC 9208 4.2).
+    GetQuota(String),
+    /// `GETQUOTAROOT mailbox` (RFC 9208 4.3).
+    GetQuotaRoot(MailboxName),
+    /// `SETQUOTA root (resource limit ...)` (RFC 9208 4.1).
+    SetQuota {
+        /// The quota root.
+        root: String,
+        /// Resource names (upper-case as sent) and limits.
+        limits: Vec<(Atom, u64)>,
+    },
+    /// `SETACL mailbox identifier rights` (RFC 4314 3.1).
+    SetAcl {
+        /// The mailbox.
+        mailbox: MailboxName,
+        /// Whose rights (`anyone`, a user, `-user` for negative rights).
+        identifier: String,
+        /// Add, remove or replace which rights.
+        rights: RightsChange,
+    },
+    /// `DELETEACL mailbox identifier` (RFC 4314 3.2).
+    DeleteAcl {
+        /// The mailbox.
+        mailbox: MailboxName,
+        /// Whose entry.
+        identifier: String,
+    },
+    /// `GETACL mailbox` (RFC 4314 3.3).
+    GetAcl(MailboxName),
+    /// `LISTRIGHTS mailbox identifier` (RFC 4314 3.4).
+    ListRights {
+        /// The mailbox.
+        mailbox: MailboxName,
+        /// Whose rights.
+        identifier: String,
+    },
+    /// `MYRIGHTS mailbox` (RFC 4314 3.5).
+    MyRights(MailboxName),
+}
+
+/// Every command name the parser knows (after `UID`: COPY, MOVE, FETCH,
+/// SEARCH, STORE, EXPUNGE).
+pub(crate) const COMMAND_NAMES: &[&str] = &[
+    "CAPABILITY",
+    "NOOP",
+    "LOGOUT",
+    "STARTTLS",
+    "AUTHENTICATE",
+    "LOGIN",
+    "ENABLE",
+    "ID",
+    "NAMESPACE",
+    "SELECT",
+    "EXAMINE",
+    "CREATE",
+    "DELETE",
+    "RENAME",
+    "SUBSCRIBE",
+    "UNSUBSCRIBE",
+    "LIST",
+    "LSUB",
+    "STATUS",
+    "APPEND",
+    "CHECK",
+    "CLOSE",
+    "UNSELECT",
+    "EXPUNGE",
+    "SEARCH",
+    "FETCH",
+    "STORE",
+    "COPY",
+    "MOVE",
+    "UID",
+    "IDLE",
+    "GETQUOTA",
+    "GETQUOTAROOT",
+    "SETQUOTA",
+    "SETACL",
+    "DELETEACL",
+    "GETACL",
+    "LISTRIGHTS",
+    "MYRIGHTS",
+];
+
+/// ```abnf
+/// tag             = 1*<any ASTRING-CHAR except "+">
+/// ```
+pub(crate) fn parse_tag(p: &mut Parser<'_>) -> PResult<Tag> {
+    let bytes = p.take_while(is_tag_char);
+    let text = std::str::from_utf8(bytes).map_err(|_| ErrorKind::MissingTag)?;
+    Tag::new(text).map_err(|_| ErrorKind::MissingTag)
+}
+
+impl Command {
+    /// Parses one complete command (its literals inline).
+    ///
+    /// ```
+    /// use axigen_protocols::imap::{Command, CommandBody, ParseOptions};
+    /// let cmd = Command::parse(b"A1 SELECT \"INBOX\" (CONDSTORE)\r\n", &ParseOptions::default()).unwrap();
+    /// assert_eq!(cmd.tag.as_str(), "A1");
+    /// let CommandBody::Select { mailbox, params } = cmd.body else { panic!() };
+    /// assert!(mailbox.is_inbox() && params.condstore);
+    /// ```
+    pub fn parse(input: &[u8], options: &ParseOptions) -> Result<Command, CommandError> {
+        let mut p = Parser::new(input, options.utf8_accept);
+        let tag = parse_tag(&mut p).map_err(CommandError::untagged)?;
+        let body = (|| {
+            p.sp()?;
+            let body = CommandBody::parse(&mut p)?;
+            p.end()?;
+            Ok(body)
+        })()
+        .map_err(|kind| CommandError { tag: Some(tag.clone()), kind })?;
+        Ok(Command { tag, body })
+    }
+
+    /// The canonical wire form, CRLF included; `utf8` as in [`ParseOptions`].
+    pub fn encode(&self, utf8: bool) -> Vec<u8> {
+        let mut w = CommandWriter { buf: Vec::new(), utf8 };
+        w.raw(self.tag.as_str());
+        w.sp();
+        self.body.encode(&mut w);
+        w.raw("\r\n");
+        w.buf
+    }
+}
+
+/// ```abnf
+/// command         = tag SP (command-any / command-auth / command-nonauth /
+///                   command-select) CRLF
+/// ```
+/// Parses what follows `tag SP`; the caller checks the CRLF.
+impl CommandBody {
+    fn parse(p: &mut Parser<'_>) -> PResult<CommandBody> {
+        let name = p.atom().map_err(|_| ErrorKind::UnknownCommand)?.to_ascii_uppercase();
+        Ok(match name.as_str() {
+            "CAPABILITY" => CommandBody::Capability,
+            "NOOP" => CommandBody::Noop,
+            "LOGOUT" => CommandBody::Logout,
+            "STARTTLS" => CommandBody::StartTls,
+            "NAMESPACE" => CommandBody::Namespace,
+            "CHECK" => CommandBody::Check,
+            "CLOSE" => CommandBody::Close,
+            "UNSELECT" => CommandBody::Unselect,
+            "EXPUNGE" => CommandBody::Expunge,
+            "IDLE" => CommandBody::Idle,
+            "AUTHENTICATE" => sasl::parse_authenticate(p)?,
+            "LOGIN" => {
+                // login = "LOGIN" SP userid SP password
+                p.sp()?;
+                let username = p.astring_utf8()?;
+                p.sp()?;
+                CommandBody::Login { username, password: Secret::new(p.astring()?.into_owned()) }
+            }
+            "ENABLE" => {
+                // enable = "ENABLE" 1*(SP capability)   (RFC 5161 4)
+                let mut caps = Vec::new();
+                while p.peek() == Some(b' ') && !matches!(p.peek_at(1), None | Some(b'\r') | Some(b'\n')) {
+                    p.sp()?;
+                    caps.push(Atom::new(p.atom()?).map_err(|_| syntax("expected a capability"))?);
+                }
+                if caps.is_empty() {
+                    return Err(syntax("ENABLE needs at least one capability"));
+                }
+                CommandBody::Enable(caps)
+            }
+            "ID" => id::parse(p)?,
+            "SELECT" | "EXAMINE" => {
+                // select = "SELECT" SP mailbox [select-params]   (RFC 4466 2.1)
+                p.sp()?;
+                let mailbox = p.mailbox()?;
+                let params = condstore::parse_select_params(p)?;
+                if name == "SELECT" {
+                    CommandBody::Select { mailbox, params }
+                } else {
+                    CommandBody::Examine { mailbox, params }
+                }
+            }
+            "CREATE" => {
+                // create = "CREATE" SP mailbox [create-params]   (RFC 4466 2.2)
+                p.sp()?;
+                let mailbox = p.mailbox()?;
+                CommandBody::Create { mailbox, special_use: special_use::parse_create_params(p)? }
+            }
+            "DELETE" | "SUBSCRIBE" | "UNSUBSCRIBE" | "GETACL" | "MYRIGHTS" | "GETQUOTAROOT" => {
+                p.sp()?;
+                let mailbox = p.mailbox()?;
+                match name.as_str() {
+                    "DELETE" => CommandBody::Delete(mailbox),
+                    "SUBSCRIBE" => CommandBody::Subscribe(mailbox),
+                    "UNSUBSCRIBE" => CommandBody::Unsubscribe(mailbox),
+                    "GETACL" => CommandBody::GetAcl(mailbox),
+                    "MYRIGHTS" => CommandBody::MyRights(mailbox),
+                    _ => CommandBody::GetQuotaRoot(mailbox),
+                }
+            }
+            "RENAME" => {
+                // rename = "RENAME" SP mailbox SP mailbox
+                p.sp()?;
+                let from = p.mailbox()?;
+                p.sp()?;
+                CommandBody::Rename { from, to: p.mailbox()? }
+            }
+            "LIST" => CommandBody::List(ListCommand::parse(p)?),
+            "LSUB" => {
+                // lsub = "LSUB" SP mailbox SP list-mailbox
+                p.sp()?;
+                let reference = p.mailbox_or_empty()?;
+                p.sp()?;
+                CommandBody::Lsub { reference, pattern: p.list_mailbox()? }
+            }
+            "STATUS" => {
+                // status = "STATUS" SP mailbox SP "(" status-att *(SP status-att) ")"
+                p.sp()?;
+                let mailbox = p.mailbox()?;
+                p.sp()?;
+                CommandBody::Status { mailbox, items: status::status_att_list(p)? }
+            }
+            "APPEND" => parse_append(p)?,
+            "SEARCH" => CommandBody::Search(SearchCommand::parse(p, false)?),
+            "FETCH" => CommandBody::Fetch(FetchCommand::parse(p, false)?),
+            "STORE" => CommandBody::Store(parse_store(p, false)?),
+            "COPY" | "MOVE" => parse_copy_move(p, name == "MOVE", false)?,
+            "UID" => {
+                // uid = "UID" SP (copy / move / fetch / search / store / uid-expunge)
+                p.sp()?;
+                let sub = p.atom().map_err(|_| syntax("expected a command after UID"))?.to_ascii_uppercase();
+                match sub.as_str() {
+                    "SEARCH" => CommandBody::Search(SearchCommand::parse(p, true)?),
+                    "FETCH" => CommandBody::Fetch(FetchCommand::parse(p, true)?),
+                    "STORE" => CommandBody::Store(parse_store(p, true)?),
+                    "COPY" | "MOVE" => parse_copy_move(p, sub == "MOVE", true)?,
+                    "EXPUNGE" => {
+                        // uid-expunge = "UID" SP "EXPUNGE" SP sequence-set   (RFC 4315 4)
+                        p.sp()?;
+                        CommandBody::UidExpunge(p.sequence_set()?)
+                    }
+                    _ => return Err(syntax("unknown UID command")),
+                }
+            }
+            "GETQUOTA" | "SETQUOTA" => quota::parse(p, &name)?,
+            "SETACL" | "DELETEACL" | "LISTRIGHTS" => acl::parse(p, &name)?,
+            _ => return Err(ErrorKind::UnknownCommand),
+        })
+    }
+
+    /// The command name, upper-case (`UID FETCH` for UID commands).
+    pub fn name(&self) -> &'static str {
+        match self {
+            CommandBody::Capability => "CAPABILITY",
+            CommandBody::Noop => "NOOP",
+            CommandBody::Logout => "LOGOUT",
+            CommandBody::StartTls => "STARTTLS",
+            CommandBody::Authenticate { .. } => "AUTHENTICATE",
+            CommandBody::Login { .. } => "LOGIN",
+            CommandBody::Enable(_) => "ENABLE",
+            CommandBody::Id(_) => "ID",
+            CommandBody::Namespace => "NAMESPACE",
+            CommandBody::Select { .. } => "SELECT",
+            CommandBody::Examine { .. } => "EXAMINE",
+            CommandBody::Create { .. } => "CREATE",
+            CommandBody::Delete(_) => "DELETE",
+            CommandBody::Rename { .. } => "RENAME",
+            CommandBody::Subscribe(_) => "SUBSCRIBE",
+            CommandBody::Unsubscribe(_) => "UNSUBSCRIBE",
+            CommandBody::List(_) => "LIST",
+            CommandBody::Lsub { .. } => "LSUB",
+            CommandBody::Status { .. } => "STATUS",
+            CommandBody::Append { .. } => "APPEND",
+            CommandBody::Check => "CHECK",
+            CommandBody::Close => "CLOSE",
+            CommandBody::Unselect => "UNSELECT",
+            CommandBody::Expunge => "EXPUNGE",
+            CommandBody::UidExpunge(_) => "UID EXPUNGE",
+            CommandBody::Search(s) if s.uid => "UID SEARCH",
+            CommandBody::Search(_) => "SEARCH",
+            CommandBody::Fetch(f) if f.uid => "UID FETCH",
+            CommandBody::Fetch(_) => "FETCH",
+            CommandBody::Store(s) if s.uid => "UID STORE",
+            CommandBody::Store(_) => "STORE",
+            CommandBody::Copy { uid: true, .. } => "UID COPY",
+            CommandBody::Copy { .. } => "COPY",
+            CommandBody::Move { uid: true, .. } => "UID MOVE",
+            CommandBody::Move { .. } => "MOVE",
+            CommandBody::Idle => "IDLE",
+            CommandBody::GetQuota(_) => "GETQUOTA",
+            CommandBody::GetQuotaRoot(_) => "GETQUOTAROOT",
+            CommandBody::SetQuota { .. } => "SETQUOTA",
+            CommandBody::SetAcl { .. } => "SETACL",
+            CommandBody::DeleteAcl { .. } => "DELETEACL",
+            CommandBody::GetAcl(_) => "GETACL",
+            CommandBody::ListRights { .. } => "LISTRIGHTS",
+            CommandBody::MyRights(_) => "MYRIGHTS",
+        }
+    }
+
+    fn encode(&self, w: &mut CommandWriter) {
+        w.raw(self.name());
+        match self {
+            CommandBody::Capability
+            | CommandBody::Noop
+            | CommandBody::Logout
+            | CommandBody::StartTls
+            | CommandBody::Namespace
+            | CommandBody::Check
+            | CommandBody::Close
+            | CommandBody::Unselect
+            | CommandBody::Expunge
+            | CommandBody::Idle => {}
+            CommandBody::Authenticate { mechanism, initial_response } => {
+                sasl::encode_authenticate(w, mechanism, initial_response.as_ref())
+            }
+            CommandBody::Login { username, password } => {
+                w.sp();
+                w.astring(username.as_bytes());
+                w.sp();
+                w.astring(password.expose());
+            }
+            CommandBody::Enable(caps) => {
+                for c in caps {
+                    w.sp();
+                    w.raw(c.as_str());
+                }
+            }
+            CommandBody::Id(params) => id::encode(w, params.as_deref()),
+            CommandBody::Select { mailbox, params } | CommandBody::Examine { mailbox, params } => {
+                w.sp();
+                w.mailbox(mailbox);
+                params.encode(w);
+            }
+            CommandBody::Create { mailbox, special_use } => {
+                w.sp();
+                w.mailbox(mailbox);
+                special_use::encode_create_params(w, special_use);
+            }
+            CommandBody::Delete(m)
+            | CommandBody::Subscribe(m)
+            | CommandBody::Unsubscribe(m)
+            | CommandBody::GetAcl(m)
+            | CommandBody::MyRights(m)
+            | CommandBody::GetQuotaRoot(m) => {
+                w.sp();
+                w.mailbox(m);
+            }
+            CommandBody::Rename { from, to } => {
+                w.sp();
+                w.mailbox(from);
+                w.sp();
+                w.mailbox(to);
+            }
+            CommandBody::List(list) => list.encode(w),
+            CommandBody::Lsub { reference, pattern } => {
+                w.sp();
+                w.mailbox_str(reference);
+                w.sp();
+                w.list_mailbox(pattern);
+            }
+            CommandBody::Status { mailbox, items } => {
+                w.sp();
+                w.mailbox(mailbox);
+                w.sp();
+                status::encode_list(&mut w.buf, items);
+            }
+            CommandBody::Append { mailbox, messages } => {
+                w.sp();
+                w.mailbox(mailbox);
+                for m in messages {
+                    if !m.flags.is_empty() {
+                        w.sp();
+                        encode::flag_list(&mut w.buf, &m.flags);
+                    }
+                    if let Some(date) = &m.date {
+                        w.raw(&format!(" \"{date}\""));
+                    }
+                    w.sp();
+                    if m.utf8 {
+                        w.raw("UTF8 (");
+                    }
+                    w.raw(if m.binary || m.utf8 { "~" } else { "" });
+                    encode::literal(&mut w.buf, &m.data, true);
+                    if m.utf8 {
+                        w.raw(")");
+                    }
+                }
+            }
+            CommandBody::UidExpunge(set) => w.raw(&format!(" {set}")),
+            CommandBody::Search(search) => search.encode(w),
+            CommandBody::Fetch(fetch) => fetch.encode(w),
+            CommandBody::Store(store) => {
+                w.raw(&format!(" {}", store.set));
+                condstore::encode_store_modifiers(w, store.unchanged_since);
+                let sign = match store.action {
+                    StoreAction::Replace => "",
+                    StoreAction::Add => "+",
+                    StoreAction::Remove => "-",
+                };
+                w.raw(&format!(" {sign}FLAGS{} ", if store.silent { ".SILENT" } else { "" }));
+                encode::flag_list(&mut w.buf, &store.flags);
+            }
+            CommandBody::Copy { set, mailbox, .. } | CommandBody::Move { set, mailbox, .. } => {
+                w.raw(&format!(" {set} "));
+                w.mailbox(mailbox);
+            }
+            CommandBody::GetQuota(_) | CommandBody::SetQuota { .. } => quota::encode(w, self),
+            CommandBody::SetAcl { .. } | CommandBody::DeleteAcl { .. } | CommandBody::ListRights { .. } => {
+                acl::encode(w, self)
+            }
+        }
+    }
+}
+
+/// ```abnf
+/// append          = "APPEND" SP mailbox 1*append-message   ; RFC 3502
+/// append-message  = append-opts SP append-data
+/// append-opts     = [SP flag-list] [SP date-time] *(SP append-ext)
+/// append-data     = literal / literal8 / append-data-ext   ; RFC 3516
+/// append-data-ext =/ "UTF8" SP "(" literal8 ")"            ; RFC 6855
+/// ```
+/// `append-ext` (CATENATE and others) is not supported.
+fn parse_append(p: &mut Parser<'_>) -> PResult<CommandBody> {
+    p.sp()?;
+    let mailbox = p.mailbox()?;
+    let mut messages = Vec::new();
+    loop {
+        p.sp()?;
+        let flags = if p.peek() == Some(b'(') {
+            let flags = p.flag_list()?;
+            p.sp()?;
+            flags
+        } else {
+            Vec::new()
+        };
+        let date = if p.peek() == Some(b'"') {
+            let date = p.date_time()?;
+            p.sp()?;
+            Some(date)
+        } else {
+            None
+        };
+        let (data, binary, utf8) = if p.keyword("UTF8") {
+            p.sp()?;
+            p.expect(b'(', "expected '(' after UTF8")?;
+            if p.peek() != Some(b'~') {
+                return Err(syntax("UTF8 takes a literal8 (RFC 6855 4)"));
+            }
+            let (data, _) = p.literal(true)?;
+            p.expect(b')', "expected ')' after the literal8")?;
+            (data, true, true)
+        } else {
+            if !matches!(p.peek(), Some(b'{') | Some(b'~')) {
+                return Err(syntax("APPEND needs the message as a literal"));
+            }
+            let (data, binary) = p.literal(true)?;
+            (data, binary, false)
+        };
+        messages.push(AppendMessage { flags, date, data: data.to_vec(), binary, utf8 });
+        if p.at_end() || (p.peek() == Some(b' ') && matches!(p.peek_at(1), None | Some(b'\r') | Some(b'\n'))) {
+            break;
+        }
+    }
+    Ok(CommandBody::Append { mailbox, messages })
+}
+
+/// ```abnf
+/// store           = "STORE" SP sequence-set [store-modifiers] SP
+///                   store-att-flags                          ; RFC 4466 2.5
+/// store-att-flags = (["+" / "-"] "FLAGS" [".SILENT"]) SP
+///                   (flag-list / (flag *(SP flag)))
+/// ```
+fn parse_store(p: &mut Parser<'_>, uid: bool) -> PResult<StoreCommand> {
+    p.sp()?;
+    let set = p.sequence_set()?;
+    p.sp()?;
+    let unchanged_since = if p.peek() == Some(b'(') {
+        let u = condstore::parse_store_modifiers(p)?;
+        p.sp()?;
+        u
+    } else {
+        None
+    };
+    let action = if p.eat(b'+') {
+        StoreAction::Add
+    } else if p.eat(b'-') {
+        StoreAction::Remove
+    } else {
+        StoreAction::Replace
+    };
+    let silent = match p.word().to_ascii_uppercase().as_str() {
+        "FLAGS" => false,
+        "FLAGS.SILENT" => true,
+        _ => return Err(syntax("expected FLAGS, +FLAGS or -FLAGS")),
+    };
+    p.sp()?;
+    let flags = if p.peek() == Some(b'(') {
+        p.flag_list()?
+    } else {
+        let mut flags = vec![p.flag()?];
+        while p.peek() == Some(b' ') && !matches!(p.peek_at(1), None | Some(b'\r') | Some(b'\n')) {
+            p.sp()?;
+            flags.push(p.flag()?);
+        }
+        flags
+    };
+    Ok(StoreCommand { uid, set, unchanged_since, action, silent, flags })
+}
+
+/// ```abnf
+/// copy            = "COPY" SP sequence-set SP mailbox
+/// move            = "MOVE" SP sequence-set SP mailbox   ; RFC 6851 3.1
+/// ```
+fn parse_copy_move(p: &mut Parser<'_>, is_move: bool, uid: bool) -> PResult<CommandBody> {
+    p.sp()?;
+    let set = p.sequence_set()?;
+    p.sp()?;
+    let mailbox = p.mailbox()?;
+    Ok(if is_move { CommandBody::Move { uid, set, mailbox } } else { CommandBody::Copy { uid, set, mailbox } })
+}
+
+/// Writes the canonical form of commands.
+pub(crate) struct CommandWriter {
+    pub buf: Vec<u8>,
+    pub utf8: bool,
+}
+
+impl CommandWriter {
+    pub fn raw(&mut self, s: &str) {
+        self.buf.extend_from_slice(s.as_bytes());
+    }
+
+    pub fn sp(&mut self) {
+        self.buf.push(b' ');
+    }
+
+    pub fn astring(&mut self, value: &[u8]) {
+        encode::astring_with(&mut self.buf, value, self.utf8, true)
+    }
+
+    pub fn string(&mut self, value: &[u8]) {
+        encode::string_with(&mut self.buf, value, self.utf8, true)
+    }
+
+    pub fn nstring(&mut self, value: Option<&[u8]>) {
+        match value {
+            Some(v) => self.string(v),
+            None => self.raw("NIL"),
+        }
+    }
+
+    pub fn mailbox(&mut self, name: &MailboxName) {
+        let wire = name.to_wire(self.utf8);
+        self.astring(wire.as_bytes())
+    }
+
+    pub fn mailbox_str(&mut self, name: &str) {
+        let wire: Cow<'_, str> = if self.utf8 { Cow::Borrowed(name) } else { Cow::Owned(super::mutf7::encode(name)) };
+        self.astring(wire.as_bytes())
+    }
+
+    /// `list-mailbox = 1*list-char / string`.
+    pub fn list_mailbox(&mut self, pattern: &str) {
+        let wire: Cow<'_, str> =
+            if self.utf8 { Cow::Borrowed(pattern) } else { Cow::Owned(super::mutf7::encode(pattern)) };
+        if !wire.is_empty() && wire.bytes().all(is_list_char) { self.raw(&wire) } else { self.string(wire.as_bytes()) }
+    }
+}
