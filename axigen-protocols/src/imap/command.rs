@@ -118,7 +118,7 @@ pub enum CommandBody {
     /// `ENABLE capability...` (RFC 5161 3.1).
     Enable(Vec<Atom>),
     /// `ID (...)` or `ID NIL` (RFC 2971 3.1): field/value pairs.
-    Id(Option<Vec<(Vec<u8>, Option<Vec<u8>>)>>),
+    Id(Option<id::IdParams>),
     /// `NAMESPACE` (RFC 2342 5).
     Namespace,
     /// `SELECT mailbox [(params)]` (RFC 9051 6.3.2, RFC 7162).
@@ -539,7 +539,7 @@ impl CommandBody {
                     w.raw(c.as_str());
                 }
             }
-            CommandBody::Id(params) => id::encode(w, params.as_deref()),
+            CommandBody::Id(params) => id::encode(w, params.as_ref()),
             CommandBody::Select { mailbox, params } | CommandBody::Examine { mailbox, params } => {
                 w.sp();
                 w.mailbox(mailbox);

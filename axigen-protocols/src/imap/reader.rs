@@ -84,17 +84,14 @@ enum State {
     Line,
     /// Reading the octets of an accepted literal.
     Literal { remaining: u64 },
-    /// Dropping the rest of a refused line; `tail` keeps its last octets to
-    /// see whether it announces a literal.
-    Discard { tail: Vec<u8> },
+    /// Dropping the rest of a refused line; `scan` watches for a literal
+    /// announcement at its end.
+    Discard { scan: LiteralScan },
     /// Dropping the octets of a refused non-synchronising literal.
     SkipLiteral { remaining: u64 },
     /// Reading one continuation line (AUTHENTICATE, IDLE).
     RawLine,
 }
-
-/// Enough of a line's end to hold `~{18446744073709551615+}\r\n`.
-const TAIL: usize = 32;
 
 /// A literal announcement at the end of a line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,15 +224,18 @@ impl CommandReader {
     }
 
     /// Starts dropping a refused line whose end has not arrived.
-    fn discard(&mut self, seen: &[u8]) -> State {
-        State::Discard { tail: seen[seen.len().saturating_sub(TAIL)..].to_vec() }
+    fn discard(seen: &[u8]) -> State {
+        let mut scan = LiteralScan::default();
+        scan.push(seen);
+        State::Discard { scan }
     }
 
-    /// After a refused line ended (its last octets in `tail`): skip the
-    /// literal it announces, if non-synchronising, then the rest.
-    fn after_refused_line(&mut self, tail: &[u8]) {
+    /// After a refused line ended, announcing `literal`: skip the literal
+    /// if it is non-synchronising (the client sends it anyway), then the
+    /// rest of the command.
+    fn after_refused_line(&mut self, literal: Option<Announcement>) {
         self.reset_command();
-        self.state = match announcement(tail) {
+        self.state = match literal {
             Some(a) if a.non_sync => State::SkipLiteral { remaining: a.size },
             _ => State::Line,
         };
@@ -252,7 +252,7 @@ impl CommandReader {
                     Err(()) => return None,
                 },
                 State::Literal { remaining: 0 } => {} // back to the rest of the command line
-                State::SkipLiteral { remaining: 0 } => self.state = State::Discard { tail: Vec::new() },
+                State::SkipLiteral { remaining: 0 } => self.state = State::Discard { scan: LiteralScan::default() },
                 State::Literal { remaining } => {
                     let n = remaining.min(self.pending().len() as u64) as usize;
                     self.command.extend_from_slice(&self.input[self.start..self.start + n]);
@@ -270,27 +270,25 @@ impl CommandReader {
                         return None;
                     }
                 }
-                State::Discard { mut tail } => match memchr(b'\n', self.pending()) {
+                State::Discard { mut scan } => match memchr(b'\n', self.pending()) {
                     None => {
-                        tail.extend_from_slice(self.pending());
-                        let keep = tail.len().saturating_sub(TAIL);
-                        tail.drain(..keep);
+                        scan.push(self.pending());
                         let n = self.pending().len();
                         self.consume(n);
-                        self.state = State::Discard { tail };
+                        self.state = State::Discard { scan };
                         return None;
                     }
                     Some(i) => {
-                        tail.extend_from_slice(&self.pending()[..=i]);
+                        scan.push(&self.pending()[..i]);
                         self.consume(i + 1);
-                        self.after_refused_line(&tail);
+                        self.after_refused_line(scan.announced());
                     }
                 },
                 State::RawLine => match memchr(b'\n', self.pending()) {
                     None if self.pending().len() > self.limits.max_line => {
                         let seen = self.pending().to_vec();
                         self.consume(seen.len());
-                        self.state = self.discard(&seen);
+                        self.state = CommandReader::discard(&seen);
                         let max = self.limits.max_line;
                         return Some(Event::Error(CommandError::untagged(ErrorKind::LineTooLong { max })));
                     }
@@ -330,14 +328,14 @@ impl CommandReader {
             let tag = self.current_tag(&seen);
             self.consume(seen.len());
             self.reset_command();
-            self.state = self.discard(&seen);
+            self.state = CommandReader::discard(&seen);
             return Ok(Some(Event::Error(CommandError { tag, kind: ErrorKind::LineTooLong { max: max_line } })));
         };
         let line = self.pending()[..=end].to_vec();
         self.consume(end + 1);
         if line.len() > max_line {
             let tag = self.current_tag(&line);
-            self.after_refused_line(&line[line.len().saturating_sub(TAIL)..]);
+            self.after_refused_line(announcement(&line));
             return Ok(Some(Event::Error(CommandError { tag, kind: ErrorKind::LineTooLong { max: max_line } })));
         }
         self.command.extend_from_slice(&line);
@@ -355,7 +353,7 @@ impl CommandReader {
                 Ok((!literal.non_sync).then_some(Event::ContinuationNeeded { size: literal.size }))
             }
             Err(err) => {
-                self.after_refused_line(&line[line.len().saturating_sub(TAIL)..]);
+                self.after_refused_line(Some(literal));
                 Ok(Some(Event::Error(err)))
             }
         }
@@ -417,29 +415,73 @@ fn head(command: &[u8]) -> Result<Head, CommandError> {
     Ok(Head { tag, append: name == "APPEND" })
 }
 
-/// The literal announced at the end of `line` (which ends with LF):
+/// The literal announced at the end of `line` (which ends with LF), if any.
+fn announcement(line: &[u8]) -> Option<Announcement> {
+    let line = line.strip_suffix(b"\n")?;
+    let mut scan = LiteralScan::default();
+    scan.push(line);
+    scan.announced()
+}
+
+/// Watches the octets of a line, in pieces of any size and in constant
+/// memory, for a literal announcement at its end:
 ///
 /// ```abnf
 /// literal         = "{" number64 ["+"] "}" CRLF *CHAR8
 /// literal8        = "~{" number64 ["+"] "}" CRLF *OCTET
 /// ```
-/// A size too large for 64 bits is reported as `u64::MAX`, which no limit
-/// admits.
-fn announcement(line: &[u8]) -> Option<Announcement> {
-    let line = line.strip_suffix(b"\n")?;
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let line = line.strip_suffix(b"}")?;
-    let (line, non_sync) = match line.strip_suffix(b"+") {
-        Some(rest) => (rest, true),
-        None => (line, false),
-    };
-    let digits = line.iter().rev().take_while(|b| b.is_ascii_digit()).count();
-    if digits == 0 || line.get(line.len() - digits - 1) != Some(&b'{') {
-        return None;
+/// Any number of digits is followed (leading zeros are legal); a size too
+/// large for 64 bits saturates to `u64::MAX`, which no limit admits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct LiteralScan {
+    state: ScanState,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum ScanState {
+    #[default]
+    Other,
+    Open,
+    Digits(u64),
+    Plus(u64),
+    Closed {
+        size: u64,
+        non_sync: bool,
+    },
+    ClosedCr {
+        size: u64,
+        non_sync: bool,
+    },
+}
+
+impl LiteralScan {
+    /// Takes octets of the line (not its final LF).
+    fn push(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.state = match (self.state, b) {
+                (_, b'{') => ScanState::Open,
+                (ScanState::Open, b'0'..=b'9') => ScanState::Digits(u64::from(b - b'0')),
+                (ScanState::Digits(n), b'0'..=b'9') => {
+                    ScanState::Digits(n.saturating_mul(10).saturating_add(u64::from(b - b'0')))
+                }
+                (ScanState::Digits(n), b'+') => ScanState::Plus(n),
+                (ScanState::Digits(size), b'}') => ScanState::Closed { size, non_sync: false },
+                (ScanState::Plus(size), b'}') => ScanState::Closed { size, non_sync: true },
+                (ScanState::Closed { size, non_sync }, b'\r') => ScanState::ClosedCr { size, non_sync },
+                _ => ScanState::Other,
+            };
+        }
     }
-    let text = std::str::from_utf8(&line[line.len() - digits..]).ok()?;
-    let size = text.parse::<u64>().unwrap_or(u64::MAX);
-    Some(Announcement { size, non_sync })
+
+    /// The announcement, if the octets so far end with one (CR optional).
+    fn announced(&self) -> Option<Announcement> {
+        match self.state {
+            ScanState::Closed { size, non_sync } | ScanState::ClosedCr { size, non_sync } => {
+                Some(Announcement { size, non_sync })
+            }
+            _ => None,
+        }
+    }
 }
 
 fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {

@@ -3,6 +3,9 @@
 use crate::imap::command::{CommandBody, CommandWriter};
 use crate::imap::parser::{PResult, Parser};
 
+/// The field/value pairs of ID, as sent; `None` values were NIL.
+pub type IdParams = Vec<(Vec<u8>, Option<Vec<u8>>)>;
+
 /// ```abnf
 /// id              = "ID" SP id-params-list
 /// id-params-list  = "(" *(string SP nstring) ")" / nil
@@ -26,7 +29,7 @@ pub(crate) fn parse(p: &mut Parser<'_>) -> PResult<CommandBody> {
     Ok(CommandBody::Id(Some(pairs)))
 }
 
-pub(crate) fn encode(w: &mut CommandWriter, params: Option<&[(Vec<u8>, Option<Vec<u8>>)]>) {
+pub(crate) fn encode(w: &mut CommandWriter, params: Option<&IdParams>) {
     w.sp();
     let Some(params) = params else {
         w.raw("NIL");
