@@ -13,7 +13,7 @@
 
 use std::borrow::Cow;
 
-use super::datetime::DateTime;
+use super::append::{self, AppendMessage};
 use super::encode;
 use super::error::{CommandError, ErrorKind};
 use super::extensions::{acl, condstore, id, quota, sasl, special_use};
@@ -23,7 +23,8 @@ use super::parser::{PResult, Parser, syntax};
 use super::search::SearchCommand;
 use super::sequence::SequenceSet;
 use super::status::{self, StatusItem};
-use super::types::{Atom, Flag, MailboxName, Secret, Tag, is_list_char, is_tag_char};
+use super::store::StoreCommand;
+use super::types::{Atom, MailboxName, Secret, Tag, is_list_char, is_tag_char};
 
 pub use acl::{Rights, RightsChange, RightsMode};
 pub use condstore::{QResync, SelectParams};
@@ -43,50 +44,6 @@ pub struct Command {
     pub tag: Tag,
     /// The command and its arguments.
     pub body: CommandBody,
-}
-
-/// One message of APPEND (RFC 9051 6.3.12; several with MULTIAPPEND,
-/// RFC 3502 6.3.11).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppendMessage {
-    /// Flags to set on the new message.
-    pub flags: Vec<Flag>,
-    /// The INTERNALDATE to give it.
-    pub date: Option<DateTime>,
-    /// The message octets.
-    pub data: Vec<u8>,
-    /// Sent as `literal8` (`~{n}`, RFC 3516 4.4): may hold NUL and binary.
-    pub binary: bool,
-    /// Sent as `UTF8 (~{n})` (RFC 6855 4): the message may have UTF-8 headers.
-    pub utf8: bool,
-}
-
-/// How STORE changes flags (RFC 9051 6.4.6).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum StoreAction {
-    /// `FLAGS`: replace.
-    Replace,
-    /// `+FLAGS`: add.
-    Add,
-    /// `-FLAGS`: remove.
-    Remove,
-}
-
-/// STORE / UID STORE (RFC 9051 6.4.6, RFC 7162 3.1.3).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreCommand {
-    /// UID STORE.
-    pub uid: bool,
-    /// The messages.
-    pub set: SequenceSet,
-    /// `(UNCHANGEDSINCE n)`: store only where the mod-sequence is at most n.
-    pub unchanged_since: Option<u64>,
-    /// Replace, add or remove.
-    pub action: StoreAction,
-    /// `.SILENT`: no untagged FETCH with the new flags.
-    pub silent: bool,
-    /// The flags.
-    pub flags: Vec<Flag>,
 }
 
 /// The commands this parser knows. Which ones are valid in the session's
@@ -433,10 +390,10 @@ impl CommandBody {
                 p.sp()?;
                 CommandBody::Status { mailbox, items: status::status_att_list(p)? }
             }
-            "APPEND" => parse_append(p)?,
+            "APPEND" => append::parse(p)?,
             "SEARCH" => CommandBody::Search(SearchCommand::parse(p, false)?),
             "FETCH" => CommandBody::Fetch(FetchCommand::parse(p, false)?),
-            "STORE" => CommandBody::Store(parse_store(p, false)?),
+            "STORE" => CommandBody::Store(StoreCommand::parse(p, false)?),
             "COPY" | "MOVE" => parse_copy_move(p, name == "MOVE", false)?,
             "UID" => {
                 // uid = "UID" SP (copy / move / fetch / search / store / uid-expunge)
@@ -445,7 +402,7 @@ impl CommandBody {
                 match sub.as_str() {
                     "SEARCH" => CommandBody::Search(SearchCommand::parse(p, true)?),
                     "FETCH" => CommandBody::Fetch(FetchCommand::parse(p, true)?),
-                    "STORE" => CommandBody::Store(parse_store(p, true)?),
+                    "STORE" => CommandBody::Store(StoreCommand::parse(p, true)?),
                     "COPY" | "MOVE" => parse_copy_move(p, sub == "MOVE", true)?,
                     "EXPUNGE" => {
                         // uid-expunge = "UID" SP "EXPUNGE" SP sequence-set   (RFC 4315 4)
@@ -578,42 +535,11 @@ impl CommandBody {
                 w.sp();
                 status::encode_list(&mut w.buf, items);
             }
-            CommandBody::Append { mailbox, messages } => {
-                w.sp();
-                w.mailbox(mailbox);
-                for m in messages {
-                    if !m.flags.is_empty() {
-                        w.sp();
-                        encode::flag_list(&mut w.buf, &m.flags);
-                    }
-                    if let Some(date) = &m.date {
-                        w.raw(&format!(" \"{date}\""));
-                    }
-                    w.sp();
-                    if m.utf8 {
-                        w.raw("UTF8 (");
-                    }
-                    w.raw(if m.binary || m.utf8 { "~" } else { "" });
-                    encode::literal(&mut w.buf, &m.data, true);
-                    if m.utf8 {
-                        w.raw(")");
-                    }
-                }
-            }
+            CommandBody::Append { mailbox, messages } => append::encode(w, mailbox, messages),
             CommandBody::UidExpunge(set) => w.raw(&format!(" {set}")),
             CommandBody::Search(search) => search.encode(w),
             CommandBody::Fetch(fetch) => fetch.encode(w),
-            CommandBody::Store(store) => {
-                w.raw(&format!(" {}", store.set));
-                condstore::encode_store_modifiers(w, store.unchanged_since);
-                let sign = match store.action {
-                    StoreAction::Replace => "",
-                    StoreAction::Add => "+",
-                    StoreAction::Remove => "-",
-                };
-                w.raw(&format!(" {sign}FLAGS{} ", if store.silent { ".SILENT" } else { "" }));
-                encode::flag_list(&mut w.buf, &store.flags);
-            }
+            CommandBody::Store(store) => store.encode(w),
             CommandBody::Copy { set, mailbox, .. } | CommandBody::Move { set, mailbox, .. } => {
                 w.raw(&format!(" {set} "));
                 w.mailbox(mailbox);
@@ -624,101 +550,6 @@ impl CommandBody {
             }
         }
     }
-}
-
-/// ```abnf
-/// append          = "APPEND" SP mailbox 1*append-message   ; RFC 3502
-/// append-message  = append-opts SP append-data
-/// append-opts     = [SP flag-list] [SP date-time] *(SP append-ext)
-/// append-data     = literal / literal8 / append-data-ext   ; RFC 3516
-/// append-data-ext =/ "UTF8" SP "(" literal8 ")"            ; RFC 6855
-/// ```
-/// `append-ext` (CATENATE and others) is not supported.
-fn parse_append(p: &mut Parser<'_>) -> PResult<CommandBody> {
-    p.sp()?;
-    let mailbox = p.mailbox()?;
-    let mut messages = Vec::new();
-    loop {
-        p.sp()?;
-        let flags = if p.peek() == Some(b'(') {
-            let flags = p.flag_list()?;
-            p.sp()?;
-            flags
-        } else {
-            Vec::new()
-        };
-        let date = if p.peek() == Some(b'"') {
-            let date = p.date_time()?;
-            p.sp()?;
-            Some(date)
-        } else {
-            None
-        };
-        let (data, binary, utf8) = if p.keyword("UTF8") {
-            p.sp()?;
-            p.expect(b'(', "expected '(' after UTF8")?;
-            if p.peek() != Some(b'~') {
-                return Err(syntax("UTF8 takes a literal8 (RFC 6855 4)"));
-            }
-            let (data, _) = p.literal(true)?;
-            p.expect(b')', "expected ')' after the literal8")?;
-            (data, true, true)
-        } else {
-            if !matches!(p.peek(), Some(b'{') | Some(b'~')) {
-                return Err(syntax("APPEND needs the message as a literal"));
-            }
-            let (data, binary) = p.literal(true)?;
-            (data, binary, false)
-        };
-        messages.push(AppendMessage { flags, date, data: data.to_vec(), binary, utf8 });
-        if p.at_end() || (p.peek() == Some(b' ') && matches!(p.peek_at(1), None | Some(b'\r') | Some(b'\n'))) {
-            break;
-        }
-    }
-    Ok(CommandBody::Append { mailbox, messages })
-}
-
-/// ```abnf
-/// store           = "STORE" SP sequence-set [store-modifiers] SP
-///                   store-att-flags                          ; RFC 4466 2.5
-/// store-att-flags = (["+" / "-"] "FLAGS" [".SILENT"]) SP
-///                   (flag-list / (flag *(SP flag)))
-/// ```
-fn parse_store(p: &mut Parser<'_>, uid: bool) -> PResult<StoreCommand> {
-    p.sp()?;
-    let set = p.sequence_set()?;
-    p.sp()?;
-    let unchanged_since = if p.peek() == Some(b'(') {
-        let u = condstore::parse_store_modifiers(p)?;
-        p.sp()?;
-        u
-    } else {
-        None
-    };
-    let action = if p.eat(b'+') {
-        StoreAction::Add
-    } else if p.eat(b'-') {
-        StoreAction::Remove
-    } else {
-        StoreAction::Replace
-    };
-    let silent = match p.word().to_ascii_uppercase().as_str() {
-        "FLAGS" => false,
-        "FLAGS.SILENT" => true,
-        _ => return Err(syntax("expected FLAGS, +FLAGS or -FLAGS")),
-    };
-    p.sp()?;
-    let flags = if p.peek() == Some(b'(') {
-        p.flag_list()?
-    } else {
-        let mut flags = vec![p.flag()?];
-        while p.peek() == Some(b' ') && !matches!(p.peek_at(1), None | Some(b'\r') | Some(b'\n')) {
-            p.sp()?;
-            flags.push(p.flag()?);
-        }
-        flags
-    };
-    Ok(StoreCommand { uid, set, unchanged_since, action, silent, flags })
 }
 
 /// ```abnf

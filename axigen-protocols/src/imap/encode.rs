@@ -14,7 +14,7 @@
 //! encode::astring(&mut out, b"two words", false);
 //! out.push(b' ');
 //! encode::astring(&mut out, "Grüße".as_bytes(), false);
-//! assert_eq!(out, "hello \"two words\" {6}\r\nGrüße".as_bytes());
+//! assert_eq!(out, "hello \"two words\" {7}\r\nGrüße".as_bytes());
 //! ```
 
 use super::types::{Flag, MailboxName, is_astring_char};

@@ -93,13 +93,13 @@ pub enum FetchAttribute {
     Flags,
     /// `INTERNALDATE`.
     InternalDate,
-    /// `RFC822` (= BODY[]).
+    /// `RFC822` (= `BODY[]`).
     Rfc822,
-    /// `RFC822.HEADER` (= BODY.PEEK[HEADER]).
+    /// `RFC822.HEADER` (= `BODY.PEEK[HEADER]`).
     Rfc822Header,
     /// `RFC822.SIZE`.
     Rfc822Size,
-    /// `RFC822.TEXT` (= BODY[TEXT]).
+    /// `RFC822.TEXT` (= `BODY[TEXT]`).
     Rfc822Text,
     /// `BODY`: the non-extensible structure.
     Body,

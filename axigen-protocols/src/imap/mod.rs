@@ -6,12 +6,13 @@
 //!   literals (synchronising and LITERAL+), enforces the limits, and reads
 //!   the continuation lines of AUTHENTICATE and IDLE.
 //! - [`Command`] / [`CommandBody`]: the parsed commands; per area in
-//!   [`fetch`], [`search`], [`list`], [`status`] and [`extensions`].
+//!   [`append`], [`fetch`], [`search`], [`store`], [`list`], [`status`]
+//!   and [`extensions`].
 //! - [`types`], [`sequence`], [`datetime`]: validated values (tags, atoms,
 //!   flags, mailbox names, sequence sets, dates).
 //! - [`mutf7`]: modified UTF-7 mailbox names (RFC 3501 5.1.3).
 //! - [`response`] and [`encode`]: status responses with response codes,
-//!   untagged data, and the wire forms of strings, names and flag lists.
+//!   untagged [`data`], and the wire forms of strings, names and flag lists.
 //!
 //! This is our own parser rather than `imap-codec`: the server needs the
 //! server side of ACL (RFC 4314), LIST-EXTENDED and LIST-STATUS (RFC 5258,
@@ -50,7 +51,9 @@
 //!   3501 did not); a one-digit day in `date-time`; options of LIST in any
 //!   order. Everything else the grammar does not allow is BAD.
 
+pub mod append;
 pub mod command;
+pub mod data;
 pub mod datetime;
 pub mod encode;
 pub mod error;
@@ -64,9 +67,11 @@ pub mod response;
 pub mod search;
 pub mod sequence;
 pub mod status;
+pub mod store;
 pub mod types;
 
-pub use command::{AppendMessage, Command, CommandBody, ParseOptions, StoreAction, StoreCommand};
+pub use append::AppendMessage;
+pub use command::{Command, CommandBody, ParseOptions};
 pub use datetime::{Date, DateTime};
 pub use error::{CommandError, ErrorKind};
 pub use fetch::{FetchAttribute, FetchCommand, FetchItems, Partial, Section, SectionText};
@@ -76,6 +81,7 @@ pub use response::{Code, Data, Status, StatusResponse};
 pub use search::{SearchCommand, SearchKey, SearchReturn};
 pub use sequence::{SeqNumber, SeqRange, SequenceSet};
 pub use status::StatusItem;
+pub use store::{StoreAction, StoreCommand};
 pub use types::{Atom, Flag, InvalidValue, MailboxName, Secret, Tag};
 
 /// An extension the parser understands, with the RFC that defines it.

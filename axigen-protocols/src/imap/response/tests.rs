@@ -1,6 +1,7 @@
 //! Known answers of the response encoder.
 
 use super::*;
+use crate::imap::{MailboxName, StatusItem};
 
 fn tag() -> Tag {
     Tag::new("A1").unwrap()
