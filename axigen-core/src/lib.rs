@@ -33,6 +33,7 @@ pub mod notify;
 pub mod password;
 pub mod queue;
 pub mod settings;
+pub mod structure;
 
 /// Errors shared by the core traits and their implementations.
 #[derive(Debug, thiserror::Error)]

@@ -15,6 +15,9 @@
 //!   acknowledge it to a client.
 //! - Waiters registered with the [`crate::notify::ChangeNotifier`] are woken only
 //!   after the change is durable.
+//! - Stored content always has its structure: [`MailStore::structure`] of a
+//!   blob equals [`crate::structure::parse_structure`] of its
+//!   [`MailStore::content`], without parsing it again.
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -22,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Result;
 use crate::model::AccountId;
+use crate::structure::MessageStructure;
 
 /// A folder's identity within its account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -407,6 +411,9 @@ pub trait MailStore: Send + Sync {
     async fn message(&self, account: AccountId, folder: FolderId, uid: Uid) -> Result<Option<MessageMeta>>;
     /// A message's content.
     async fn content(&self, blob: BlobId) -> Result<Bytes>;
+    /// A message's structure (ENVELOPE, BODYSTRUCTURE and section offsets
+    /// into [`MailStore::content`]), computed when the content was stored.
+    async fn structure(&self, blob: BlobId) -> Result<MessageStructure>;
 
     /// Changes flags of the given messages (unknown UIDs are ignored).
     async fn change_flags(

@@ -1,11 +1,12 @@
 //! Consistency check: recomputes every counter and reference from the records
 //! and reports each disagreement. Read-only; runs on the durable state.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use axigen_core::Result;
 use axigen_core::mailstore::{BlobId, ChangeKind, Flags, FolderId, ModSeq, Uid};
 use axigen_core::model::{Account, AccountId};
+use axigen_core::structure::parse_structure;
 use serde::Serialize;
 
 use crate::Store;
@@ -31,6 +32,8 @@ pub struct CheckReport {
     pub messages: u64,
     /// Blobs checked.
     pub blobs: u64,
+    /// Message structure records checked.
+    pub structures: u64,
     /// Change-log entries checked.
     pub changes: u64,
     /// Outbound queue entries checked.
@@ -51,8 +54,9 @@ impl CheckReport {
 }
 
 impl Store {
-    /// Verifies counters, UIDs, MODSEQs, blob references and the change log.
-    /// With `deep`, also re-hashes every blob against its id.
+    /// Verifies counters, UIDs, MODSEQs, blob references, message structures
+    /// and the change log. With `deep`, also re-hashes every blob against its
+    /// id and recomputes its structure.
     pub fn check(&self, deep: bool) -> Result<CheckReport> {
         let mut r = CheckReport::default();
         let mut refs: HashMap<BlobId, u64> = HashMap::new();
@@ -209,7 +213,9 @@ impl Store {
             }
         }
 
-        // Blobs and their reference counts.
+        // Blobs, their reference counts and their structures.
+        let structure_cf = crate::commit::cf(&self.db, CF_STRUCTURE);
+        let mut blob_ids = HashSet::new();
         let mut counted: HashMap<BlobId, u64> = HashMap::new();
         for (k, v) in self.scan(CF_BLOB_REF, b"")? {
             let mut id = [0u8; 32];
@@ -233,6 +239,17 @@ impl Store {
             if deep && BlobId::of(&v) != id {
                 r.add(&obj, "content does not match its hash");
             }
+            blob_ids.insert(id);
+            match self.db.get_pinned_cf(structure_cf, id.0).map_err(crate::commit::storage)? {
+                None => r.add(&obj, "no message structure record"),
+                Some(record) => match decode_structure(&record) {
+                    Err(e) => r.add(&obj, format!("message structure: {e}")),
+                    Ok(s) if deep && s != parse_structure(&v) => {
+                        r.add(&obj, "message structure does not match the content")
+                    }
+                    Ok(_) => {}
+                },
+            }
             let actual = refs.remove(&id).unwrap_or(0);
             let recorded = counted.remove(&id).unwrap_or(0);
             if actual == 0 {
@@ -247,6 +264,15 @@ impl Store {
         }
         for (id, _) in counted {
             r.add(format!("blob {}", id.to_hex()), "reference count without content");
+        }
+        for item in self.db.iterator_cf(structure_cf, rocksdb::IteratorMode::Start) {
+            let (k, _) = item.map_err(crate::commit::storage)?;
+            r.structures += 1;
+            match <[u8; 32]>::try_from(&k[..]) {
+                Ok(id) if blob_ids.contains(&BlobId(id)) => {}
+                Ok(id) => r.add(format!("blob {}", BlobId(id).to_hex()), "message structure without content"),
+                Err(_) => r.add("structure", "key of the wrong length"),
+            }
         }
         Ok(r)
     }

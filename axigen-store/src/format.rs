@@ -6,25 +6,35 @@
 //! |---|---|
 //! | 1 | first layout |
 //! | 2 | adds the `queue` column family (outbound queue) |
+//! | 3 | adds the `structure` column family: every blob's message structure (postcard) |
 //!
 //! A layout change bumps [`FORMAT_VERSION`] and adds a function to
 //! [`MIGRATIONS`] that rewrites a store of the previous version in one synced
 //! write batch, together with a test that opens a store written in the
-//! previous format (built key by key in the test) and checks it after upgrade.
+//! previous format and checks it after upgrade. A migration that touches
+//! every blob (2 -> 3) cannot hold a large store in one batch: it writes
+//! synced batches of its own, each safe to repeat, and only its final batch
+//! moves the format record, so an interrupted upgrade is resumed at the next
+//! open and software of the old format never sees a half-new store.
 
+use axigen_core::structure::parse_structure;
 use axigen_core::{Error, Result};
-use rocksdb::{IteratorMode, WriteOptions};
+use rocksdb::{IteratorMode, WriteBatch, WriteOptions};
 
 use crate::commit::{Db, cf, storage};
-use crate::keys::{ALL_CFS, CF_META, META_FORMAT};
+use crate::keys::{ALL_CFS, CF_BLOB, CF_META, CF_STRUCTURE, META_FORMAT, encode_structure};
 
 /// The layout version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
-type Migration = fn(&Db, &mut rocksdb::WriteBatch) -> Result<()>;
+type Migration = fn(&Db, &mut WriteBatch) -> Result<()>;
 
 /// `MIGRATIONS[i]` upgrades a store from version `i + 1` to `i + 2`.
-const MIGRATIONS: &[Migration] = &[add_queue];
+const MIGRATIONS: &[Migration] = &[add_queue, add_structures];
+
+/// Bounds of one batch of structure records written by the 2 -> 3 upgrade.
+const STRUCTURE_BATCH_RECORDS: usize = 512;
+const STRUCTURE_BATCH_BYTES: usize = 4 << 20;
 
 /// 1 -> 2: the `queue` column family is created empty when the store is
 /// opened (RocksDB creates missing column families); nothing else changes.
@@ -34,6 +44,57 @@ fn add_queue(db: &Db, _batch: &mut rocksdb::WriteBatch) -> Result<()> {
     if db.cf_handle(crate::keys::CF_QUEUE).is_none() {
         return Err(Error::Format("the queue column family was not created".into()));
     }
+    Ok(())
+}
+
+/// 2 -> 3: every blob gets its structure record, computed from its content.
+/// Records are written in synced batches as the blobs are read. Blobs and
+/// records are walked side by side in key order: a blob that has a record
+/// already (from an interrupted upgrade) is skipped, and a record whose blob
+/// is gone (deleted since by format-2 software) is removed in the final batch.
+fn add_structures(db: &Db, last: &mut WriteBatch) -> Result<()> {
+    let (blobs, structures) = (cf(db, CF_BLOB), cf(db, CF_STRUCTURE));
+    let mut wo = WriteOptions::default();
+    wo.set_sync(true);
+    let mut existing = db.raw_iterator_cf(structures);
+    existing.seek_to_first();
+    let (mut batch, mut records, mut bytes, mut done) = (WriteBatch::default(), 0usize, 0usize, 0usize);
+    for item in db.iterator_cf(blobs, IteratorMode::Start) {
+        let (id, content) = item.map_err(storage)?;
+        let mut has_record = false;
+        while let Some(key) = existing.key() {
+            if key > &id[..] {
+                break;
+            }
+            if key == &id[..] {
+                has_record = true;
+            } else {
+                last.delete_cf(structures, key);
+            }
+            existing.next();
+        }
+        existing.status().map_err(storage)?;
+        if has_record {
+            continue;
+        }
+        let record = encode_structure(&parse_structure(&content))?;
+        bytes += record.len();
+        records += 1;
+        batch.put_cf(structures, &id, record);
+        if records >= STRUCTURE_BATCH_RECORDS || bytes >= STRUCTURE_BATCH_BYTES {
+            db.write_opt(std::mem::take(&mut batch), &wo).map_err(storage)?;
+            done += records;
+            (records, bytes) = (0, 0);
+            tracing::info!(messages = done, "store upgrade: message structures computed");
+        }
+    }
+    while let Some(key) = existing.key() {
+        last.delete_cf(structures, key);
+        existing.next();
+    }
+    existing.status().map_err(storage)?;
+    db.write_opt(batch, &wo).map_err(storage)?;
+    tracing::info!(messages = done + records, "store upgrade: every blob has its message structure");
     Ok(())
 }
 
@@ -76,7 +137,7 @@ pub(crate) fn check_and_migrate(db: &Db) -> Result<()> {
             .ok_or_else(|| Error::Format(format!("no migration from format {version}")))?;
         let mut wo = WriteOptions::default();
         wo.set_sync(true);
-        let mut batch = rocksdb::WriteBatch::default();
+        let mut batch = WriteBatch::default();
         migrate(db, &mut batch)?;
         batch.put_cf(meta, META_FORMAT, (version + 1).to_be_bytes());
         db.write_opt(batch, &wo).map_err(storage)?;

@@ -1,12 +1,14 @@
 //! Key encoding and record codecs. Integers are big-endian so that keys sort
 //! numerically; records on the hot path (folders, messages, change-log
-//! entries, account state) use a fixed binary layout, directory objects JSON.
+//! entries, account state) use a fixed binary layout, message structures
+//! postcard, directory objects JSON.
 
 use axigen_core::Error;
 use axigen_core::mailstore::{
     BlobId, ChangeKind, Flags, FolderId, FolderInfo, FolderKind, MessageMeta, ModSeq, SpecialUse, Uid,
 };
 use axigen_core::model::AccountId;
+use axigen_core::structure::MessageStructure;
 
 /// A key-value pair read from a scan.
 pub type Row = (Box<[u8]>, Box<[u8]>);
@@ -23,6 +25,7 @@ pub const CF_BLOB: &str = "blob";
 pub const CF_BLOB_REF: &str = "blob_ref";
 pub const CF_SEAT: &str = "seat";
 pub const CF_QUEUE: &str = "queue";
+pub const CF_STRUCTURE: &str = "structure";
 
 /// Every column family, in creation order.
 pub const ALL_CFS: &[&str] = &[
@@ -37,6 +40,7 @@ pub const ALL_CFS: &[&str] = &[
     CF_BLOB_REF,
     CF_SEAT,
     CF_QUEUE,
+    CF_STRUCTURE,
 ];
 
 pub const META_FORMAT: &[u8] = b"format";
@@ -342,6 +346,28 @@ pub fn decode_change(b: &[u8]) -> Result<(FolderId, ChangeKind), Error> {
     Ok((folder, kind))
 }
 
+/// Version byte that starts a structure record. A record of another version
+/// is not decoded (the structure is computed again from the content).
+pub const STRUCTURE_RECORD_VERSION: u8 = 1;
+
+/// Structure record: [`STRUCTURE_RECORD_VERSION`], then the postcard
+/// encoding of the [`MessageStructure`] (varint integers, length-prefixed
+/// bytes, no field names).
+pub fn encode_structure(s: &MessageStructure) -> Result<Vec<u8>, Error> {
+    postcard::to_extend(s, vec![STRUCTURE_RECORD_VERSION])
+        .map_err(|e| Error::Storage(format!("cannot encode a message structure: {e}")))
+}
+
+pub fn decode_structure(b: &[u8]) -> Result<MessageStructure, Error> {
+    match b.split_first() {
+        Some((&STRUCTURE_RECORD_VERSION, rest)) => {
+            postcard::from_bytes(rest).map_err(|e| corrupt(&format!("message structure: {e}")))
+        }
+        Some((v, _)) => Err(corrupt(&format!("message structure record version {v}"))),
+        None => Err(corrupt("empty message structure")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,6 +401,10 @@ mod tests {
         for kind in [ChangeKind::FolderCreated, ChangeKind::Expunged { uid: Uid(9) }] {
             assert_eq!(decode_change(&encode_change(FolderId(1), &kind)).unwrap(), (FolderId(1), kind));
         }
+        let raw = b"From: a@example.org\r\nSubject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n";
+        let st = axigen_core::structure::parse_structure(raw);
+        assert_eq!(decode_structure(&encode_structure(&st).unwrap()).unwrap(), st);
+        assert!(decode_structure(&[2, 0]).is_err() && decode_structure(&[]).is_err());
         let s = AccountState { next_folder: 10, highest_modseq: 5, bytes: 9, messages: 1 };
         assert_eq!(AccountState::decode(&s.encode()).unwrap(), s);
         assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));

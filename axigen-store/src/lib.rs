@@ -37,11 +37,16 @@
 //! | `changelog` | account-id modseq | folder id, change kind, uid |
 //! | `blob` | BLAKE3 of the content | the message (BlobDB value files, LZ4) |
 //! | `blob_ref` | BLAKE3 of the content | number of message records that point to it |
+//! | `structure` | BLAKE3 of the content | version byte, postcard [`MessageStructure`](axigen_core::structure::MessageStructure) |
 //! | `seat` | feature NUL account-id | acquisition sequence number |
 //! | `queue` | queue-id | JSON: envelope, attempts, next attempt, blob id (content in `blob`) |
 //!
 //! A message delivered to many folders, or copied, is stored once in `blob`
 //! and counted in `blob_ref`; the blob goes when its last reference does.
+//! Its structure (envelope, body structure, section offsets) is computed once,
+//! on the caller's thread, and written and deleted with it, so that IMAP
+//! `FETCH ENVELOPE`/`BODYSTRUCTURE`/`BODY[1.2]` over a large mailbox reads a
+//! small record per message instead of parsing every message.
 //!
 //! # Format versions
 //!

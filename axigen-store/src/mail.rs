@@ -8,7 +8,10 @@
 //! - Every change-log entry takes its own MODSEQ from the account counter, so
 //!   the change log is keyed by (account, MODSEQ) without collisions.
 //! - A blob is written in the same batch as the first message record
-//!   that references it and deleted with the last one.
+//!   that references it and deleted with the last one; its structure record
+//!   goes with it. Content is hashed and its structure computed on the
+//!   caller's thread ([`NewBlob::prepare`]), never on the committer, whose
+//!   time is every writer's latency.
 
 use std::collections::BTreeSet;
 
@@ -18,6 +21,7 @@ use axigen_core::mailstore::{
     FolderInfo, FolderKind, MailStore, MessageMeta, ModSeq, NewMessage, QuotaLimit, QuotaUsage, SpecialUse, Uid,
 };
 use axigen_core::model::AccountId;
+use axigen_core::structure::{MessageStructure, parse_structure};
 use axigen_core::{Error, Result, unix_now};
 use bytes::Bytes;
 use rocksdb::{Direction, IteratorMode, ReadOptions};
@@ -72,11 +76,35 @@ fn blob_refs(ctx: &Ctx<'_>, blob: &BlobId) -> Result<u64> {
     })
 }
 
-pub(crate) fn blob_incref(ctx: &mut Ctx<'_>, blob: &BlobId, content: Option<&Bytes>) -> Result<()> {
+/// Content arriving in the store, prepared on the caller's thread: its blob
+/// id (BLAKE3) and its encoded structure, so that the committer only writes.
+pub(crate) struct NewBlob {
+    pub id: BlobId,
+    pub content: Bytes,
+    pub structure: Vec<u8>,
+}
+
+impl NewBlob {
+    pub fn prepare(content: Bytes) -> Result<NewBlob> {
+        let id = BlobId::of(&content);
+        let structure = encode_structure(&parse_structure(&content))?;
+        Ok(NewBlob { id, content, structure })
+    }
+
+    /// Bytes it may add to a group (the group-size bound).
+    pub fn weight(&self) -> usize {
+        self.content.len() + self.structure.len()
+    }
+}
+
+/// Adds a reference to a blob. The first reference writes the content and
+/// its structure, so `new` is needed unless the blob is known to exist.
+pub(crate) fn blob_incref(ctx: &mut Ctx<'_>, blob: &BlobId, new: Option<&NewBlob>) -> Result<()> {
     let n = blob_refs(ctx, blob)?;
     if n == 0 {
-        let content = content.ok_or_else(|| corrupt("blob referenced but missing"))?;
-        ctx.put(CF_BLOB, &blob.0, content)?;
+        let new = new.ok_or_else(|| corrupt("blob referenced but missing"))?;
+        ctx.put(CF_BLOB, &blob.0, &new.content)?;
+        ctx.put(CF_STRUCTURE, &blob.0, &new.structure)?;
     }
     ctx.put(CF_BLOB_REF, &blob.0, &(n + 1).to_be_bytes())
 }
@@ -85,6 +113,7 @@ pub(crate) fn blob_decref(ctx: &mut Ctx<'_>, blob: &BlobId) -> Result<()> {
     let n = blob_refs(ctx, blob)?;
     if n <= 1 {
         ctx.delete(CF_BLOB, &blob.0)?;
+        ctx.delete(CF_STRUCTURE, &blob.0)?;
         ctx.delete(CF_BLOB_REF, &blob.0)
     } else {
         ctx.put(CF_BLOB_REF, &blob.0, &(n - 1).to_be_bytes())
@@ -262,7 +291,7 @@ fn append_op(
     a: AccountId,
     f: FolderId,
     msg: NewMessage,
-    blob: BlobId,
+    blob: NewBlob,
     quota: QuotaLimit,
 ) -> Result<Appended> {
     let keywords = clean_keywords(&msg.keywords)?;
@@ -270,9 +299,9 @@ fn append_op(
     let mut folder = folder_rec(ctx, a, f)?;
     let size = msg.content.len() as u64;
     check_quota(a, &s, quota, size, 1)?;
-    blob_incref(ctx, &blob, Some(&msg.content))?;
+    blob_incref(ctx, &blob.id, Some(&blob))?;
     let (uid, modseq) =
-        insert_message(ctx, a, &mut s, &mut folder, msg.flags, keywords, msg.internal_date, size, blob)?;
+        insert_message(ctx, a, &mut s, &mut folder, msg.flags, keywords, msg.internal_date, size, blob.id)?;
     put_folder(ctx, a, &folder)?;
     put_account_state(ctx, a, &s)?;
     Ok(Appended { account: a, folder: f, uid_validity: folder.uid_validity, uid, modseq })
@@ -280,20 +309,19 @@ fn append_op(
 
 fn deliver_op(
     ctx: &mut Ctx<'_>,
-    content: Bytes,
-    blob: BlobId,
+    blob: NewBlob,
     internal_date: i64,
     targets: Vec<DeliveryTarget>,
 ) -> Result<Vec<Appended>> {
-    let size = content.len() as u64;
+    let size = blob.content.len() as u64;
     let mut out = Vec::with_capacity(targets.len());
     for t in targets {
         let mut s = account_state(ctx, t.account)?;
         let mut folder = folder_rec(ctx, t.account, t.folder)?;
         check_quota(t.account, &s, t.quota, size, 1)?;
-        blob_incref(ctx, &blob, Some(&content))?;
+        blob_incref(ctx, &blob.id, Some(&blob))?;
         let (uid, modseq) =
-            insert_message(ctx, t.account, &mut s, &mut folder, t.flags, Vec::new(), internal_date, size, blob)?;
+            insert_message(ctx, t.account, &mut s, &mut folder, t.flags, Vec::new(), internal_date, size, blob.id)?;
         put_folder(ctx, t.account, &folder)?;
         put_account_state(ctx, t.account, &s)?;
         out.push(Appended { account: t.account, folder: t.folder, uid_validity: folder.uid_validity, uid, modseq });
@@ -561,17 +589,15 @@ impl MailStore for Store {
         message: NewMessage,
         quota: QuotaLimit,
     ) -> Result<Appended> {
-        let weight = message.content.len();
-        // Hash here, on the caller's thread, so the committer only writes.
-        let blob = BlobId::of(&message.content);
-        self.committer.submit(weight, move |ctx| append_op(ctx, account, folder, message, blob, quota)).await
+        // Hash and parse here, on the caller's thread, so the committer only writes.
+        let blob = NewBlob::prepare(message.content.clone())?;
+        self.committer.submit(blob.weight(), move |ctx| append_op(ctx, account, folder, message, blob, quota)).await
     }
 
     async fn deliver(&self, content: Bytes, internal_date: i64, targets: &[DeliveryTarget]) -> Result<Vec<Appended>> {
         let targets = targets.to_vec();
-        let weight = content.len();
-        let blob = BlobId::of(&content);
-        self.committer.submit(weight, move |ctx| deliver_op(ctx, content, blob, internal_date, targets)).await
+        let blob = NewBlob::prepare(content)?;
+        self.committer.submit(blob.weight(), move |ctx| deliver_op(ctx, blob, internal_date, targets)).await
     }
 
     async fn messages(&self, account: AccountId, folder: FolderId) -> Result<Vec<MessageMeta>> {
@@ -597,6 +623,19 @@ impl MailStore for Store {
             Some(v) => Ok(Bytes::from(v)),
             None => Err(Error::NotFound(format!("message content {}", blob.to_hex()))),
         }
+    }
+
+    async fn structure(&self, blob: BlobId) -> Result<MessageStructure> {
+        let record = self.db.get_pinned_cf(cf(&self.db, CF_STRUCTURE), blob.0).map_err(storage)?;
+        let problem = match record.as_deref().map(decode_structure) {
+            Some(Ok(s)) => return Ok(s),
+            Some(Err(e)) => e.to_string(),
+            None => "missing".to_owned(),
+        };
+        // A store that passes `check` never gets here; serve the fetch anyway.
+        let content = self.content(blob).await?;
+        tracing::warn!(blob = %blob.to_hex(), problem, "message structure record unusable; computed from the content");
+        Ok(parse_structure(&content))
     }
 
     async fn change_flags(

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::Store;
 use crate::commit::{cf, storage};
 use crate::keys::*;
-use crate::mail::{blob_decref, blob_incref};
+use crate::mail::{NewBlob, blob_decref, blob_incref};
 
 #[derive(Serialize, Deserialize)]
 pub(crate) struct QueueRecord {
@@ -51,16 +51,16 @@ impl QueueStore for Store {
         if message.recipients.is_empty() {
             return Err(Error::Invalid("a queued message needs at least one recipient".into()));
         }
-        let blob = BlobId::of(&message.content);
-        let weight = message.content.len();
+        // Hash and parse here, on the caller's thread, so the committer only writes.
+        let blob = NewBlob::prepare(message.content.clone())?;
         self.committer
-            .submit(weight, move |ctx| {
+            .submit(blob.weight(), move |ctx| {
                 let id = match ctx.get(CF_META, META_NEXT_QUEUE_ID)? {
                     Some(b) => be64(&b)?,
                     None => 1,
                 };
                 ctx.put(CF_META, META_NEXT_QUEUE_ID, &(id + 1).to_be_bytes())?;
-                blob_incref(ctx, &blob, Some(&message.content))?;
+                blob_incref(ctx, &blob.id, Some(&blob))?;
                 let now = unix_now();
                 let record = QueueRecord {
                     entry: QueueEntry {
@@ -72,7 +72,7 @@ impl QueueStore for Store {
                         next_attempt: now,
                         size: message.content.len() as u64,
                     },
-                    blob: blob.to_hex(),
+                    blob: blob.id.to_hex(),
                 };
                 let json = serde_json::to_vec(&record).map_err(|e| Error::Storage(e.to_string()))?;
                 ctx.put(CF_QUEUE, &id.to_be_bytes(), &json)?;

@@ -390,7 +390,7 @@ async fn the_outbound_queue_is_durable_and_shares_blobs() {
 async fn a_format_1_store_is_upgraded_with_its_data() {
     let dir = tempfile::tempdir().unwrap();
     // Write a store, then turn it into exactly what format 1 looked like:
-    // no `queue` column family, format record 1.
+    // no `queue` or `structure` column family, format record 1.
     let account_id = {
         let store = open(dir.path());
         domain(&store, "example.com").await;
@@ -411,6 +411,7 @@ async fn a_format_1_store_is_upgraded_with_its_data() {
         let cfs = rocksdb::DB::list_cf(&rocksdb::Options::default(), dir.path()).unwrap();
         let mut db = rocksdb::DB::open_cf(&rocksdb::Options::default(), dir.path(), cfs).unwrap();
         db.drop_cf("queue").unwrap();
+        db.drop_cf("structure").unwrap();
         db.put_cf(db.cf_handle("meta").unwrap(), b"format", 1u32.to_be_bytes()).unwrap();
     }
     let store = open(dir.path());
