@@ -210,7 +210,9 @@ fn refusal_reply(r: &Refusal) -> Reply {
 /// anything else as its raw (unfolded) text.
 fn summarize(raw: &Bytes) -> MessageSummary {
     let mut summary = MessageSummary { headers: Vec::new(), size: raw.len() as u64 };
-    let Some(message) = mail_parser::MessageParser::default().parse(raw.as_ref()) else { return summary };
+    // Headers only: filters match on headers, and a full parse of hostile MIME
+    // (deeply nested parts) costs stack and time the pipeline does not need.
+    let Some(message) = mail_parser::MessageParser::default().parse_headers(raw.as_ref()) else { return summary };
     for h in message.headers() {
         let value = if let Some(t) = h.value().as_text() {
             t.to_owned()
@@ -436,5 +438,31 @@ impl SmtpBackend for InboundBackend {
             None => session.id.clone(),
         };
         Reply::new(250, (2, 0, 0), format!("OK, message {id} accepted"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summaries_read_headers_and_survive_hostile_nesting() {
+        let raw = Bytes::from_static(
+            b"Subject: =?utf-8?q?Gr=C3=BC=C3=9Fe?=\r\nTo: Ann <ann@example.com>, bob@example.com\r\nList-Id: <x.y>\r\n\r\nbody\r\n",
+        );
+        let s = summarize(&raw);
+        assert_eq!(s.header("subject").next(), Some("Grüße"));
+        assert_eq!(s.header("TO").next(), Some("Ann <ann@example.com>, bob@example.com"));
+        assert!(s.header("list-id").next().unwrap().contains("x.y"));
+
+        // 60,000 nested message/rfc822 parts: a full MIME parse of this
+        // overflows a tokio worker's stack; the summary reads headers only.
+        let mut nested = Vec::new();
+        for _ in 0..60_000 {
+            nested.extend_from_slice(b"Content-Type: message/rfc822\r\n\r\n");
+        }
+        nested.extend_from_slice(b"Subject: inner\r\n\r\nx\r\n");
+        let s = summarize(&Bytes::from(nested));
+        assert_eq!(s.header("content-type").count(), 1);
     }
 }
