@@ -348,6 +348,12 @@ async fn oversize_lines_and_messages() {
     send(&mut c, long.as_bytes()).await;
     assert_eq!(read_reply(&mut c).await.unwrap(), "500 5.5.6 Line too long");
     assert_eq!(read_reply(&mut c).await.unwrap(), "250 2.0.0 OK");
+    // The same with the end of the long line arriving later.
+    send(&mut c, format!("NOOP {}", "x".repeat(5000)).as_bytes()).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    send(&mut c, b"xxx\r\nNOOP\r\n").await;
+    assert_eq!(read_reply(&mut c).await.unwrap(), "500 5.5.6 Line too long");
+    assert_eq!(read_reply(&mut c).await.unwrap(), "250 2.0.0 OK");
 
     // DATA text lines have no limit of their own, only the message size.
     command(&mut c, "MAIL FROM:<>").await;

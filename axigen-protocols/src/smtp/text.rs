@@ -24,8 +24,8 @@ pub enum Frame {
     /// The first `n` bytes end an over-long line: drop them and answer
     /// "line too long".
     TooLong(usize),
-    /// The first `n` bytes belong to an over-long line whose end has not
-    /// arrived: drop them and read more.
+    /// The first `n` bytes (at least one) belong to an over-long line whose
+    /// end has not arrived: drop them and read more.
     Skip(usize),
     /// No complete line yet: read more.
     NeedMore,
@@ -45,6 +45,8 @@ impl LineFramer {
                     self.discarding = false;
                     Frame::TooLong(i + 1)
                 }
+                // Nothing buffered is not progress: wait for input.
+                None if buf.is_empty() => Frame::NeedMore,
                 None => Frame::Skip(buf.len()),
             };
         }
@@ -309,6 +311,8 @@ mod tests {
         // The end of a long line arriving later.
         assert_eq!(f.next(b"123456789"), Frame::Skip(9));
         assert_eq!(f.next(b"abc"), Frame::Skip(3));
+        // An empty buffer while discarding asks for input (no busy loop).
+        assert_eq!(f.next(b""), Frame::NeedMore);
         assert_eq!(f.next(b"c\r\nNOOP\r\n"), Frame::TooLong(3));
         assert_eq!(f.next(b"NOOP\r\n"), Frame::Line(6));
     }
