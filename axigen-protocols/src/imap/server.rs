@@ -1,0 +1,341 @@
+//! The tokio driver of the IMAP session: [`ImapService`] runs a
+//! [`Session`] over a connection from the [listener](crate::listener).
+//!
+//! The driver owns the socket, the [`CommandReader`] (framing, literals and
+//! their `+` continuations) and the clock; every protocol decision is the
+//! session's. Responses are flushed before the driver waits for input,
+//! before the STARTTLS handshake, when IDLE reports changes, and before
+//! closing.
+//!
+//! # Implementation notes
+//!
+//! - **Nothing the client sent before the TLS handshake is used after it**
+//!   (RFC 9051 6.2.1, CVE-2011-0411): after the OK of STARTTLS the reader
+//!   and everything it buffered are dropped.
+//! - **IDLE subscribes before it reports**: the notifier receiver exists
+//!   before the first look at the store, so a change that lands between the
+//!   two still wakes the session (RFC 2177).
+//! - **An idle connection ends after [`ImapConfig::idle_timeout`]** (30
+//!   minutes, RFC 9051 5.4), with `* BYE`.
+
+use std::io;
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use axigen_core::directory::Directory;
+use axigen_core::mailstore::MailStore;
+use axigen_core::notify::ChangeNotifier;
+use rustls::ServerConfig;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tracing::{debug, info, warn};
+
+use super::command::ParseOptions;
+use super::reader::{CommandReader, Event, ReaderLimits};
+use super::response::{self, Status, StatusResponse};
+use super::session::{Next, Session};
+use crate::listener::{ConnInfo, Connection, Service};
+use crate::tls;
+
+/// Settings of one IMAP listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImapConfig {
+    /// The server's name in the greeting.
+    pub hostname: String,
+    /// Whether LOGIN and AUTHENTICATE are allowed without TLS (default
+    /// false: LOGINDISABLED, RFC 9051 6.2.3).
+    pub allow_plaintext_login: bool,
+    /// Largest literal outside APPEND (default 64 KiB).
+    pub max_literal: u64,
+    /// Largest APPEND literal (default 64 MiB).
+    pub max_append: u64,
+    /// How long a silent or idling client is kept (default 30 minutes,
+    /// RFC 9051 5.4).
+    pub idle_timeout: Duration,
+}
+
+impl ImapConfig {
+    /// A configuration with every limit at its default.
+    pub fn new(hostname: impl Into<String>) -> ImapConfig {
+        ImapConfig {
+            hostname: hostname.into(),
+            allow_plaintext_login: false,
+            max_literal: 64 * 1024,
+            max_append: 64 * 1024 * 1024,
+            idle_timeout: Duration::from_secs(30 * 60),
+        }
+    }
+
+    fn reader_limits(&self) -> ReaderLimits {
+        ReaderLimits { max_literal: self.max_literal, max_append_literal: self.max_append, ..ReaderLimits::default() }
+    }
+}
+
+/// The IMAP protocol service: give it to [`Listener::run`](crate::listener::Listener::run).
+pub struct ImapService {
+    config: Arc<ImapConfig>,
+    directory: Arc<dyn Directory>,
+    store: Arc<dyn MailStore>,
+    notifier: Arc<ChangeNotifier>,
+}
+
+impl std::fmt::Debug for ImapService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImapService").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+impl ImapService {
+    /// A service over a directory, a mail store and the store's notifier.
+    pub fn new(
+        config: ImapConfig,
+        directory: Arc<dyn Directory>,
+        store: Arc<dyn MailStore>,
+        notifier: Arc<ChangeNotifier>,
+    ) -> ImapService {
+        ImapService { config: Arc::new(config), directory, store, notifier }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ImapConfig {
+        &self.config
+    }
+}
+
+/// A new session id: the process start time and a counter, in hex.
+fn next_session_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static START: OnceLock<u64> = OnceLock::new();
+    let start = *START.get_or_init(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()));
+    format!("i{start:x}{:06x}", COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+#[async_trait]
+impl Service for ImapService {
+    async fn serve(&self, conn: Box<dyn Connection>, info: ConnInfo, tls: Option<Arc<ServerConfig>>) {
+        let id = next_session_id();
+        debug!(session = %id, peer = %info.peer, listener = %info.listener, tls = info.tls, "imap session started");
+        let session = Session::new(
+            self.config.clone(),
+            self.directory.clone(),
+            self.store.clone(),
+            id.clone(),
+            info.peer,
+            info.tls,
+            tls.is_some(),
+        );
+        let mut driver = Driver {
+            service: self,
+            session,
+            stream: Some(conn),
+            reader: CommandReader::new(self.config.reader_limits(), ParseOptions::default()),
+            out: Vec::new(),
+            tls,
+            id,
+            peer: info.peer,
+        };
+        match driver.run().await {
+            Ok(()) => debug!(session = %driver.id, peer = %driver.peer, "imap session ended"),
+            Err(err) => debug!(session = %driver.id, peer = %driver.peer, error = %err, "imap session ended"),
+        }
+    }
+}
+
+struct Driver<'a> {
+    service: &'a ImapService,
+    session: Session,
+    stream: Option<Box<dyn Connection>>,
+    reader: CommandReader,
+    out: Vec<u8>,
+    tls: Option<Arc<ServerConfig>>,
+    id: String,
+    peer: std::net::SocketAddr,
+}
+
+const READ_SIZE: usize = 16 * 1024;
+const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What a wait for input brought.
+enum Input {
+    More,
+    Eof,
+    TimedOut,
+}
+
+impl Driver<'_> {
+    fn stream(&mut self) -> io::Result<&mut Box<dyn Connection>> {
+        self.stream.as_mut().ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "connection gone"))
+    }
+
+    async fn flush(&mut self) -> io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let out = std::mem::take(&mut self.out);
+        let stream = self.stream()?;
+        let write = async {
+            stream.write_all(&out).await?;
+            stream.flush().await
+        };
+        match tokio::time::timeout(WRITE_TIMEOUT, write).await {
+            Ok(result) => result,
+            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "write timed out")),
+        }
+    }
+
+    /// Flushes, then reads more input into the reader.
+    async fn read_more(&mut self) -> io::Result<Input> {
+        self.flush().await?;
+        let timeout = self.service.config.idle_timeout;
+        let mut buf = vec![0; READ_SIZE];
+        let stream = self.stream()?;
+        match tokio::time::timeout(timeout, stream.read(&mut buf)).await {
+            Ok(Ok(0)) => Ok(Input::Eof),
+            Ok(Ok(n)) => {
+                self.reader.feed(&buf[..n]);
+                Ok(Input::More)
+            }
+            Ok(Err(err)) => Err(err),
+            Err(_) => Ok(Input::TimedOut),
+        }
+    }
+
+    async fn close(&mut self) -> io::Result<()> {
+        self.flush().await?;
+        if let Ok(stream) = self.stream() {
+            let _ = tokio::time::timeout(WRITE_TIMEOUT, stream.shutdown()).await;
+        }
+        Ok(())
+    }
+
+    async fn run(&mut self) -> io::Result<()> {
+        self.session.greeting(&mut self.out);
+        let mut awaiting_auth = false;
+        loop {
+            let Some(event) = self.reader.next() else {
+                match self.read_more().await? {
+                    Input::More => continue,
+                    Input::Eof => return Ok(()),
+                    Input::TimedOut => {
+                        StatusResponse::untagged(Status::Bye, "autologout; idle for too long").encode(&mut self.out);
+                        return self.close().await;
+                    }
+                }
+            };
+            let next = match event {
+                Event::ContinuationNeeded { .. } => {
+                    response::continuation(&mut self.out, "Ready for literal data");
+                    self.flush().await?;
+                    continue;
+                }
+                Event::Error(err) => {
+                    debug!(session = %self.id, peer = %self.peer, error = %err.kind, "refused command");
+                    err.response().encode(&mut self.out);
+                    continue;
+                }
+                Event::Line(line) => {
+                    if !awaiting_auth {
+                        continue;
+                    }
+                    awaiting_auth = false;
+                    self.session.on_auth_line(&line, &mut self.out).await
+                }
+                Event::Command(command) => self.session.execute(command, &mut self.out).await,
+            };
+            match next {
+                Next::Read => {}
+                Next::Close => return self.close().await,
+                Next::AuthLine => {
+                    awaiting_auth = true;
+                    self.flush().await?;
+                    self.reader.expect_line();
+                }
+                Next::StartTls => {
+                    self.flush().await?;
+                    if !self.start_tls().await {
+                        return Ok(());
+                    }
+                }
+                Next::Idle => {
+                    if !self.idle().await? {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    /// RFC 9051 6.2.1: drop whatever was pipelined after STARTTLS, then
+    /// handshake. False when the connection is done.
+    async fn start_tls(&mut self) -> bool {
+        let dropped = self.reader.buffered();
+        if dropped > 0 {
+            info!(session = %self.id, peer = %self.peer, octets = dropped, "discarding plaintext pipelined after STARTTLS");
+        }
+        self.reader = CommandReader::new(self.service.config.reader_limits(), ParseOptions::default());
+        let (Some(config), Some(plain)) = (self.tls.clone(), self.stream.take()) else {
+            warn!(session = %self.id, peer = %self.peer, "STARTTLS without a TLS configuration");
+            return false;
+        };
+        match tls::starttls(plain, config).await {
+            Ok(encrypted) => {
+                self.stream = Some(encrypted);
+                self.session.on_tls_established();
+                debug!(session = %self.id, peer = %self.peer, "STARTTLS done");
+                true
+            }
+            Err(err) => {
+                info!(session = %self.id, peer = %self.peer, error = %err, "STARTTLS handshake failed");
+                false
+            }
+        }
+    }
+
+    /// IDLE (RFC 2177): report changes as they happen until `DONE`. False
+    /// when the connection is done.
+    async fn idle(&mut self) -> io::Result<bool> {
+        let Some(account) = self.session.principal().map(|p| p.account) else {
+            return Ok(true);
+        };
+        let mut changes = self.service.notifier.subscribe(account);
+        self.session.idle_poll(&mut self.out).await;
+        self.flush().await?;
+        self.reader.expect_line();
+        let deadline = tokio::time::Instant::now() + self.service.config.idle_timeout;
+        let mut buf = vec![0; READ_SIZE];
+        loop {
+            match self.reader.next() {
+                Some(Event::Line(line)) => {
+                    self.session.idle_done(&line, &mut self.out);
+                    return Ok(true);
+                }
+                Some(Event::Error(err)) => {
+                    err.response().encode(&mut self.out);
+                    return Ok(true);
+                }
+                Some(_) | None => {}
+            }
+            let stream = self.stream.as_mut().ok_or_else(|| io::Error::from(io::ErrorKind::NotConnected))?;
+            tokio::select! {
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        return Ok(true);
+                    }
+                    self.session.idle_poll(&mut self.out).await;
+                    self.flush().await?;
+                }
+                read = stream.read(&mut buf) => match read? {
+                    0 => return Ok(false),
+                    n => self.reader.feed(&buf[..n]),
+                },
+                _ = tokio::time::sleep_until(deadline) => {
+                    StatusResponse::untagged(Status::Bye, "IDLE timed out").encode(&mut self.out);
+                    self.close().await?;
+                    return Ok(false);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! FETCH and UID FETCH (RFC 9051 6.4.5, 7.5.2). ENVELOPE and BODYSTRUCTURE
+//! come from [`MailStore::structure`](axigen_core::mailstore::MailStore::structure);
+//! body sections are cut from the content with [`MessageStructure::section`].
+
+use std::collections::HashMap;
+
+use axigen_core::mailstore::{FlagChange, FlagOp, Flags, MessageMeta, Uid};
+use axigen_core::structure::{MessageStructure, SectionKind};
+use bytes::Bytes;
+
+use super::{Session, imap_flags, render, store_error, tagged};
+use crate::imap::datetime::DateTime;
+use crate::imap::encode;
+use crate::imap::fetch::{FetchAttribute, FetchCommand, Partial, Section, SectionText};
+use crate::imap::response::{Code, Status, StatusResponse};
+use crate::imap::types::Tag;
+
+/// The fields of a header (`HEADER.FIELDS`, or `.NOT` with `not`), with
+/// the blank line that ends a header (RFC 9051 6.4.5).
+fn header_fields(header: &[u8], names: &[String], not: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < header.len() {
+        let start = i;
+        loop {
+            i = match header[i..].iter().position(|&b| b == b'\n') {
+                Some(p) => i + p + 1,
+                None => header.len(),
+            };
+            if i >= header.len() || (header[i] != b' ' && header[i] != b'\t') {
+                break;
+            }
+        }
+        let field = &header[start..i];
+        let Some(colon) = field.iter().position(|&b| b == b':') else { continue };
+        let name = field[..colon].trim_ascii();
+        let wanted = names.iter().any(|n| n.as_bytes().eq_ignore_ascii_case(name));
+        if wanted != not {
+            out.extend_from_slice(field);
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// `section-spec` as echoed in the response (RFC 9051 7.5.2).
+fn section_name(section: &Section) -> String {
+    let mut s: Vec<String> = section.part.iter().map(|n| n.to_string()).collect();
+    match &section.text {
+        None => {}
+        Some(SectionText::Header) => s.push("HEADER".into()),
+        Some(SectionText::Text) => s.push("TEXT".into()),
+        Some(SectionText::Mime) => s.push("MIME".into()),
+        Some(SectionText::HeaderFields(names)) => s.push(format!("HEADER.FIELDS ({})", names.join(" "))),
+        Some(SectionText::HeaderFieldsNot(names)) => s.push(format!("HEADER.FIELDS.NOT ({})", names.join(" "))),
+    }
+    s.join(".")
+}
+
+/// The octets of a section, or `None` when it does not exist.
+fn section_bytes(structure: &MessageStructure, raw: &[u8], section: &Section) -> Option<Vec<u8>> {
+    let path: Vec<u32> = section.part.iter().map(|n| n.get()).collect();
+    let kind = match &section.text {
+        None => SectionKind::Full,
+        Some(SectionText::Header | SectionText::HeaderFields(_) | SectionText::HeaderFieldsNot(_)) => {
+            SectionKind::Header
+        }
+        Some(SectionText::Text) => SectionKind::Text,
+        Some(SectionText::Mime) => SectionKind::Mime,
+    };
+    let range = structure.section(raw, &path, kind)?;
+    let bytes = raw.get(range)?;
+    Some(match &section.text {
+        Some(SectionText::HeaderFields(names)) => header_fields(bytes, names, false),
+        Some(SectionText::HeaderFieldsNot(names)) => header_fields(bytes, names, true),
+        _ => bytes.to_vec(),
+    })
+}
+
+/// `partial` applied: the octets and the origin to echo.
+fn cut(bytes: &[u8], partial: Option<Partial>) -> (&[u8], Option<u64>) {
+    match partial {
+        None => (bytes, None),
+        Some(p) => {
+            let start = usize::try_from(p.offset).unwrap_or(usize::MAX).min(bytes.len());
+            let len = usize::try_from(p.length.get()).unwrap_or(usize::MAX);
+            let end = start.saturating_add(len).min(bytes.len());
+            (&bytes[start..end], Some(p.offset))
+        }
+    }
+}
+
+fn needs_structure(a: &FetchAttribute) -> bool {
+    matches!(a, FetchAttribute::Envelope | FetchAttribute::Body | FetchAttribute::BodyStructure) || needs_content(a)
+}
+
+fn needs_content(a: &FetchAttribute) -> bool {
+    matches!(
+        a,
+        FetchAttribute::BodySection { .. }
+            | FetchAttribute::Rfc822
+            | FetchAttribute::Rfc822Header
+            | FetchAttribute::Rfc822Text
+    )
+}
+
+fn sets_seen(a: &FetchAttribute) -> bool {
+    matches!(a, FetchAttribute::BodySection { peek: false, .. } | FetchAttribute::Rfc822 | FetchAttribute::Rfc822Text)
+}
+
+impl Session {
+    pub(super) async fn fetch(&mut self, tag: &Tag, cmd: &FetchCommand, out: &mut Vec<u8>) -> StatusResponse {
+        let account = self.account();
+        let Some(selected) = self.selected.as_ref() else {
+            return tagged(tag, Status::Bad, "no mailbox selected");
+        };
+        let mut attrs = cmd.items.expand();
+        if attrs.iter().any(|a| matches!(a, FetchAttribute::Binary { .. } | FetchAttribute::BinarySize { .. })) {
+            return tagged(tag, Status::No, "BINARY is not supported").with_code(Code::Cannot);
+        }
+        // RFC 9051 6.4.8: UID FETCH always returns the UID.
+        if cmd.uid && !attrs.contains(&FetchAttribute::Uid) {
+            attrs.insert(0, FetchAttribute::Uid);
+        }
+        let uids = selected.resolve(&cmd.set, cmd.uid);
+        let folder = selected.folder;
+        let read_only = selected.read_only;
+        let messages = match self.store.messages(account, folder).await {
+            Ok(m) => m,
+            Err(err) => return store_error(tag, &err),
+        };
+        let mut metas: HashMap<Uid, MessageMeta> = messages.into_iter().map(|m| (m.uid, m)).collect();
+        // A body fetch without PEEK sets \Seen (RFC 9051 6.4.5); the new
+        // flags are then part of the response.
+        let mut flags_changed: Vec<Uid> = Vec::new();
+        if !read_only && attrs.iter().any(sets_seen) {
+            let unseen: Vec<Uid> =
+                uids.iter().copied().filter(|u| metas.get(u).is_some_and(|m| !m.flags.contains(Flags::SEEN))).collect();
+            if !unseen.is_empty() {
+                let change =
+                    FlagChange { op: FlagOp::Add, flags: Flags::SEEN, keywords: vec![], unchanged_since: None };
+                match self.store.change_flags(account, folder, &unseen, &change).await {
+                    Ok(changed) => {
+                        for (uid, modseq, flags, keywords) in changed.changed {
+                            if let Some(m) = metas.get_mut(&uid) {
+                                m.modseq = modseq;
+                                m.flags = flags;
+                                m.keywords = keywords;
+                            }
+                            flags_changed.push(uid);
+                        }
+                    }
+                    Err(err) => return store_error(tag, &err),
+                }
+            }
+        }
+        let with_structure = attrs.iter().any(needs_structure);
+        let with_content = attrs.iter().any(needs_content);
+        let Some(selected) = self.selected.as_ref() else {
+            return tagged(tag, Status::Bad, "no mailbox selected");
+        };
+        for uid in uids {
+            let (Some(meta), Some(seq)) = (metas.get(&uid), selected.seq_of(uid)) else { continue };
+            let structure = if with_structure {
+                match self.store.structure(meta.blob).await {
+                    Ok(s) => Some(s),
+                    Err(err) => return store_error(tag, &err),
+                }
+            } else {
+                None
+            };
+            let content = if with_content {
+                match self.store.content(meta.blob).await {
+                    Ok(c) => Some(c),
+                    Err(err) => return store_error(tag, &err),
+                }
+            } else {
+                None
+            };
+            let extra_flags = flags_changed.contains(&uid) && !attrs.contains(&FetchAttribute::Flags);
+            self.fetch_one(out, seq, meta, &attrs, extra_flags, structure.as_ref(), content.as_ref());
+        }
+        tagged(tag, Status::Ok, "FETCH completed")
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn fetch_one(
+        &self,
+        out: &mut Vec<u8>,
+        seq: u32,
+        meta: &MessageMeta,
+        attrs: &[FetchAttribute],
+        extra_flags: bool,
+        structure: Option<&MessageStructure>,
+        content: Option<&Bytes>,
+    ) {
+        let utf8 = self.utf8;
+        out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
+        let mut first = true;
+        let mut sep = |out: &mut Vec<u8>| {
+            if !first {
+                out.push(b' ');
+            }
+            first = false;
+        };
+        let empty = Bytes::new();
+        let raw: &[u8] = content.unwrap_or(&empty);
+        for attr in attrs {
+            sep(out);
+            match attr {
+                FetchAttribute::Uid => out.extend_from_slice(format!("UID {}", meta.uid.0).as_bytes()),
+                FetchAttribute::Flags => {
+                    out.extend_from_slice(b"FLAGS ");
+                    encode::flag_list(out, &imap_flags(meta.flags, &meta.keywords));
+                }
+                FetchAttribute::InternalDate => {
+                    let date = DateTime::from_unix(meta.internal_date).map_or_else(String::new, |d| d.to_string());
+                    out.extend_from_slice(format!("INTERNALDATE \"{date}\"").as_bytes());
+                }
+                FetchAttribute::Rfc822Size => out.extend_from_slice(format!("RFC822.SIZE {}", meta.size).as_bytes()),
+                FetchAttribute::ModSeq => out.extend_from_slice(format!("MODSEQ ({})", meta.modseq.0).as_bytes()),
+                FetchAttribute::Envelope => {
+                    out.extend_from_slice(b"ENVELOPE ");
+                    if let Some(s) = structure {
+                        render::envelope(out, &s.envelope, utf8);
+                    }
+                }
+                FetchAttribute::Body | FetchAttribute::BodyStructure => {
+                    let extended = *attr == FetchAttribute::BodyStructure;
+                    out.extend_from_slice(if extended { b"BODYSTRUCTURE " } else { b"BODY " });
+                    if let Some(s) = structure {
+                        render::body(out, &s.body, extended, utf8);
+                    }
+                }
+                FetchAttribute::Rfc822 => {
+                    out.extend_from_slice(b"RFC822 ");
+                    encode::literal(out, raw, false);
+                }
+                FetchAttribute::Rfc822Header | FetchAttribute::Rfc822Text => {
+                    let header = *attr == FetchAttribute::Rfc822Header;
+                    let kind = if header { SectionKind::Header } else { SectionKind::Text };
+                    let bytes = structure.and_then(|s| s.section(raw, &[], kind)).and_then(|r| raw.get(r));
+                    out.extend_from_slice(if header { b"RFC822.HEADER " } else { b"RFC822.TEXT " });
+                    encode::literal(out, bytes.unwrap_or_default(), false);
+                }
+                FetchAttribute::BodySection { section, partial, .. } => {
+                    let bytes = structure.and_then(|s| section_bytes(s, raw, section));
+                    out.extend_from_slice(format!("BODY[{}]", section_name(section)).as_bytes());
+                    let bytes = bytes.unwrap_or_default();
+                    let (cut, origin) = cut(&bytes, *partial);
+                    if let Some(origin) = origin {
+                        out.extend_from_slice(format!("<{origin}>").as_bytes());
+                    }
+                    out.push(b' ');
+                    encode::literal(out, cut, false);
+                }
+                FetchAttribute::Binary { .. } | FetchAttribute::BinarySize { .. } => {
+                    out.extend_from_slice(b"NIL");
+                }
+            }
+        }
+        if extra_flags {
+            sep(out);
+            out.extend_from_slice(b"FLAGS ");
+            encode::flag_list(out, &imap_flags(meta.flags, &meta.keywords));
+        }
+        out.extend_from_slice(b")\r\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::header_fields;
+
+    #[test]
+    fn header_fields_filter() {
+        let header = b"From: a\r\nSubject: one\r\n two\r\nTo: b\r\n\r\n";
+        assert_eq!(header_fields(header, &["SUBJECT".into()], false), b"Subject: one\r\n two\r\n\r\n");
+        assert_eq!(header_fields(header, &["subject".into()], true), b"From: a\r\nTo: b\r\n\r\n");
+    }
+}

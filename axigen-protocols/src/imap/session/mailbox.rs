@@ -1,0 +1,377 @@
+//! Mailbox commands (RFC 9051 6.3): LIST, LSUB, STATUS, CREATE, DELETE,
+//! RENAME, SUBSCRIBE, UNSUBSCRIBE and APPEND. Only folders of kind Mail
+//! are visible to IMAP; the hierarchy delimiter is `/`.
+
+use std::num::NonZeroU32;
+
+use axigen_core::mailstore::{FolderInfo, FolderKind, NewMessage, QuotaLimit, SpecialUse};
+use axigen_core::model::AccountId;
+use bytes::Bytes;
+use tracing::info;
+
+use super::{Session, store_error, store_flags, tagged};
+use crate::imap::append::AppendMessage;
+use crate::imap::data::{Data, ListEntry};
+use crate::imap::list::{ListCommand, ListReturn, ListSelect};
+use crate::imap::response::{Code, Status, StatusResponse};
+use crate::imap::sequence::SequenceSet;
+use crate::imap::status::StatusItem;
+use crate::imap::types::{Atom, MailboxName, Tag};
+
+/// The hierarchy delimiter.
+pub const DELIMITER: char = '/';
+
+/// The store's name for a mailbox.
+pub(super) fn folder_name(name: &MailboxName) -> &str {
+    if name.is_inbox() { "INBOX" } else { name.as_str().trim_end_matches(DELIMITER) }
+}
+
+/// Whether `name` matches a LIST pattern: `*` matches anything, `%`
+/// anything but the delimiter (RFC 9051 6.3.9). INBOX is case-insensitive.
+pub(super) fn matches(pattern: &str, name: &str) -> bool {
+    fn go(p: &[char], n: &[char]) -> bool {
+        match p.first() {
+            None => n.is_empty(),
+            Some('*') => (0..=n.len()).any(|i| go(&p[1..], &n[i..])),
+            Some('%') => (0..=n.len()).take_while(|&i| i == 0 || n[i - 1] != DELIMITER).any(|i| go(&p[1..], &n[i..])),
+            Some(c) => n.first() == Some(c) && go(&p[1..], &n[1..]),
+        }
+    }
+    let normalise = |s: &str| -> Vec<char> {
+        let upper = s.len() >= 5 && s[..5].eq_ignore_ascii_case("INBOX") && s.is_char_boundary(5);
+        if upper && (s.len() == 5 || s[5..].starts_with(DELIMITER)) {
+            format!("INBOX{}", &s[5..]).chars().collect()
+        } else {
+            s.chars().collect()
+        }
+    };
+    go(&normalise(pattern), &normalise(name))
+}
+
+fn special_use_from(atom: &Atom) -> Option<SpecialUse> {
+    let name = atom.as_str().trim_start_matches('\\');
+    [
+        SpecialUse::All,
+        SpecialUse::Archive,
+        SpecialUse::Drafts,
+        SpecialUse::Flagged,
+        SpecialUse::Junk,
+        SpecialUse::Sent,
+        SpecialUse::Trash,
+    ]
+    .into_iter()
+    .find(|u| u.imap_attribute()[1..].eq_ignore_ascii_case(name))
+}
+
+impl Session {
+    pub(super) fn account(&self) -> AccountId {
+        self.principal.as_ref().map_or(AccountId(0), |p| p.account)
+    }
+
+    /// The folders IMAP sees.
+    async fn mail_folders(&self) -> axigen_core::Result<Vec<FolderInfo>> {
+        let mut folders = self.store.folders(self.account()).await?;
+        folders.retain(|f| f.kind == FolderKind::Mail);
+        Ok(folders)
+    }
+
+    /// A mail folder by IMAP name.
+    pub(super) async fn mail_folder(&self, name: &MailboxName) -> axigen_core::Result<Option<FolderInfo>> {
+        let folder = self.store.folder_by_name(self.account(), folder_name(name)).await?;
+        Ok(folder.filter(|f| f.kind == FolderKind::Mail))
+    }
+
+    fn list_entries(
+        &self,
+        folders: &[FolderInfo],
+        pattern: &str,
+        subscribed_only: bool,
+        special_only: bool,
+        returns_subscribed: bool,
+    ) -> Vec<ListEntry> {
+        let mut entries = Vec::new();
+        for f in folders {
+            if !matches(pattern, &f.name) || (subscribed_only && !f.subscribed) {
+                continue;
+            }
+            if special_only && f.special_use.is_none() {
+                continue;
+            }
+            let prefix = format!("{}{DELIMITER}", f.name);
+            let children = folders.iter().any(|c| c.name.starts_with(&prefix));
+            let mut attributes = vec![if children { "\\HasChildren" } else { "\\HasNoChildren" }.to_owned()];
+            if let Some(role) = f.special_use {
+                attributes.push(role.imap_attribute().to_owned());
+            }
+            if (subscribed_only || returns_subscribed) && f.subscribed {
+                attributes.push("\\Subscribed".to_owned());
+            }
+            entries.push(ListEntry {
+                attributes,
+                delimiter: Some(DELIMITER),
+                mailbox: f.name.clone(),
+                child_subscribed: false,
+            });
+        }
+        entries
+    }
+
+    pub(super) async fn list(&mut self, tag: &Tag, list: &ListCommand, out: &mut Vec<u8>) -> StatusResponse {
+        // RFC 9051 6.3.9: an empty pattern asks for the delimiter.
+        if list.patterns.len() == 1 && list.patterns[0].is_empty() {
+            let entry = ListEntry {
+                attributes: vec!["\\Noselect".into()],
+                delimiter: Some(DELIMITER),
+                mailbox: String::new(),
+                child_subscribed: false,
+            };
+            self.data(out, &Data::List(entry));
+            return tagged(tag, Status::Ok, "LIST completed");
+        }
+        let folders = match self.mail_folders().await {
+            Ok(f) => f,
+            Err(err) => return store_error(tag, &err),
+        };
+        let subscribed_only = list.selection.contains(&ListSelect::Subscribed);
+        let special_only = list.selection.contains(&ListSelect::SpecialUse);
+        let returns_subscribed = list.returns.contains(&ListReturn::Subscribed);
+        let mut seen = std::collections::HashSet::new();
+        for pattern in &list.patterns {
+            let full = format!("{}{pattern}", list.reference);
+            for entry in self.list_entries(&folders, &full, subscribed_only, special_only, returns_subscribed) {
+                if seen.insert(entry.mailbox.clone()) {
+                    self.data(out, &Data::List(entry));
+                }
+            }
+        }
+        tagged(tag, Status::Ok, "LIST completed")
+    }
+
+    pub(super) async fn lsub(
+        &mut self,
+        tag: &Tag,
+        reference: &str,
+        pattern: &str,
+        out: &mut Vec<u8>,
+    ) -> StatusResponse {
+        let folders = match self.mail_folders().await {
+            Ok(f) => f,
+            Err(err) => return store_error(tag, &err),
+        };
+        for mut entry in self.list_entries(&folders, &format!("{reference}{pattern}"), true, false, false) {
+            entry.attributes.retain(|a| a != "\\Subscribed");
+            self.data(out, &Data::Lsub(entry));
+        }
+        tagged(tag, Status::Ok, "LSUB completed")
+    }
+
+    pub(super) async fn status(
+        &mut self,
+        tag: &Tag,
+        mailbox: &MailboxName,
+        items: &[StatusItem],
+        out: &mut Vec<u8>,
+    ) -> StatusResponse {
+        let folder = match self.mail_folder(mailbox).await {
+            Ok(Some(f)) => f,
+            Ok(None) => return tagged(tag, Status::No, "no such mailbox").with_code(Code::NonExistent),
+            Err(err) => return store_error(tag, &err),
+        };
+        let mut deleted = None;
+        if items.contains(&StatusItem::Deleted) {
+            match self.store.messages(self.account(), folder.id).await {
+                Ok(msgs) => {
+                    deleted =
+                        Some(msgs.iter().filter(|m| m.flags.contains(axigen_core::mailstore::Flags::DELETED)).count()
+                            as u64)
+                }
+                Err(err) => return store_error(tag, &err),
+            }
+        }
+        let values = items
+            .iter()
+            .map(|&item| {
+                let value = match item {
+                    StatusItem::Messages => u64::from(folder.messages),
+                    StatusItem::Recent => 0,
+                    StatusItem::UidNext => u64::from(folder.uid_next.0),
+                    StatusItem::UidValidity => u64::from(folder.uid_validity),
+                    StatusItem::Unseen => u64::from(folder.unseen),
+                    StatusItem::Deleted => deleted.unwrap_or(0),
+                    StatusItem::Size => folder.size,
+                    StatusItem::HighestModSeq => folder.highest_modseq.0,
+                    StatusItem::AppendLimit => self.config.max_append,
+                };
+                (item, value)
+            })
+            .collect();
+        self.data(out, &Data::Status { mailbox: mailbox.clone(), items: values });
+        tagged(tag, Status::Ok, "STATUS completed")
+    }
+
+    pub(super) async fn create(&mut self, tag: &Tag, mailbox: &MailboxName, special_use: &[Atom]) -> StatusResponse {
+        let name = folder_name(mailbox).to_owned();
+        if name.is_empty() || name.split(DELIMITER).any(str::is_empty) {
+            return tagged(tag, Status::No, "invalid mailbox name").with_code(Code::Cannot);
+        }
+        if mailbox.is_inbox() {
+            return tagged(tag, Status::No, "INBOX exists").with_code(Code::AlreadyExists);
+        }
+        let mut role = None;
+        for atom in special_use {
+            match special_use_from(atom) {
+                Some(r) if role.is_none() => role = Some(r),
+                _ => return tagged(tag, Status::No, "unsupported special use").with_code(Code::Cannot),
+            }
+        }
+        let account = self.account();
+        match self.store.folder_by_name(account, &name).await {
+            Ok(Some(_)) => return tagged(tag, Status::No, "mailbox already exists").with_code(Code::AlreadyExists),
+            Ok(None) => {}
+            Err(err) => return store_error(tag, &err),
+        }
+        // RFC 9051 6.3.4: create the missing superior hierarchical names.
+        let parts: Vec<&str> = name.split(DELIMITER).collect();
+        for depth in 1..parts.len() {
+            let parent = parts[..depth].join("/");
+            match self.store.folder_by_name(account, &parent).await {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    if let Err(err) = self.store.create_folder(account, &parent, FolderKind::Mail, None).await {
+                        return store_error(tag, &err);
+                    }
+                }
+                Err(err) => return store_error(tag, &err),
+            }
+        }
+        match self.store.create_folder(account, &name, FolderKind::Mail, role).await {
+            Ok(_) => tagged(tag, Status::Ok, "CREATE completed"),
+            Err(err) => store_error(tag, &err),
+        }
+    }
+
+    pub(super) async fn delete(&mut self, tag: &Tag, mailbox: &MailboxName) -> StatusResponse {
+        if mailbox.is_inbox() {
+            return tagged(tag, Status::No, "cannot delete INBOX").with_code(Code::Cannot);
+        }
+        let folder = match self.mail_folder(mailbox).await {
+            Ok(Some(f)) => f,
+            Ok(None) => return tagged(tag, Status::No, "no such mailbox").with_code(Code::NonExistent),
+            Err(err) => return store_error(tag, &err),
+        };
+        if self.selected.as_ref().is_some_and(|s| s.folder == folder.id) {
+            self.selected = None;
+            self.state = super::State::Authenticated;
+        }
+        match self.store.delete_folder(self.account(), folder.id).await {
+            Ok(()) => tagged(tag, Status::Ok, "DELETE completed"),
+            Err(err) => store_error(tag, &err),
+        }
+    }
+
+    pub(super) async fn rename(&mut self, tag: &Tag, from: &MailboxName, to: &MailboxName) -> StatusResponse {
+        if from.is_inbox() {
+            return tagged(tag, Status::No, "renaming INBOX is not supported").with_code(Code::Cannot);
+        }
+        let folder = match self.mail_folder(from).await {
+            Ok(Some(f)) => f,
+            Ok(None) => return tagged(tag, Status::No, "no such mailbox").with_code(Code::NonExistent),
+            Err(err) => return store_error(tag, &err),
+        };
+        match self.store.folder_by_name(self.account(), folder_name(to)).await {
+            Ok(Some(_)) => return tagged(tag, Status::No, "mailbox already exists").with_code(Code::AlreadyExists),
+            Ok(None) => {}
+            Err(err) => return store_error(tag, &err),
+        }
+        match self.store.rename_folder(self.account(), folder.id, folder_name(to)).await {
+            Ok(()) => tagged(tag, Status::Ok, "RENAME completed"),
+            Err(err) => store_error(tag, &err),
+        }
+    }
+
+    pub(super) async fn subscribe(&mut self, tag: &Tag, mailbox: &MailboxName, on: bool) -> StatusResponse {
+        let folder = match self.mail_folder(mailbox).await {
+            Ok(Some(f)) => f,
+            Ok(None) => return tagged(tag, Status::No, "no such mailbox").with_code(Code::NonExistent),
+            Err(err) => return store_error(tag, &err),
+        };
+        match self.store.set_subscribed(self.account(), folder.id, on).await {
+            Ok(()) => tagged(tag, Status::Ok, if on { "SUBSCRIBE completed" } else { "UNSUBSCRIBE completed" }),
+            Err(err) => store_error(tag, &err),
+        }
+    }
+
+    /// The account's quota from its effective settings.
+    pub(super) async fn quota(&self) -> axigen_core::Result<QuotaLimit> {
+        let settings = self.directory.effective_settings(self.account()).await?;
+        Ok(QuotaLimit { max_bytes: settings.quota_storage_bytes.value, max_messages: settings.quota_messages.value })
+    }
+
+    pub(super) async fn append(
+        &mut self,
+        tag: &Tag,
+        mailbox: &MailboxName,
+        messages: Vec<AppendMessage>,
+    ) -> StatusResponse {
+        let folder = match self.mail_folder(mailbox).await {
+            Ok(Some(f)) => f,
+            // RFC 9051 6.3.12: TRYCREATE when the mailbox does not exist.
+            Ok(None) => return tagged(tag, Status::No, "no such mailbox").with_code(Code::TryCreate),
+            Err(err) => return store_error(tag, &err),
+        };
+        let quota = match self.quota().await {
+            Ok(q) => q,
+            Err(err) => return store_error(tag, &err),
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+        let mut uids = Vec::new();
+        let mut uid_validity = folder.uid_validity;
+        for message in messages {
+            if message.data.is_empty() {
+                return tagged(tag, Status::No, "empty message").with_code(Code::Cannot);
+            }
+            let (flags, keywords) = store_flags(&message.flags);
+            let new = NewMessage {
+                flags,
+                keywords,
+                internal_date: message.date.map_or(now, |d| d.unix_timestamp()),
+                content: Bytes::from(message.data),
+            };
+            match self.store.append(self.account(), folder.id, new, quota).await {
+                Ok(appended) => {
+                    uid_validity = appended.uid_validity;
+                    uids.push(appended.uid.0);
+                }
+                Err(err) => {
+                    info!(session = %self.id, account = %self.account(), error = %err, "APPEND refused");
+                    return store_error(tag, &err);
+                }
+            }
+        }
+        let response = tagged(tag, Status::Ok, "APPEND completed");
+        match (NonZeroU32::new(uid_validity), SequenceSet::from_numbers_in_order(uids)) {
+            (Some(uid_validity), Some(uids)) => response.with_code(Code::AppendUid { uid_validity, uids }),
+            _ => response,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::matches;
+
+    #[test]
+    fn list_patterns() {
+        assert!(matches("*", "INBOX"));
+        assert!(matches("*", "a/b/c"));
+        assert!(matches("%", "Sent"));
+        assert!(!matches("%", "a/b"));
+        assert!(matches("a/%", "a/b"));
+        assert!(!matches("a/%", "a/b/c"));
+        assert!(matches("inbox", "INBOX"));
+        assert!(matches("Inbox/%", "INBOX/x"));
+        assert!(!matches("S%", "Drafts"));
+    }
+}

@@ -1,0 +1,511 @@
+//! The IMAP session: state (RFC 9051 3) and the handlers of the commands.
+//!
+//! The session owns every protocol decision; the [driver](super::server)
+//! owns the socket, the [`CommandReader`](super::CommandReader) and the
+//! clock. A handler writes its responses to an output buffer and says what
+//! the driver must do next ([`Next`]).
+//!
+//! - this file: state, dispatch, the any-state and not-authenticated
+//!   commands (CAPABILITY, NOOP, LOGOUT, STARTTLS, LOGIN, AUTHENTICATE,
+//!   ENABLE, ID, NAMESPACE);
+//! - [`mailbox`]: LIST, LSUB, STATUS, CREATE, DELETE, RENAME, (UN)SUBSCRIBE,
+//!   APPEND;
+//! - [`selected`]: SELECT/EXAMINE, the message-number map, pending changes
+//!   (EXISTS/EXPUNGE/FETCH FLAGS), CLOSE, UNSELECT, EXPUNGE, STORE, COPY, MOVE;
+//! - [`fetch`]: FETCH; [`search`]: SEARCH; [`render`]: ENVELOPE and
+//!   BODYSTRUCTURE.
+//!
+//! # Implementation notes
+//!
+//! - **A handler checks the state first, then acts.** Commands not valid in
+//!   the current state are `BAD` (RFC 9051 3).
+//! - **Changes are acknowledged only once durable**: every store write has
+//!   completed before its tagged OK (the store's contract).
+//! - **No EXPUNGE during FETCH, STORE or SEARCH** (RFC 9051 7.4.1): pending
+//!   changes are reported after every other command, and during IDLE.
+//! - **The selected mailbox is revalidated after each await**: pending
+//!   changes are computed from the store's listing, never from a cached
+//!   view that another session could have changed.
+//! - **Passwords are never logged**; logs carry `session`, `peer` and
+//!   `account`.
+
+mod fetch;
+mod mailbox;
+mod render;
+mod search;
+mod selected;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axigen_core::directory::{AuthError, Directory};
+use axigen_core::mailstore::{Flags, MailStore};
+use axigen_core::model::Principal;
+use base64::Engine as _;
+use tracing::{debug, info, warn};
+
+use super::command::{Command, CommandBody};
+use super::data::Data;
+use super::response::{self, Code, Status, StatusResponse};
+use super::server::ImapConfig;
+use super::types::{Flag, Secret, Tag};
+
+pub use selected::Selected;
+
+/// The capabilities of the server, each with the RFC that defines it. The
+/// session adds STARTTLS, AUTH=PLAIN and LOGINDISABLED as the connection
+/// allows.
+pub const CAPABILITIES: &[(&str, &str)] = &[
+    ("IMAP4rev1", "RFC 3501"),
+    ("IMAP4rev2", "RFC 9051"),
+    ("LITERAL+", "RFC 7888"),
+    ("SASL-IR", "RFC 4959"),
+    ("ENABLE", "RFC 5161"),
+    ("ID", "RFC 2971"),
+    ("NAMESPACE", "RFC 2342"),
+    ("UNSELECT", "RFC 3691"),
+    ("UIDPLUS", "RFC 4315"),
+    ("MOVE", "RFC 6851"),
+    ("IDLE", "RFC 2177"),
+    ("SPECIAL-USE", "RFC 6154"),
+];
+
+/// The session state (RFC 9051 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Before LOGIN/AUTHENTICATE.
+    NotAuthenticated,
+    /// Logged in, no mailbox selected.
+    Authenticated,
+    /// A mailbox is selected.
+    Selected,
+    /// After LOGOUT.
+    Logout,
+}
+
+/// What the driver does after a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Read the next command.
+    Read,
+    /// Send the output, drop buffered input, then the TLS handshake
+    /// (RFC 9051 6.2.1).
+    StartTls,
+    /// Send the output and close.
+    Close,
+    /// Send the output and read one line: the client's SASL response.
+    AuthLine,
+    /// Send `+ idling`, then wait for changes or `DONE` (RFC 2177).
+    Idle,
+}
+
+/// One IMAP session.
+pub struct Session {
+    config: Arc<ImapConfig>,
+    directory: Arc<dyn Directory>,
+    store: Arc<dyn MailStore>,
+    id: String,
+    peer: SocketAddr,
+    tls: bool,
+    starttls_offered: bool,
+    state: State,
+    principal: Option<Principal>,
+    utf8: bool,
+    selected: Option<Selected>,
+    /// The tag of an AUTHENTICATE waiting for the client's response.
+    pending_auth: Option<Tag>,
+    /// The tag of the IDLE in progress.
+    idle_tag: Option<Tag>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("id", &self.id).field("state", &self.state).finish_non_exhaustive()
+    }
+}
+
+fn tagged(tag: &Tag, status: Status, text: &str) -> StatusResponse {
+    StatusResponse::tagged(tag.clone(), status, text)
+}
+
+/// Maps a store error to the refusal of a command.
+fn store_error(tag: &Tag, err: &axigen_core::Error) -> StatusResponse {
+    use axigen_core::Error;
+    let (code, text) = match err {
+        Error::NotFound(_) => (Code::NonExistent, "no such mailbox or message"),
+        Error::AlreadyExists(_) => (Code::AlreadyExists, "mailbox already exists"),
+        Error::OverQuota(_) => (Code::OverQuota, "over quota"),
+        Error::Invalid(_) | Error::Conflict(_) => (Code::Cannot, "operation not possible"),
+        _ => (Code::Unavailable, "server error, try again later"),
+    };
+    tagged(tag, Status::No, text).with_code(code)
+}
+
+/// Stored flags as IMAP flags.
+fn imap_flags(flags: Flags, keywords: &[String]) -> Vec<Flag> {
+    let mut out: Vec<Flag> = Vec::new();
+    for (f, _) in Flags::NAMES {
+        if flags.contains(f) {
+            out.push(match f {
+                Flags::SEEN => Flag::Seen,
+                Flags::ANSWERED => Flag::Answered,
+                Flags::FLAGGED => Flag::Flagged,
+                Flags::DELETED => Flag::Deleted,
+                _ => Flag::Draft,
+            });
+        }
+    }
+    out.extend(keywords.iter().filter_map(|k| Flag::parse(k).ok()));
+    out
+}
+
+/// IMAP flags as stored flags and keywords; `\Recent` and unknown system
+/// flags are ignored (RFC 9051 2.3.2).
+fn store_flags(flags: &[Flag]) -> (Flags, Vec<String>) {
+    let mut system = Flags::empty();
+    let mut keywords: Vec<String> = Vec::new();
+    for f in flags {
+        match f {
+            Flag::Seen => system = system.union(Flags::SEEN),
+            Flag::Answered => system = system.union(Flags::ANSWERED),
+            Flag::Flagged => system = system.union(Flags::FLAGGED),
+            Flag::Deleted => system = system.union(Flags::DELETED),
+            Flag::Draft => system = system.union(Flags::DRAFT),
+            Flag::Keyword(k) => keywords.push(k.as_str().to_owned()),
+            Flag::Extension(_) => {}
+        }
+    }
+    keywords.sort();
+    keywords.dedup();
+    (system, keywords)
+}
+
+impl Session {
+    /// A new session on a connection from `peer`; `tls` when it is already
+    /// encrypted, `starttls_offered` when STARTTLS is available.
+    pub fn new(
+        config: Arc<ImapConfig>,
+        directory: Arc<dyn Directory>,
+        store: Arc<dyn MailStore>,
+        id: String,
+        peer: SocketAddr,
+        tls: bool,
+        starttls_offered: bool,
+    ) -> Session {
+        Session {
+            config,
+            directory,
+            store,
+            id,
+            peer,
+            tls,
+            starttls_offered: starttls_offered && !tls,
+            state: State::NotAuthenticated,
+            principal: None,
+            utf8: false,
+            selected: None,
+            pending_auth: None,
+            idle_tag: None,
+        }
+    }
+
+    /// The state.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// The authenticated principal.
+    pub fn principal(&self) -> Option<&Principal> {
+        self.principal.as_ref()
+    }
+
+    /// The selected mailbox.
+    pub fn selected(&self) -> Option<&Selected> {
+        self.selected.as_ref()
+    }
+
+    fn login_allowed(&self) -> bool {
+        self.tls || self.config.allow_plaintext_login
+    }
+
+    /// The capability list for the current state.
+    pub fn capabilities(&self) -> Vec<String> {
+        let mut caps: Vec<String> = CAPABILITIES.iter().map(|(c, _)| (*c).to_owned()).collect();
+        if self.state == State::NotAuthenticated {
+            if self.starttls_offered {
+                caps.push("STARTTLS".into());
+            }
+            if self.login_allowed() {
+                caps.push("AUTH=PLAIN".into());
+            } else {
+                caps.push("LOGINDISABLED".into());
+            }
+        }
+        caps
+    }
+
+    /// The greeting: `* OK [CAPABILITY ...] ready` (RFC 9051 7.1.1).
+    pub fn greeting(&self, out: &mut Vec<u8>) {
+        StatusResponse::untagged(Status::Ok, format!("{} IMAP server ready", self.config.hostname))
+            .with_code(Code::Capability(self.capabilities()))
+            .encode(out);
+    }
+
+    /// The TLS handshake after STARTTLS succeeded: nothing from before it
+    /// is kept (RFC 9051 6.2.1).
+    pub fn on_tls_established(&mut self) {
+        self.tls = true;
+        self.starttls_offered = false;
+    }
+
+    fn data(&self, out: &mut Vec<u8>, data: &Data) {
+        data.encode(out, self.utf8);
+    }
+
+    /// Runs one command, writing its responses to `out`.
+    pub async fn execute(&mut self, command: Command, out: &mut Vec<u8>) -> Next {
+        let Command { tag, body } = command;
+        debug!(session = %self.id, command = body.name(), "imap command");
+        let mut next = Next::Read;
+        // RFC 9051 7.4.1: no EXPUNGE responses during FETCH, STORE, SEARCH.
+        let mut report_changes = true;
+        let response = match body {
+            CommandBody::Capability => {
+                self.data(out, &Data::Capability(self.capabilities()));
+                tagged(&tag, Status::Ok, "CAPABILITY completed")
+            }
+            CommandBody::Noop => tagged(&tag, Status::Ok, "NOOP completed"),
+            CommandBody::Logout => {
+                StatusResponse::untagged(Status::Bye, "logging out").encode(out);
+                self.state = State::Logout;
+                self.selected = None;
+                next = Next::Close;
+                report_changes = false;
+                tagged(&tag, Status::Ok, "LOGOUT completed")
+            }
+            CommandBody::StartTls => {
+                if !self.starttls_offered || self.state != State::NotAuthenticated {
+                    tagged(&tag, Status::Bad, "STARTTLS not available")
+                } else {
+                    next = Next::StartTls;
+                    tagged(&tag, Status::Ok, "begin TLS negotiation now")
+                }
+            }
+            CommandBody::Login { username, password } => self.login(&tag, &username, &password).await,
+            CommandBody::Authenticate { mechanism, initial_response } => {
+                if self.state != State::NotAuthenticated {
+                    tagged(&tag, Status::Bad, "already authenticated")
+                } else if !mechanism.eq_ignore_case("PLAIN") {
+                    tagged(&tag, Status::No, "unsupported mechanism").with_code(Code::Cannot)
+                } else if !self.login_allowed() {
+                    tagged(&tag, Status::No, "authentication requires TLS").with_code(Code::PrivacyRequired)
+                } else if let Some(ir) = initial_response {
+                    self.auth_plain(&tag, ir.expose()).await
+                } else {
+                    response::continuation(out, "");
+                    self.pending_auth = Some(tag);
+                    return Next::AuthLine;
+                }
+            }
+            CommandBody::Enable(caps) => {
+                if self.state == State::NotAuthenticated {
+                    tagged(&tag, Status::Bad, "ENABLE needs authentication")
+                } else {
+                    let enabled: Vec<String> =
+                        caps.iter().filter(|c| c.eq_ignore_case("IMAP4rev2")).map(|_| "IMAP4rev2".to_owned()).collect();
+                    self.data(out, &Data::Enabled(enabled));
+                    tagged(&tag, Status::Ok, "ENABLE completed")
+                }
+            }
+            CommandBody::Id(_) => {
+                let fields = vec![("name".to_owned(), Some("axigen".to_owned()))];
+                self.data(out, &Data::Id(Some(fields)));
+                tagged(&tag, Status::Ok, "ID completed")
+            }
+            other => {
+                if self.state == State::NotAuthenticated {
+                    tagged(&tag, Status::Bad, "command not valid before authentication")
+                } else {
+                    if matches!(other, CommandBody::Fetch(_) | CommandBody::Store(_) | CommandBody::Search(_)) {
+                        report_changes = false;
+                    }
+                    match self.execute_authenticated(&tag, other, out).await {
+                        Ok(response) => response,
+                        Err(n) => {
+                            next = n;
+                            return next;
+                        }
+                    }
+                }
+            }
+        };
+        if report_changes && self.selected.is_some() {
+            self.report_changes(out).await;
+        }
+        response.encode(out);
+        next
+    }
+
+    /// Commands valid once authenticated. `Err` carries a [`Next`] for
+    /// commands that continue (IDLE).
+    async fn execute_authenticated(
+        &mut self,
+        tag: &Tag,
+        body: CommandBody,
+        out: &mut Vec<u8>,
+    ) -> Result<StatusResponse, Next> {
+        let selected_only = matches!(
+            body,
+            CommandBody::Check
+                | CommandBody::Close
+                | CommandBody::Unselect
+                | CommandBody::Expunge
+                | CommandBody::UidExpunge(_)
+                | CommandBody::Search(_)
+                | CommandBody::Fetch(_)
+                | CommandBody::Store(_)
+                | CommandBody::Copy { .. }
+                | CommandBody::Move { .. }
+        );
+        if selected_only && self.selected.is_none() {
+            return Ok(tagged(tag, Status::Bad, "no mailbox selected"));
+        }
+        Ok(match body {
+            CommandBody::Namespace => {
+                self.data(
+                    out,
+                    &Data::Namespace { personal: vec![(String::new(), Some('/'))], other: vec![], shared: vec![] },
+                );
+                tagged(tag, Status::Ok, "NAMESPACE completed")
+            }
+            CommandBody::List(list) => self.list(tag, &list, out).await,
+            CommandBody::Lsub { reference, pattern } => self.lsub(tag, &reference, &pattern, out).await,
+            CommandBody::Status { mailbox, items } => self.status(tag, &mailbox, &items, out).await,
+            CommandBody::Create { mailbox, special_use } => self.create(tag, &mailbox, &special_use).await,
+            CommandBody::Delete(mailbox) => self.delete(tag, &mailbox).await,
+            CommandBody::Rename { from, to } => self.rename(tag, &from, &to).await,
+            CommandBody::Subscribe(mailbox) => self.subscribe(tag, &mailbox, true).await,
+            CommandBody::Unsubscribe(mailbox) => self.subscribe(tag, &mailbox, false).await,
+            CommandBody::Append { mailbox, messages } => self.append(tag, &mailbox, messages).await,
+            CommandBody::Select { mailbox, .. } => self.select(tag, &mailbox, false, out).await,
+            CommandBody::Examine { mailbox, .. } => self.select(tag, &mailbox, true, out).await,
+            CommandBody::Check => tagged(tag, Status::Ok, "CHECK completed"),
+            CommandBody::Close => self.close(tag, true).await,
+            CommandBody::Unselect => self.close(tag, false).await,
+            CommandBody::Expunge => self.expunge(tag, None, out).await,
+            CommandBody::UidExpunge(set) => self.expunge(tag, Some(&set), out).await,
+            CommandBody::Fetch(fetch) => self.fetch(tag, &fetch, out).await,
+            CommandBody::Store(store) => self.store_flags(tag, &store, out).await,
+            CommandBody::Search(search) => self.search(tag, &search, out).await,
+            CommandBody::Copy { uid, set, mailbox } => self.copy(tag, uid, &set, &mailbox, false, out).await,
+            CommandBody::Move { uid, set, mailbox } => self.copy(tag, uid, &set, &mailbox, true, out).await,
+            CommandBody::Idle => {
+                response::continuation(out, "idling");
+                self.idle_tag = Some(tag.clone());
+                return Err(Next::Idle);
+            }
+            _ => tagged(tag, Status::Bad, "command not supported"),
+        })
+    }
+
+    async fn login(&mut self, tag: &Tag, user: &str, password: &Secret) -> StatusResponse {
+        if self.state != State::NotAuthenticated {
+            return tagged(tag, Status::Bad, "already authenticated");
+        }
+        if !self.login_allowed() {
+            // RFC 9051 6.2.3: LOGINDISABLED; PRIVACYREQUIRED (RFC 5530 3).
+            return tagged(tag, Status::No, "LOGIN requires TLS").with_code(Code::PrivacyRequired);
+        }
+        let Ok(password) = std::str::from_utf8(password.expose()) else {
+            return tagged(tag, Status::No, "invalid credentials").with_code(Code::AuthenticationFailed);
+        };
+        self.authenticate(tag, user, password).await
+    }
+
+    /// SASL PLAIN (RFC 4616): `[authzid] NUL authcid NUL passwd`.
+    async fn auth_plain(&mut self, tag: &Tag, response: &[u8]) -> StatusResponse {
+        let mut fields = response.split(|&b| b == 0);
+        let (Some(authz), Some(user), Some(password), None) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
+        else {
+            return tagged(tag, Status::Bad, "malformed PLAIN response");
+        };
+        let (Ok(authz), Ok(user), Ok(password)) =
+            (std::str::from_utf8(authz), std::str::from_utf8(user), std::str::from_utf8(password))
+        else {
+            return tagged(tag, Status::No, "invalid credentials").with_code(Code::AuthenticationFailed);
+        };
+        if !authz.is_empty() && !authz.eq_ignore_ascii_case(user) {
+            return tagged(tag, Status::No, "cannot act as another user").with_code(Code::AuthorizationFailed);
+        }
+        let (user, password) = (user.to_owned(), password.to_owned());
+        self.authenticate(tag, &user, &password).await
+    }
+
+    /// The client's answer to the AUTHENTICATE continuation.
+    pub async fn on_auth_line(&mut self, line: &[u8], out: &mut Vec<u8>) -> Next {
+        let Some(tag) = self.pending_auth.take() else {
+            return Next::Read;
+        };
+        let line = line.trim_ascii();
+        let response = if line == b"*" {
+            tagged(&tag, Status::Bad, "authentication cancelled")
+        } else {
+            match base64::engine::general_purpose::STANDARD.decode(line) {
+                Ok(decoded) => {
+                    let decoded = Secret::new(decoded);
+                    self.auth_plain(&tag, decoded.expose()).await
+                }
+                Err(_) => tagged(&tag, Status::Bad, "invalid base64"),
+            }
+        };
+        response.encode(out);
+        Next::Read
+    }
+
+    /// During IDLE: reports the changes of the selected mailbox.
+    pub async fn idle_poll(&mut self, out: &mut Vec<u8>) {
+        if self.selected.is_some() {
+            self.report_changes(out).await;
+        }
+    }
+
+    /// The line that ends IDLE: `DONE` (RFC 2177 3).
+    pub fn idle_done(&mut self, line: &[u8], out: &mut Vec<u8>) {
+        let Some(tag) = self.idle_tag.take() else { return };
+        if line.trim_ascii().eq_ignore_ascii_case(b"DONE") {
+            tagged(&tag, Status::Ok, "IDLE terminated").encode(out);
+        } else {
+            tagged(&tag, Status::Bad, "expected DONE").encode(out);
+        }
+    }
+
+    async fn authenticate(&mut self, tag: &Tag, user: &str, password: &str) -> StatusResponse {
+        let principal = match self.directory.authenticate(user, password).await {
+            Ok(p) => p,
+            Err(AuthError::InvalidCredentials) => {
+                info!(session = %self.id, peer = %self.peer, user = %user, "imap authentication failed");
+                return tagged(tag, Status::No, "invalid credentials").with_code(Code::AuthenticationFailed);
+            }
+            Err(AuthError::Unavailable(err)) => {
+                warn!(session = %self.id, peer = %self.peer, error = %err, "directory unavailable");
+                return tagged(tag, Status::No, "try again later").with_code(Code::Unavailable);
+            }
+        };
+        match self.directory.effective_settings(principal.account).await {
+            Ok(settings) if settings.imap_enabled.value => {}
+            Ok(_) => {
+                info!(session = %self.id, peer = %self.peer, account = %principal.account, "imap disabled for account");
+                return tagged(tag, Status::No, "IMAP is disabled for this account").with_code(Code::ContactAdmin);
+            }
+            Err(err) => {
+                warn!(session = %self.id, peer = %self.peer, error = %err, "cannot read account settings");
+                return tagged(tag, Status::No, "try again later").with_code(Code::Unavailable);
+            }
+        }
+        info!(session = %self.id, peer = %self.peer, user = %user, account = %principal.account, "imap login");
+        self.principal = Some(principal);
+        self.state = State::Authenticated;
+        tagged(tag, Status::Ok, "logged in").with_code(Code::Capability(self.capabilities()))
+    }
+}

@@ -1,0 +1,218 @@
+//! SEARCH and UID SEARCH (RFC 9051 6.4.4), with ESEARCH results when the
+//! client asks for RETURN options (RFC 4731). Header keys search the stored
+//! header fields, BODY and TEXT the content, both as ASCII
+//! case-insensitive substrings; CHARSET may be US-ASCII or UTF-8.
+
+use axigen_core::mailstore::{Flags, MessageMeta};
+use bytes::Bytes;
+
+use super::{Session, store_error, tagged};
+use crate::imap::data::Data;
+use crate::imap::response::{Code, Status, StatusResponse};
+use crate::imap::search::{SearchCommand, SearchKey, SearchReturn};
+use crate::imap::sequence::SequenceSet;
+use crate::imap::types::Tag;
+
+/// One message as a search sees it.
+struct Candidate<'a> {
+    seq: u32,
+    meta: &'a MessageMeta,
+    content: Option<Bytes>,
+}
+
+fn needs_content(key: &SearchKey) -> bool {
+    match key {
+        SearchKey::Bcc(_)
+        | SearchKey::Cc(_)
+        | SearchKey::From(_)
+        | SearchKey::To(_)
+        | SearchKey::Subject(_)
+        | SearchKey::Header(..)
+        | SearchKey::Body(_)
+        | SearchKey::Text(_)
+        | SearchKey::SentBefore(_)
+        | SearchKey::SentOn(_)
+        | SearchKey::SentSince(_) => true,
+        SearchKey::Not(k) => needs_content(k),
+        SearchKey::Or(a, b) => needs_content(a) || needs_content(b),
+        SearchKey::And(keys) => keys.iter().any(needs_content),
+        _ => false,
+    }
+}
+
+fn contains_ci(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// The header of a raw message (up to the blank line).
+fn header_of(raw: &[u8]) -> &[u8] {
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 2);
+    let end = end.or_else(|| raw.windows(2).position(|w| w == b"\n\n").map(|p| p + 1));
+    &raw[..end.unwrap_or(raw.len())]
+}
+
+/// Whether a field `name` of the header contains `value` (RFC 9051 6.4.4:
+/// an empty value matches every message with the field).
+fn header_contains(raw: &[u8], name: &str, value: &[u8]) -> bool {
+    let header = header_of(raw);
+    let mut fields: Vec<(usize, usize)> = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < header.len() {
+        if header[i] == b'\n' && (i + 1 >= header.len() || !matches!(header[i + 1], b' ' | b'\t')) {
+            fields.push((start, i + 1));
+            start = i + 1;
+        }
+        i += 1;
+    }
+    fields.into_iter().any(|(a, b)| {
+        let field = &header[a..b];
+        let Some(colon) = field.iter().position(|&c| c == b':') else { return false };
+        field[..colon].trim_ascii().eq_ignore_ascii_case(name.as_bytes()) && contains_ci(&field[colon + 1..], value)
+    })
+}
+
+fn day_of(timestamp: i64) -> i64 {
+    timestamp.div_euclid(86_400)
+}
+
+fn matches(key: &SearchKey, c: &Candidate<'_>, largest_seq: u32, largest_uid: u32) -> bool {
+    let flags = c.meta.flags;
+    let raw: &[u8] = c.content.as_deref().unwrap_or_default();
+    let day = day_of(c.meta.internal_date);
+    match key {
+        SearchKey::All => true,
+        SearchKey::Answered => flags.contains(Flags::ANSWERED),
+        SearchKey::Deleted => flags.contains(Flags::DELETED),
+        SearchKey::Draft => flags.contains(Flags::DRAFT),
+        SearchKey::Flagged => flags.contains(Flags::FLAGGED),
+        SearchKey::Seen => flags.contains(Flags::SEEN),
+        SearchKey::Unanswered => !flags.contains(Flags::ANSWERED),
+        SearchKey::Undeleted => !flags.contains(Flags::DELETED),
+        SearchKey::Undraft => !flags.contains(Flags::DRAFT),
+        SearchKey::Unflagged => !flags.contains(Flags::FLAGGED),
+        SearchKey::Unseen => !flags.contains(Flags::SEEN),
+        // No message is \Recent in this server (RFC 9051 drops it).
+        SearchKey::Recent | SearchKey::New => false,
+        SearchKey::Old => true,
+        SearchKey::Keyword(k) => c.meta.keywords.iter().any(|w| w.eq_ignore_ascii_case(k.as_str())),
+        SearchKey::Unkeyword(k) => !c.meta.keywords.iter().any(|w| w.eq_ignore_ascii_case(k.as_str())),
+        SearchKey::Larger(n) => c.meta.size > *n,
+        SearchKey::Smaller(n) => c.meta.size < *n,
+        SearchKey::Before(d) => day < d.days_since_epoch(),
+        SearchKey::On(d) => day == d.days_since_epoch(),
+        SearchKey::Since(d) => day >= d.days_since_epoch(),
+        // The Date header is not parsed here; the internal date stands in.
+        SearchKey::SentBefore(d) => day < d.days_since_epoch(),
+        SearchKey::SentOn(d) => day == d.days_since_epoch(),
+        SearchKey::SentSince(d) => day >= d.days_since_epoch(),
+        SearchKey::From(v) => header_contains(raw, "From", v),
+        SearchKey::To(v) => header_contains(raw, "To", v),
+        SearchKey::Cc(v) => header_contains(raw, "Cc", v),
+        SearchKey::Bcc(v) => header_contains(raw, "Bcc", v),
+        SearchKey::Subject(v) => header_contains(raw, "Subject", v),
+        SearchKey::Header(name, v) => header_contains(raw, name, v),
+        SearchKey::Body(v) => contains_ci(raw.get(header_of(raw).len()..).unwrap_or_default(), v),
+        SearchKey::Text(v) => contains_ci(raw, v),
+        SearchKey::Uid(set) => set.contains(c.meta.uid.0, largest_uid),
+        SearchKey::SequenceSet(set) => set.contains(c.seq, largest_seq),
+        SearchKey::Not(k) => !matches(k, c, largest_seq, largest_uid),
+        SearchKey::Or(a, b) => matches(a, c, largest_seq, largest_uid) || matches(b, c, largest_seq, largest_uid),
+        SearchKey::And(keys) => keys.iter().all(|k| matches(k, c, largest_seq, largest_uid)),
+        SearchKey::ModSeq { modseq, .. } => c.meta.modseq.0 >= *modseq,
+        SearchKey::Older(n) => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+            c.meta.internal_date < now - i64::from(n.get())
+        }
+        SearchKey::Younger(n) => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+            c.meta.internal_date >= now - i64::from(n.get())
+        }
+    }
+}
+
+impl Session {
+    pub(super) async fn search(&mut self, tag: &Tag, cmd: &SearchCommand, out: &mut Vec<u8>) -> StatusResponse {
+        if let Some(charset) = &cmd.charset
+            && !charset.eq_ignore_ascii_case("UTF-8")
+            && !charset.eq_ignore_ascii_case("US-ASCII")
+        {
+            return tagged(tag, Status::No, "unsupported charset")
+                .with_code(Code::BadCharset(vec!["UTF-8".into(), "US-ASCII".into()]));
+        }
+        let account = self.account();
+        let Some(selected) = self.selected.as_ref() else {
+            return tagged(tag, Status::Bad, "no mailbox selected");
+        };
+        let folder = selected.folder;
+        let messages = match self.store.messages(account, folder).await {
+            Ok(m) => m,
+            Err(err) => return store_error(tag, &err),
+        };
+        let with_content = cmd.criteria.iter().any(needs_content);
+        let Some(selected) = self.selected.as_ref() else {
+            return tagged(tag, Status::Bad, "no mailbox selected");
+        };
+        let largest_seq = selected.exists();
+        let largest_uid = selected.uids.last().map_or(0, |u| u.0);
+        let mut found: Vec<u32> = Vec::new();
+        let mut highest_modseq = 0;
+        for meta in &messages {
+            let Some(seq) = selected.seq_of(meta.uid) else { continue };
+            let content = if with_content {
+                match self.store.content(meta.blob).await {
+                    Ok(c) => Some(c),
+                    Err(err) => return store_error(tag, &err),
+                }
+            } else {
+                None
+            };
+            let candidate = Candidate { seq, meta, content };
+            if cmd.criteria.iter().all(|k| matches(k, &candidate, largest_seq, largest_uid)) {
+                found.push(if cmd.uid { meta.uid.0 } else { seq });
+                highest_modseq = highest_modseq.max(meta.modseq.0);
+            }
+        }
+        found.sort_unstable();
+        let uses_modseq = cmd.criteria.iter().any(|k| matches!(k, SearchKey::ModSeq { .. }));
+        let modseq = (uses_modseq && !found.is_empty()).then_some(highest_modseq);
+        match &cmd.returns {
+            None => self.data(out, &Data::Search { numbers: found, modseq }),
+            Some(returns) => {
+                // RFC 4731 3.1: an empty list means ALL.
+                let all = returns.is_empty() || returns.contains(&SearchReturn::All);
+                let data = Data::ESearch {
+                    tag: Some(tag.clone()),
+                    uid: cmd.uid,
+                    min: returns.contains(&SearchReturn::Min).then(|| found.first().copied()).flatten(),
+                    max: returns.contains(&SearchReturn::Max).then(|| found.last().copied()).flatten(),
+                    all: if all { SequenceSet::from_numbers(found.iter().copied()) } else { None },
+                    count: returns
+                        .contains(&SearchReturn::Count)
+                        .then(|| u32::try_from(found.len()).unwrap_or(u32::MAX)),
+                    modseq,
+                };
+                self.data(out, &data);
+            }
+        }
+        tagged(tag, Status::Ok, "SEARCH completed")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::header_contains;
+
+    #[test]
+    fn header_search() {
+        let raw = b"From: Alice <alice@example.com>\r\nSubject: Hello\r\n world\r\n\r\nFrom: not a header\r\n";
+        assert!(header_contains(raw, "from", b"ALICE"));
+        assert!(header_contains(raw, "Subject", b"world"));
+        assert!(!header_contains(raw, "Subject", b"header"));
+        assert!(!header_contains(raw, "To", b""));
+    }
+}

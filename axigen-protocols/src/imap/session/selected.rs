@@ -1,0 +1,380 @@
+//! The selected state (RFC 9051 6.4): SELECT/EXAMINE, the message sequence
+//! number <-> UID map, pending changes, CLOSE, UNSELECT, EXPUNGE, STORE,
+//! COPY and MOVE (RFC 6851), with UIDPLUS response codes (RFC 4315).
+
+use std::collections::HashSet;
+use std::num::NonZeroU32;
+
+use axigen_core::mailstore::{ChangeKind, FlagChange, FlagOp, Flags, FolderId, MessageMeta, ModSeq, Uid};
+
+use super::{Session, State, imap_flags, store_error, store_flags, tagged};
+use crate::imap::data::Data;
+use crate::imap::response::{Code, PermanentFlag, Status, StatusResponse};
+use crate::imap::sequence::SequenceSet;
+use crate::imap::store::{StoreAction, StoreCommand};
+use crate::imap::types::{Flag, MailboxName, Tag};
+
+/// The selected mailbox as this session sees it.
+#[derive(Debug, Clone)]
+pub struct Selected {
+    /// The folder.
+    pub folder: FolderId,
+    /// EXAMINE, or a read-only SELECT.
+    pub read_only: bool,
+    /// UIDVALIDITY.
+    pub uid_validity: u32,
+    /// UIDs in message sequence number order: `uids[n - 1]` is message `n`.
+    pub uids: Vec<Uid>,
+    /// The account MODSEQ up to which changes were reported.
+    pub modseq: ModSeq,
+}
+
+impl Selected {
+    /// The message sequence number of a UID.
+    pub fn seq_of(&self, uid: Uid) -> Option<u32> {
+        self.uids.binary_search(&uid).ok().and_then(|i| u32::try_from(i + 1).ok())
+    }
+
+    /// Number of messages.
+    pub fn exists(&self) -> u32 {
+        u32::try_from(self.uids.len()).unwrap_or(u32::MAX)
+    }
+
+    /// The UIDs a set names: message numbers, or UIDs with `uid` (`*` is the
+    /// largest UID, RFC 9051 6.4.8), in ascending order.
+    pub fn resolve(&self, set: &SequenceSet, uid: bool) -> Vec<Uid> {
+        if uid {
+            let largest = self.uids.last().map_or(0, |u| u.0);
+            self.uids.iter().copied().filter(|u| set.contains(u.0, largest)).collect()
+        } else {
+            set.to_numbers(self.exists())
+                .into_iter()
+                .filter_map(|n| self.uids.get(usize::try_from(n).ok()?.checked_sub(1)?).copied())
+                .collect()
+        }
+    }
+
+    /// Removes an expunged UID; its former sequence number.
+    fn remove(&mut self, uid: Uid) -> Option<u32> {
+        let seq = self.seq_of(uid)?;
+        self.uids.retain(|u| *u != uid);
+        Some(seq)
+    }
+}
+
+/// `* n FETCH (FLAGS (...) [UID u])`.
+pub(super) fn flags_response(out: &mut Vec<u8>, seq: u32, meta: &MessageMeta, uid: bool) {
+    out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
+    if uid {
+        out.extend_from_slice(format!("UID {} ", meta.uid.0).as_bytes());
+    }
+    out.extend_from_slice(b"FLAGS ");
+    crate::imap::encode::flag_list(out, &imap_flags(meta.flags, &meta.keywords));
+    out.extend_from_slice(b")\r\n");
+}
+
+fn expunge_response(out: &mut Vec<u8>, seq: u32) {
+    if let Some(n) = NonZeroU32::new(seq) {
+        Data::Expunge(n).encode(out, false);
+    }
+}
+
+impl Session {
+    pub(super) async fn select(
+        &mut self,
+        tag: &Tag,
+        mailbox: &MailboxName,
+        read_only: bool,
+        out: &mut Vec<u8>,
+    ) -> StatusResponse {
+        // RFC 9051 6.3.2: a SELECT first deselects, even when it fails.
+        if self.selected.take().is_some() {
+            // RFC 9051 7.1: CLOSED when the previous mailbox is deselected.
+            StatusResponse::untagged(Status::Ok, "previous mailbox closed").with_code(Code::Closed).encode(out);
+        }
+        self.state = State::Authenticated;
+        let account = self.account();
+        let folder = match self.mail_folder(mailbox).await {
+            Ok(Some(f)) => f,
+            Ok(None) => return tagged(tag, Status::No, "no such mailbox").with_code(Code::NonExistent),
+            Err(err) => return store_error(tag, &err),
+        };
+        // Read the MODSEQ first: a change racing the listing is reported later.
+        let modseq = match self.store.highest_modseq(account).await {
+            Ok(m) => m,
+            Err(err) => return store_error(tag, &err),
+        };
+        let messages = match self.store.messages(account, folder.id).await {
+            Ok(m) => m,
+            Err(err) => return store_error(tag, &err),
+        };
+        let selected = Selected {
+            folder: folder.id,
+            read_only,
+            uid_validity: folder.uid_validity,
+            uids: messages.iter().map(|m| m.uid).collect(),
+            modseq,
+        };
+        let system = vec![Flag::Answered, Flag::Flagged, Flag::Deleted, Flag::Seen, Flag::Draft];
+        self.data(out, &Data::Flags(system.clone()));
+        self.data(out, &Data::Exists(selected.exists()));
+        self.data(out, &Data::Recent(0));
+        if let Some(v) = NonZeroU32::new(folder.uid_validity) {
+            StatusResponse::untagged(Status::Ok, "UIDs valid").with_code(Code::UidValidity(v)).encode(out);
+        }
+        if let Some(n) = NonZeroU32::new(folder.uid_next.0) {
+            StatusResponse::untagged(Status::Ok, "predicted next UID").with_code(Code::UidNext(n)).encode(out);
+        }
+        let permanent = if read_only {
+            vec![]
+        } else {
+            let mut p: Vec<PermanentFlag> = system.into_iter().map(PermanentFlag::Flag).collect();
+            p.push(PermanentFlag::Any);
+            p
+        };
+        StatusResponse::untagged(Status::Ok, "flags permitted").with_code(Code::PermanentFlags(permanent)).encode(out);
+        self.selected = Some(selected);
+        self.state = State::Selected;
+        if read_only {
+            tagged(tag, Status::Ok, "EXAMINE completed").with_code(Code::ReadOnly)
+        } else {
+            tagged(tag, Status::Ok, "SELECT completed").with_code(Code::ReadWrite)
+        }
+    }
+
+    /// CLOSE (`expunge`: RFC 9051 6.4.1, silently) or UNSELECT (RFC 3691).
+    pub(super) async fn close(&mut self, tag: &Tag, expunge: bool) -> StatusResponse {
+        let Some(selected) = self.selected.take() else {
+            return tagged(tag, Status::Bad, "no mailbox selected");
+        };
+        self.state = State::Authenticated;
+        if expunge && !selected.read_only {
+            let account = self.account();
+            match self.store.messages(account, selected.folder).await {
+                Ok(messages) => {
+                    let deleted: Vec<Uid> =
+                        messages.iter().filter(|m| m.flags.contains(Flags::DELETED)).map(|m| m.uid).collect();
+                    if !deleted.is_empty()
+                        && let Err(err) = self.store.expunge(account, selected.folder, &deleted).await
+                    {
+                        return store_error(tag, &err);
+                    }
+                }
+                Err(err) => return store_error(tag, &err),
+            }
+        }
+        tagged(tag, Status::Ok, if expunge { "CLOSE completed" } else { "UNSELECT completed" })
+    }
+
+    /// EXPUNGE, or UID EXPUNGE of `set` (RFC 4315 2.1).
+    pub(super) async fn expunge(&mut self, tag: &Tag, set: Option<&SequenceSet>, out: &mut Vec<u8>) -> StatusResponse {
+        let account = self.account();
+        let Some(selected) = self.selected.as_ref() else {
+            return tagged(tag, Status::Bad, "no mailbox selected");
+        };
+        if selected.read_only {
+            return tagged(tag, Status::No, "mailbox is read-only").with_code(Code::ReadOnly);
+        }
+        let folder = selected.folder;
+        let allowed: Option<HashSet<Uid>> = set.map(|s| selected.resolve(s, true).into_iter().collect());
+        let messages = match self.store.messages(account, folder).await {
+            Ok(m) => m,
+            Err(err) => return store_error(tag, &err),
+        };
+        let deleted: Vec<Uid> = messages
+            .iter()
+            .filter(|m| m.flags.contains(Flags::DELETED))
+            .filter(|m| allowed.as_ref().is_none_or(|a| a.contains(&m.uid)))
+            .filter(|m| selected.seq_of(m.uid).is_some())
+            .map(|m| m.uid)
+            .collect();
+        if !deleted.is_empty() {
+            match self.store.expunge(account, folder, &deleted).await {
+                Ok(removed) => self.report_expunged(&removed, out),
+                Err(err) => return store_error(tag, &err),
+            }
+        }
+        tagged(tag, Status::Ok, "EXPUNGE completed")
+    }
+
+    /// Sends `* n EXPUNGE` for UIDs removed by this session.
+    fn report_expunged(&mut self, uids: &[Uid], out: &mut Vec<u8>) {
+        let Some(selected) = self.selected.as_mut() else { return };
+        let mut uids = uids.to_vec();
+        // Highest first, so each number is valid when it is sent.
+        uids.sort_unstable_by(|a, b| b.cmp(a));
+        for uid in uids {
+            if let Some(seq) = selected.remove(uid) {
+                expunge_response(out, seq);
+            }
+        }
+    }
+
+    /// Reports what changed in the selected mailbox since the last report:
+    /// EXPUNGE, EXISTS and FETCH FLAGS (RFC 9051 7.4.1, 7.5.2).
+    pub(super) async fn report_changes(&mut self, out: &mut Vec<u8>) {
+        let account = self.account();
+        let Some(selected) = self.selected.as_ref() else { return };
+        let (folder, since) = (selected.folder, selected.modseq);
+        let changes = match self.store.changes_since(account, since).await {
+            Ok(c) => c,
+            Err(err) => {
+                tracing::warn!(session = %self.id, error = %err, "cannot read changes");
+                return;
+            }
+        };
+        let Some(last) = changes.last().map(|c| c.modseq) else { return };
+        let mine: Vec<_> = changes.iter().filter(|c| c.folder == folder).collect();
+        if mine.is_empty() {
+            if let Some(s) = self.selected.as_mut() {
+                s.modseq = last;
+            }
+            return;
+        }
+        if mine.iter().any(|c| c.kind == ChangeKind::FolderDeleted) {
+            StatusResponse::untagged(Status::Bye, "selected mailbox was deleted").encode(out);
+            self.selected = None;
+            self.state = State::Authenticated;
+            return;
+        }
+        let messages = match self.store.messages(account, folder).await {
+            Ok(m) => m,
+            Err(err) => {
+                tracing::warn!(session = %self.id, error = %err, "cannot list messages");
+                return;
+            }
+        };
+        let present: HashSet<Uid> = messages.iter().map(|m| m.uid).collect();
+        let Some(selected) = self.selected.as_ref() else { return };
+        let gone: Vec<Uid> = selected.uids.iter().copied().filter(|u| !present.contains(u)).collect();
+        self.report_expunged(&gone, out);
+        let Some(selected) = self.selected.as_mut() else { return };
+        let largest = selected.uids.last().copied().unwrap_or(Uid(0));
+        let before = selected.uids.len();
+        selected.uids.extend(messages.iter().map(|m| m.uid).filter(|u| *u > largest));
+        if selected.uids.len() != before {
+            Data::Exists(selected.exists()).encode(out, false);
+        }
+        let flagged: HashSet<Uid> = mine
+            .iter()
+            .filter_map(|c| match c.kind {
+                ChangeKind::Flags { uid } => Some(uid),
+                _ => None,
+            })
+            .collect();
+        for meta in messages.iter().filter(|m| flagged.contains(&m.uid)) {
+            if let Some(seq) = selected.seq_of(meta.uid) {
+                flags_response(out, seq, meta, false);
+            }
+        }
+        selected.modseq = last;
+    }
+
+    pub(super) async fn store_flags(&mut self, tag: &Tag, cmd: &StoreCommand, out: &mut Vec<u8>) -> StatusResponse {
+        let account = self.account();
+        let Some(selected) = self.selected.as_ref() else {
+            return tagged(tag, Status::Bad, "no mailbox selected");
+        };
+        if selected.read_only {
+            return tagged(tag, Status::No, "mailbox is read-only").with_code(Code::ReadOnly);
+        }
+        let uids = selected.resolve(&cmd.set, cmd.uid);
+        let folder = selected.folder;
+        let (flags, keywords) = store_flags(&cmd.flags);
+        let op = match cmd.action {
+            StoreAction::Add => FlagOp::Add,
+            StoreAction::Remove => FlagOp::Remove,
+            StoreAction::Replace => FlagOp::Replace,
+        };
+        let change = FlagChange { op, flags, keywords, unchanged_since: cmd.unchanged_since.map(ModSeq) };
+        if uids.is_empty() {
+            return tagged(tag, Status::Ok, "STORE completed");
+        }
+        if let Err(err) = self.store.change_flags(account, folder, &uids, &change).await {
+            return store_error(tag, &err);
+        }
+        if !cmd.silent {
+            let wanted: HashSet<Uid> = uids.iter().copied().collect();
+            match self.store.messages(account, folder).await {
+                Ok(messages) => {
+                    let Some(selected) = self.selected.as_ref() else {
+                        return tagged(tag, Status::Ok, "STORE completed");
+                    };
+                    for meta in messages.iter().filter(|m| wanted.contains(&m.uid)) {
+                        if let Some(seq) = selected.seq_of(meta.uid) {
+                            flags_response(out, seq, meta, cmd.uid);
+                        }
+                    }
+                }
+                Err(err) => return store_error(tag, &err),
+            }
+        }
+        tagged(tag, Status::Ok, "STORE completed")
+    }
+
+    /// COPY, or MOVE with `is_move` (RFC 6851 3.3: COPYUID in an untagged
+    /// OK, then the EXPUNGEs, then the tagged OK).
+    pub(super) async fn copy(
+        &mut self,
+        tag: &Tag,
+        uid: bool,
+        set: &SequenceSet,
+        mailbox: &MailboxName,
+        is_move: bool,
+        out: &mut Vec<u8>,
+    ) -> StatusResponse {
+        let account = self.account();
+        let Some(selected) = self.selected.as_ref() else {
+            return tagged(tag, Status::Bad, "no mailbox selected");
+        };
+        if is_move && selected.read_only {
+            return tagged(tag, Status::No, "mailbox is read-only").with_code(Code::ReadOnly);
+        }
+        let uids = selected.resolve(set, uid);
+        let from = selected.folder;
+        let target = match self.mail_folder(mailbox).await {
+            Ok(Some(f)) => f,
+            Ok(None) => return tagged(tag, Status::No, "no such mailbox").with_code(Code::TryCreate),
+            Err(err) => return store_error(tag, &err),
+        };
+        if uids.is_empty() {
+            return tagged(tag, Status::Ok, "nothing to do");
+        }
+        let result = if is_move {
+            self.store.move_messages(account, from, &uids, target.id).await
+        } else {
+            match self.quota().await {
+                Ok(quota) => self.store.copy(account, from, &uids, target.id, quota).await,
+                Err(err) => Err(err),
+            }
+        };
+        let copied = match result {
+            Ok(c) => c,
+            Err(err) => return store_error(tag, &err),
+        };
+        let code = match (
+            NonZeroU32::new(copied.uid_validity),
+            SequenceSet::from_numbers_in_order(copied.uids.iter().map(|(s, _)| s.0)),
+            SequenceSet::from_numbers_in_order(copied.uids.iter().map(|(_, d)| d.0)),
+        ) {
+            (Some(uid_validity), Some(source), Some(destination)) => {
+                Some(Code::CopyUid { uid_validity, source, destination })
+            }
+            _ => None,
+        };
+        if is_move {
+            if let Some(code) = code {
+                StatusResponse::untagged(Status::Ok, "moved").with_code(code).encode(out);
+            }
+            let moved: Vec<Uid> = copied.uids.iter().map(|(s, _)| *s).collect();
+            self.report_expunged(&moved, out);
+            tagged(tag, Status::Ok, "MOVE completed")
+        } else {
+            let response = tagged(tag, Status::Ok, "COPY completed");
+            match code {
+                Some(code) => response.with_code(code),
+                None => response,
+            }
+        }
+    }
+}
