@@ -1,0 +1,187 @@
+//! The IMAP service over a real loopback socket and a real RocksDB store,
+//! spoken to by Python's imaplib (tests/clients/imap_client.py) and, where
+//! the exact bytes matter, by raw TCP.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axigen_core::directory::DirectoryAdmin;
+use axigen_core::mailstore::{Flags, MailStore, NewMessage, QuotaLimit};
+use axigen_core::model::{Account, Address, Domain, DomainName, NewAccount};
+use axigen_core::settings::Overrides;
+use axigen_protocols::imap::{ImapConfig, ImapService};
+use axigen_protocols::listener::{Listener, ListenerConfig};
+use axigen_store::{Store, StoreOptions};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::timeout;
+
+const USER: &str = "alice@example.com";
+const PASSWORD: &str = "secret";
+const WAIT: Duration = Duration::from_secs(10);
+
+const PLAIN_1: &str = "From: Alice <alice@example.org>\r\nTo: bob@example.com\r\nSubject: First message\r\n\
+Date: Mon, 7 Feb 1994 21:52:25 -0800\r\nMessage-ID: <1@example.org>\r\n\r\nHello, first body.\r\n";
+const MULTIPART: &str = "From: Bob <bob@example.net>\r\nTo: alice@example.com\r\nSubject: Multipart message\r\n\
+MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"xyz\"\r\n\r\npreamble\r\n--xyz\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\r\nThis is the text part.\r\n--xyz\r\n\
+Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"data.bin\"\r\n\
+Content-Transfer-Encoding: base64\r\n\r\nAAECAwQFBgcICQ==\r\n--xyz--\r\n";
+const PLAIN_3: &str = "From: alice@example.org\r\nTo: bob@example.com\r\nSubject: Third\r\n\r\nthe third body\r\n";
+
+struct Server {
+    addr: SocketAddr,
+    store: Arc<Store>,
+    account: Account,
+    _stop: watch::Sender<bool>,
+    _dir: tempfile::TempDir,
+}
+
+async fn start(allow_plaintext_login: bool) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(dir.path().join("db"), StoreOptions::default()).unwrap());
+    store
+        .put_domain(Domain { name: DomainName::new("example.com").unwrap(), settings: Overrides::default() })
+        .await
+        .unwrap();
+    let account = store
+        .create_account(NewAccount {
+            address: Address::parse(USER).unwrap(),
+            class: None,
+            display_name: "Alice".into(),
+            password: PASSWORD.into(),
+            settings: Overrides::default(),
+        })
+        .await
+        .unwrap();
+    let inbox = store.folder_by_name(account.id, "INBOX").await.unwrap().unwrap();
+    for (i, content) in [PLAIN_1, MULTIPART, PLAIN_3].into_iter().enumerate() {
+        let message = NewMessage {
+            flags: Flags::empty(),
+            keywords: vec![],
+            internal_date: 1_700_000_000 + i as i64,
+            content: bytes::Bytes::from(content),
+        };
+        store.append(account.id, inbox.id, message, QuotaLimit::default()).await.unwrap();
+    }
+    let mut config = ImapConfig::new("imap.example.com");
+    config.allow_plaintext_login = allow_plaintext_login;
+    let service = ImapService::new(config, store.clone(), store.clone(), store.notifier().clone());
+    let listener = Listener::bind(&ListenerConfig::new("imap", "127.0.0.1:0".parse().unwrap()), None).unwrap();
+    let addr = listener.local_addr();
+    let (stop, stopped) = watch::channel(false);
+    tokio::spawn(listener.run(Arc::new(service), stopped));
+    Server { addr, store, account, _stop: stop, _dir: dir }
+}
+
+fn client_script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/imap_client.py")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imaplib_session() {
+    let server = start(true).await;
+    let markers = tempfile::tempdir().unwrap();
+    let marker = markers.path().join("idling");
+    let child = tokio::process::Command::new("python3")
+        .arg(client_script())
+        .arg(server.addr.ip().to_string())
+        .arg(server.addr.port().to_string())
+        .arg(USER)
+        .arg(PASSWORD)
+        .arg(markers.path())
+        .kill_on_drop(true)
+        .output();
+    // When the client idles, deliver a message to INBOX from the store side.
+    let store = server.store.clone();
+    let account = server.account.id;
+    let appender = tokio::spawn(async move {
+        for _ in 0..400 {
+            if marker.exists() {
+                let inbox = store.folder_by_name(account, "INBOX").await.unwrap().unwrap();
+                let message = NewMessage {
+                    flags: Flags::empty(),
+                    keywords: vec![],
+                    internal_date: 1_700_000_100,
+                    content: bytes::Bytes::from_static(b"From: x@example.org\r\nSubject: new\r\n\r\nnew\r\n"),
+                };
+                store.append(account, inbox.id, message, QuotaLimit::default()).await.unwrap();
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        false
+    });
+    let output = timeout(Duration::from_secs(60), child).await.expect("client timed out").unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "client failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("imap client ok"), "{stdout}");
+    assert!(appender.await.unwrap(), "the client never idled");
+}
+
+/// Sends raw lines, returns everything up to the line starting with `until`.
+async fn exchange(stream: &mut BufReader<TcpStream>, send: &str, until: &str) -> String {
+    stream.get_mut().write_all(send.as_bytes()).await.unwrap();
+    let mut all = String::new();
+    loop {
+        let mut line = String::new();
+        let n = timeout(WAIT, stream.read_line(&mut line)).await.unwrap().unwrap();
+        assert!(n > 0, "connection closed; got {all}");
+        all.push_str(&line);
+        if line.starts_with(until) {
+            return all;
+        }
+    }
+}
+
+#[tokio::test]
+async fn plaintext_login_refused_and_states_checked() {
+    let server = start(false).await;
+    let mut stream = BufReader::new(TcpStream::connect(server.addr).await.unwrap());
+    let mut greeting = String::new();
+    stream.read_line(&mut greeting).await.unwrap();
+    assert!(greeting.starts_with("* OK [CAPABILITY ") && greeting.contains("LOGINDISABLED"), "{greeting}");
+    let reply = exchange(&mut stream, "a1 LOGIN alice@example.com secret\r\n", "a1 ").await;
+    assert!(reply.starts_with("a1 NO [PRIVACYREQUIRED]"), "{reply}");
+    let reply = exchange(&mut stream, "a2 AUTHENTICATE PLAIN AGFsaWNlQGV4YW1wbGUuY29tAHNlY3JldA==\r\n", "a2 ").await;
+    assert!(reply.starts_with("a2 NO [PRIVACYREQUIRED]"), "{reply}");
+    let reply = exchange(&mut stream, "a3 SELECT INBOX\r\n", "a3 ").await;
+    assert!(reply.starts_with("a3 BAD"), "{reply}");
+    let reply = exchange(&mut stream, "a4 FOO\r\n", "a4 ").await;
+    assert!(reply.starts_with("a4 BAD"), "{reply}");
+    let reply = exchange(&mut stream, "a5 LOGOUT\r\n", "a5 ").await;
+    assert!(reply.starts_with("* BYE") && reply.contains("a5 OK"), "{reply}");
+}
+
+#[tokio::test]
+async fn authenticate_plain_with_continuation_and_select_responses() {
+    let server = start(true).await;
+    let mut stream = BufReader::new(TcpStream::connect(server.addr).await.unwrap());
+    let mut greeting = String::new();
+    stream.read_line(&mut greeting).await.unwrap();
+    let reply = exchange(&mut stream, "a1 AUTHENTICATE PLAIN\r\n", "+").await;
+    assert!(reply.starts_with('+'), "{reply}");
+    // "\0alice@example.com\0wrong"
+    let reply = exchange(&mut stream, "AGFsaWNlQGV4YW1wbGUuY29tAHdyb25n\r\n", "a1 ").await;
+    assert!(reply.starts_with("a1 NO [AUTHENTICATIONFAILED]"), "{reply}");
+    let reply = exchange(&mut stream, "a2 AUTHENTICATE PLAIN AGFsaWNlQGV4YW1wbGUuY29tAHNlY3JldA==\r\n", "a2 ").await;
+    assert!(reply.starts_with("a2 OK"), "{reply}");
+    let reply = exchange(&mut stream, "a3 EXAMINE INBOX\r\n", "a3 ").await;
+    for expected in ["* 3 EXISTS", "* 0 RECENT", "[UIDVALIDITY ", "[UIDNEXT 4]", "a3 OK [READ-ONLY]"] {
+        assert!(reply.contains(expected), "{expected} in {reply}");
+    }
+    let reply = exchange(&mut stream, "a4 STORE 1 +FLAGS (\\Seen)\r\n", "a4 ").await;
+    assert!(reply.starts_with("a4 NO [READ-ONLY]"), "{reply}");
+    let reply = exchange(&mut stream, "a5 FETCH 1 (BODY[])\r\n", "a5 ").await;
+    assert!(!reply.contains("\\Seen"), "EXAMINE must not set \\Seen: {reply}");
+    let reply = exchange(&mut stream, "a6 NAMESPACE\r\n", "a6 ").await;
+    assert!(reply.starts_with("* NAMESPACE ((\"\" \"/\")) NIL NIL"), "{reply}");
+    let reply = exchange(&mut stream, "a7 FETCH 1:* (UID\r\n", "a7 ").await;
+    assert!(reply.starts_with("a7 BAD"), "{reply}");
+    let reply = exchange(&mut stream, "a8 SELECT Nope\r\n", "a8 ").await;
+    assert!(reply.contains("a8 NO [NONEXISTENT]"), "{reply}");
+}
