@@ -10,9 +10,10 @@ use std::time::Duration;
 use axigen_core::directory::DirectoryAdmin;
 use axigen_core::mailstore::{Flags, MailStore, NewMessage, QuotaLimit};
 use axigen_core::model::{Account, Address, Domain, DomainName, NewAccount};
-use axigen_core::settings::Overrides;
+use axigen_core::settings::{Overrides, Setting};
 use axigen_protocols::imap::{ImapConfig, ImapService};
 use axigen_protocols::listener::{Listener, ListenerConfig};
+use axigen_protocols::tls::{self, TlsMode};
 use axigen_store::{Store, StoreOptions};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -34,6 +35,7 @@ const PLAIN_3: &str = "From: alice@example.org\r\nTo: bob@example.com\r\nSubject
 
 struct Server {
     addr: SocketAddr,
+    cert: Option<PathBuf>,
     store: Arc<Store>,
     account: Account,
     _stop: watch::Sender<bool>,
@@ -41,6 +43,10 @@ struct Server {
 }
 
 async fn start(allow_plaintext_login: bool) -> Server {
+    start_with(allow_plaintext_login, TlsMode::None, Overrides::default()).await
+}
+
+async fn start_with(allow_plaintext_login: bool, mode: TlsMode, settings: Overrides) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path().join("db"), StoreOptions::default()).unwrap());
     store
@@ -53,7 +59,7 @@ async fn start(allow_plaintext_login: bool) -> Server {
             class: None,
             display_name: "Alice".into(),
             password: PASSWORD.into(),
-            settings: Overrides::default(),
+            settings,
         })
         .await
         .unwrap();
@@ -70,11 +76,19 @@ async fn start(allow_plaintext_login: bool) -> Server {
     let mut config = ImapConfig::new("imap.example.com");
     config.allow_plaintext_login = allow_plaintext_login;
     let service = ImapService::new(config, store.clone(), store.clone(), store.notifier().clone());
-    let listener = Listener::bind(&ListenerConfig::new("imap", "127.0.0.1:0".parse().unwrap()), None).unwrap();
+    let (tls_config, cert) = if mode == TlsMode::None {
+        (None, None)
+    } else {
+        let (cert, key, _) = tls::ensure_dev_certificate(dir.path(), &[]).unwrap();
+        (Some(tls::load_server_config(&cert, &key).unwrap()), Some(cert))
+    };
+    let mut listener_config = ListenerConfig::new("imap", "127.0.0.1:0".parse().unwrap());
+    listener_config.tls = mode;
+    let listener = Listener::bind(&listener_config, tls_config).unwrap();
     let addr = listener.local_addr();
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(listener.run(Arc::new(service), stopped));
-    Server { addr, store, account, _stop: stop, _dir: dir }
+    Server { addr, cert, store, account, _stop: stop, _dir: dir }
 }
 
 fn client_script() -> PathBuf {
@@ -182,6 +196,115 @@ async fn authenticate_plain_with_continuation_and_select_responses() {
     assert!(reply.starts_with("* NAMESPACE ((\"\" \"/\")) NIL NIL"), "{reply}");
     let reply = exchange(&mut stream, "a7 FETCH 1:* (UID\r\n", "a7 ").await;
     assert!(reply.starts_with("a7 BAD"), "{reply}");
+    let reply = exchange(&mut stream, "a9 APPEND INBOX {14+}\r\nSubject: z\r\n\r\n\r\n", "a9 ").await;
+    assert!(reply.starts_with("* 4 EXISTS\r\na9 OK [APPENDUID "), "{reply}");
     let reply = exchange(&mut stream, "a8 SELECT Nope\r\n", "a8 ").await;
     assert!(reply.contains("a8 NO [NONEXISTENT]"), "{reply}");
+}
+
+async fn python(script: &str, args: &[String]) -> String {
+    let output = timeout(
+        Duration::from_secs(60),
+        tokio::process::Command::new("python3").arg("-c").arg(script).args(args).kill_on_drop(true).output(),
+    )
+    .await
+    .expect("client timed out")
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "client failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_then_login_with_imaplib() {
+    let server = start_with(false, TlsMode::StartTls, Overrides::default()).await;
+    let cert = server.cert.clone().unwrap();
+    let out = python(
+        r#"
+import imaplib, ssl, sys
+port, cafile = int(sys.argv[1]), sys.argv[2]
+m = imaplib.IMAP4("127.0.0.1", port)
+assert "STARTTLS" in m.capabilities and "LOGINDISABLED" in m.capabilities, m.capabilities
+try:
+    m.login("alice@example.com", "secret")
+    raise AssertionError("plaintext login accepted")
+except imaplib.IMAP4.error as e:
+    print("plaintext:", e)
+m.starttls(ssl_context=ssl.create_default_context(cafile=cafile))
+assert "STARTTLS" not in m.capabilities and "AUTH=PLAIN" in m.capabilities, m.capabilities
+print("login:", m.login("alice@example.com", "secret")[0])
+print("select:", m.select("INBOX"))
+m.logout()
+"#,
+        &[server.addr.port().to_string(), cert.display().to_string()],
+    )
+    .await;
+    assert!(out.contains("PRIVACYREQUIRED"), "{out}");
+    assert!(out.contains("login: OK"), "{out}");
+    assert!(out.contains("select: ('OK', [b'3'])"), "{out}");
+}
+
+#[tokio::test]
+async fn starttls_discards_pipelined_plaintext() {
+    let server = start_with(false, TlsMode::StartTls, Overrides::default()).await;
+    let mut stream = BufReader::new(TcpStream::connect(server.addr).await.unwrap());
+    let mut greeting = String::new();
+    stream.read_line(&mut greeting).await.unwrap();
+    // The injected command must not be answered after the handshake.
+    stream.get_mut().write_all(b"a1 STARTTLS\r\na2 LOGIN alice@example.com secret\r\n").await.unwrap();
+    let mut line = String::new();
+    timeout(WAIT, stream.read_line(&mut line)).await.unwrap().unwrap();
+    assert!(line.starts_with("a1 OK"), "{line}");
+    let mut rest = Vec::new();
+    // The server now waits for a ClientHello: nothing more arrives in plaintext.
+    let more = timeout(Duration::from_millis(300), tokio::io::AsyncReadExt::read_buf(&mut stream, &mut rest)).await;
+    assert!(more.is_err() || rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+}
+
+#[tokio::test]
+async fn imap_disabled_account_is_refused() {
+    let settings = Overrides { imap_enabled: Setting::Explicit(false), ..Overrides::default() };
+    let server = start_with(true, TlsMode::None, settings).await;
+    let mut stream = BufReader::new(TcpStream::connect(server.addr).await.unwrap());
+    let mut greeting = String::new();
+    stream.read_line(&mut greeting).await.unwrap();
+    let reply = exchange(&mut stream, "a1 LOGIN alice@example.com secret\r\n", "a1 ").await;
+    assert!(reply.starts_with("a1 NO"), "{reply}");
+    let reply = exchange(&mut stream, "a2 LIST \"\" *\r\n", "a2 ").await;
+    assert!(reply.starts_with("a2 BAD"), "{reply}");
+}
+
+#[tokio::test]
+async fn quota_uid_expunge_and_list_options() {
+    let settings = Overrides { quota_messages: Setting::Explicit(4), ..Overrides::default() };
+    let server = start_with(true, TlsMode::None, settings).await;
+    let mut stream = BufReader::new(TcpStream::connect(server.addr).await.unwrap());
+    let mut greeting = String::new();
+    stream.read_line(&mut greeting).await.unwrap();
+    exchange(&mut stream, "a1 LOGIN alice@example.com secret\r\n", "a1 OK").await;
+    let reply = exchange(&mut stream, "a2 APPEND INBOX {14+}\r\nSubject: x\r\n\r\n\r\n", "a2 ").await;
+    assert!(reply.starts_with("a2 OK [APPENDUID "), "{reply}");
+    let reply = exchange(&mut stream, "a3 APPEND INBOX (\\Seen) {14+}\r\nSubject: y\r\n\r\n\r\n", "a3 ").await;
+    assert!(reply.starts_with("a3 NO [OVERQUOTA]"), "{reply}");
+    let reply = exchange(&mut stream, "a4 LIST () \"\" \"*\" RETURN (SPECIAL-USE SUBSCRIBED)\r\n", "a4 ").await;
+    assert!(reply.contains("\\Sent") && reply.contains("a4 OK"), "{reply}");
+    let reply = exchange(&mut stream, "a5 LIST (SPECIAL-USE) \"\" *\r\n", "a5 ").await;
+    assert!(!reply.contains("INBOX") && reply.contains("\\Trash"), "{reply}");
+    let reply = exchange(&mut stream, "a6 SELECT INBOX\r\n", "a6 ").await;
+    assert!(reply.contains("* 4 EXISTS"), "{reply}");
+    exchange(&mut stream, "a7 STORE 1:2 +FLAGS.SILENT (\\Deleted)\r\n", "a7 OK").await;
+    let reply = exchange(&mut stream, "a8 UID EXPUNGE 2\r\n", "a8 ").await;
+    assert!(reply.starts_with("* 2 EXPUNGE\r\na8 OK"), "{reply}");
+    let reply = exchange(&mut stream, "a9 UID COPY 1 Trash\r\n", "a9 ").await;
+    assert!(reply.starts_with("a9 OK [COPYUID "), "{reply}");
+    let reply = exchange(&mut stream, "b1 UID MOVE 1 Junk\r\n", "b1 ").await;
+    assert!(reply.starts_with("* OK [COPYUID ") && reply.contains("* 1 EXPUNGE\r\nb1 OK"), "{reply}");
+    let reply = exchange(&mut stream, "b2 CREATE a/b/c\r\n", "b2 ").await;
+    assert!(reply.starts_with("b2 OK"), "{reply}");
+    let reply = exchange(&mut stream, "b3 RENAME a x/y\r\n", "b3 ").await;
+    assert!(reply.starts_with("b3 OK"), "{reply}");
+    let reply = exchange(&mut stream, "b4 LIST \"\" x/*\r\n", "b4 ").await;
+    assert!(reply.contains("\"x/y/b/c\"") || reply.contains(" x/y/b/c\r\n"), "{reply}");
+    let reply = exchange(&mut stream, "b5 STATUS Trash (MESSAGES)\r\n", "b5 ").await;
+    assert!(reply.contains("MESSAGES 1"), "{reply}");
 }

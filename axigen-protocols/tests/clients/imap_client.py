@@ -98,7 +98,7 @@ assert ok(m.uid("SEARCH", "ALL"), "UID SEARCH") == [b"1 2 3"]
 # COPY with COPYUID, MOVE with COPYUID and EXPUNGE.
 typ, data = m.copy("1", "Archive")
 assert typ == "OK", data
-assert m.untagged_responses.get("COPYUID") or True
+assert b"[COPYUID " in data[0], data
 typ, data = m._simple_command("MOVE", "3", "Trash")
 assert typ == "OK", (typ, data)
 expunged = m.untagged_responses.pop("EXPUNGE", [])
@@ -110,8 +110,8 @@ assert b"MESSAGES 1" in data[0], data
 msg = b"From: carol@example.org\r\nSubject: Appended\r\n\r\nappended body\r\n"
 typ, data = m.append("INBOX", "(\\Seen)", None, msg)
 assert typ == "OK" and b"APPENDUID" in data[0], (typ, data)
-typ, data = m.noop()
-assert m.untagged_responses.pop("EXISTS", None) in (None, [b"3"]) or True
+# (imaplib drops the EXISTS that follows APPEND; the raw-socket test checks it.)
+ok(m.noop(), "NOOP")
 
 # EXPUNGE
 ok(m.store("1", "+FLAGS.SILENT", "(\\Deleted)"), "STORE Deleted")

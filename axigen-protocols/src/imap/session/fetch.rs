@@ -141,6 +141,9 @@ impl Session {
                     FlagChange { op: FlagOp::Add, flags: Flags::SEEN, keywords: vec![], unchanged_since: None };
                 match self.store.change_flags(account, folder, &unseen, &change).await {
                     Ok(changed) => {
+                        if let Some(selected) = self.selected.as_mut() {
+                            selected.note_own(changed.changed.iter().map(|c| c.1));
+                        }
                         for (uid, modseq, flags, keywords) in changed.changed {
                             if let Some(m) = metas.get_mut(&uid) {
                                 m.modseq = modseq;

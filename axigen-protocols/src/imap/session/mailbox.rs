@@ -230,24 +230,27 @@ impl Session {
             Ok(None) => {}
             Err(err) => return store_error(tag, &err),
         }
-        // RFC 9051 6.3.4: create the missing superior hierarchical names.
-        let parts: Vec<&str> = name.split(DELIMITER).collect();
-        for depth in 1..parts.len() {
-            let parent = parts[..depth].join("/");
-            match self.store.folder_by_name(account, &parent).await {
-                Ok(Some(_)) => {}
-                Ok(None) => {
-                    if let Err(err) = self.store.create_folder(account, &parent, FolderKind::Mail, None).await {
-                        return store_error(tag, &err);
-                    }
-                }
-                Err(err) => return store_error(tag, &err),
-            }
+        if let Err(err) = self.create_parents(&name).await {
+            return store_error(tag, &err);
         }
         match self.store.create_folder(account, &name, FolderKind::Mail, role).await {
             Ok(_) => tagged(tag, Status::Ok, "CREATE completed"),
             Err(err) => store_error(tag, &err),
         }
+    }
+
+    /// Creates the missing superior hierarchical names of `name` (RFC 9051
+    /// 6.3.4, 6.3.6).
+    async fn create_parents(&self, name: &str) -> axigen_core::Result<()> {
+        let account = self.account();
+        let parts: Vec<&str> = name.split(DELIMITER).collect();
+        for depth in 1..parts.len() {
+            let parent = parts[..depth].join("/");
+            if self.store.folder_by_name(account, &parent).await?.is_none() {
+                self.store.create_folder(account, &parent, FolderKind::Mail, None).await?;
+            }
+        }
+        Ok(())
     }
 
     pub(super) async fn delete(&mut self, tag: &Tag, mailbox: &MailboxName) -> StatusResponse {
@@ -283,7 +286,16 @@ impl Session {
             Ok(None) => {}
             Err(err) => return store_error(tag, &err),
         }
-        match self.store.rename_folder(self.account(), folder.id, folder_name(to)).await {
+        let target = folder_name(to);
+        if target.is_empty() || target.split(DELIMITER).any(str::is_empty) {
+            return tagged(tag, Status::No, "invalid mailbox name").with_code(Code::Cannot);
+        }
+        if !target.starts_with(&format!("{}{DELIMITER}", folder.name))
+            && let Err(err) = self.create_parents(target).await
+        {
+            return store_error(tag, &err);
+        }
+        match self.store.rename_folder(self.account(), folder.id, target).await {
             Ok(()) => tagged(tag, Status::Ok, "RENAME completed"),
             Err(err) => store_error(tag, &err),
         }

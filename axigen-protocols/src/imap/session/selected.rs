@@ -27,6 +27,8 @@ pub struct Selected {
     pub uids: Vec<Uid>,
     /// The account MODSEQ up to which changes were reported.
     pub modseq: ModSeq,
+    /// MODSEQs of flag changes this session made and already reported.
+    own_changes: HashSet<ModSeq>,
 }
 
 impl Selected {
@@ -52,6 +54,12 @@ impl Selected {
                 .filter_map(|n| self.uids.get(usize::try_from(n).ok()?.checked_sub(1)?).copied())
                 .collect()
         }
+    }
+
+    /// Notes flag changes made by this session: they are answered by the
+    /// command itself and not reported again.
+    pub(super) fn note_own(&mut self, modseqs: impl IntoIterator<Item = ModSeq>) {
+        self.own_changes.extend(modseqs);
     }
 
     /// Removes an expunged UID; its former sequence number.
@@ -114,6 +122,7 @@ impl Session {
             uid_validity: folder.uid_validity,
             uids: messages.iter().map(|m| m.uid).collect(),
             modseq,
+            own_changes: HashSet::new(),
         };
         let system = vec![Flag::Answered, Flag::Flagged, Flag::Deleted, Flag::Seen, Flag::Draft];
         self.data(out, &Data::Flags(system.clone()));
@@ -258,10 +267,11 @@ impl Session {
         let flagged: HashSet<Uid> = mine
             .iter()
             .filter_map(|c| match c.kind {
-                ChangeKind::Flags { uid } => Some(uid),
+                ChangeKind::Flags { uid } if !selected.own_changes.contains(&c.modseq) => Some(uid),
                 _ => None,
             })
             .collect();
+        selected.own_changes.retain(|m| *m > last);
         for meta in messages.iter().filter(|m| flagged.contains(&m.uid)) {
             if let Some(seq) = selected.seq_of(meta.uid) {
                 flags_response(out, seq, meta, false);
@@ -290,8 +300,13 @@ impl Session {
         if uids.is_empty() {
             return tagged(tag, Status::Ok, "STORE completed");
         }
-        if let Err(err) = self.store.change_flags(account, folder, &uids, &change).await {
-            return store_error(tag, &err);
+        match self.store.change_flags(account, folder, &uids, &change).await {
+            Ok(changed) => {
+                if let Some(selected) = self.selected.as_mut() {
+                    selected.note_own(changed.changed.iter().map(|c| c.1));
+                }
+            }
+            Err(err) => return store_error(tag, &err),
         }
         if !cmd.silent {
             let wanted: HashSet<Uid> = uids.iter().copied().collect();
