@@ -7,7 +7,8 @@
 //! - [`tls`]: TLS modes, loading certificates into a rustls server
 //!   configuration, a self-signed development certificate, and the
 //!   STARTTLS upgrade helper.
-//! - [`imap`]: the IMAP command parser and response encoder.
+//! - [`imap`]: the IMAP server: command parser, response encoder, session
+//!   and the tokio driver [`imap::ImapService`].
 //! - [`smtp`]: the SMTP server (mail exchange and submission): command
 //!   parser, sans-IO session, and the tokio driver [`smtp::SmtpService`].
 //!

@@ -198,6 +198,10 @@ async fn authenticate_plain_with_continuation_and_select_responses() {
     assert!(reply.starts_with("a7 BAD"), "{reply}");
     let reply = exchange(&mut stream, "a9 APPEND INBOX {14+}\r\nSubject: z\r\n\r\n\r\n", "a9 ").await;
     assert!(reply.starts_with("* 4 EXISTS\r\na9 OK [APPENDUID "), "{reply}");
+    let reply = exchange(&mut stream, "b1 FETCH 9 (FLAGS)\r\n", "b1 ").await;
+    assert!(reply.starts_with("b1 BAD"), "{reply}");
+    let reply = exchange(&mut stream, "b2 UID FETCH 9 (FLAGS)\r\n", "b2 ").await;
+    assert!(reply.starts_with("b2 OK"), "{reply}");
     let reply = exchange(&mut stream, "a8 SELECT Nope\r\n", "a8 ").await;
     assert!(reply.contains("a8 NO [NONEXISTENT]"), "{reply}");
 }

@@ -13,6 +13,9 @@
 //! - [`mutf7`]: modified UTF-7 mailbox names (RFC 3501 5.1.3).
 //! - [`response`] and [`encode`]: status responses with response codes,
 //!   untagged [`data`], and the wire forms of strings, names and flag lists.
+//! - [`session`]: the session state and the command handlers, over the
+//!   directory and the mail store; [`server`]: [`ImapService`], the tokio
+//!   driver plugged into a [`Listener`](crate::listener::Listener).
 //!
 //! This is our own parser rather than `imap-codec`: the server needs the
 //! server side of ACL (RFC 4314), LIST-EXTENDED and LIST-STATUS (RFC 5258,

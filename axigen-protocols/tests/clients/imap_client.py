@@ -129,7 +129,7 @@ start = time.monotonic()
 line = m.readline()
 elapsed = time.monotonic() - start
 assert re.match(rb"\* 3 EXISTS", line), line
-assert elapsed < 1.5, elapsed
+assert elapsed < 1.0, elapsed
 m.send(b"DONE\r\n")
 line = m.readline()
 assert line.startswith(tag + b" OK"), line

@@ -122,6 +122,9 @@ impl Session {
         if cmd.uid && !attrs.contains(&FetchAttribute::Uid) {
             attrs.insert(0, FetchAttribute::Uid);
         }
+        if !selected.valid_numbers(&cmd.set, cmd.uid) {
+            return tagged(tag, Status::Bad, "invalid message number");
+        }
         let uids = selected.resolve(&cmd.set, cmd.uid);
         let folder = selected.folder;
         let read_only = selected.read_only;

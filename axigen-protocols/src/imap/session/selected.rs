@@ -62,6 +62,16 @@ impl Selected {
         self.own_changes.extend(modseqs);
     }
 
+    /// Whether every message number of a set exists (RFC 9051 9, note on
+    /// `seq-number`: a number above EXISTS, or `*` in an empty mailbox, is
+    /// BAD). UID sets are never invalid.
+    pub fn valid_numbers(&self, set: &SequenceSet, uid: bool) -> bool {
+        uid || set.ranges().iter().all(|r| {
+            let (low, high) = r.bounds(self.exists());
+            low >= 1 && high <= self.exists()
+        })
+    }
+
     /// Removes an expunged UID; its former sequence number.
     fn remove(&mut self, uid: Uid) -> Option<u32> {
         let seq = self.seq_of(uid)?;
@@ -288,6 +298,9 @@ impl Session {
         if selected.read_only {
             return tagged(tag, Status::No, "mailbox is read-only").with_code(Code::ReadOnly);
         }
+        if !selected.valid_numbers(&cmd.set, cmd.uid) {
+            return tagged(tag, Status::Bad, "invalid message number");
+        }
         let uids = selected.resolve(&cmd.set, cmd.uid);
         let folder = selected.folder;
         let (flags, keywords) = store_flags(&cmd.flags);
@@ -344,6 +357,9 @@ impl Session {
         };
         if is_move && selected.read_only {
             return tagged(tag, Status::No, "mailbox is read-only").with_code(Code::ReadOnly);
+        }
+        if !selected.valid_numbers(set, uid) {
+            return tagged(tag, Status::Bad, "invalid message number");
         }
         let uids = selected.resolve(set, uid);
         let from = selected.folder;
