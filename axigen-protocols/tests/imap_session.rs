@@ -312,3 +312,48 @@ async fn quota_uid_expunge_and_list_options() {
     let reply = exchange(&mut stream, "b5 STATUS Trash (MESSAGES)\r\n", "b5 ").await;
     assert!(reply.contains("MESSAGES 1"), "{reply}");
 }
+
+async fn logged_in(addr: SocketAddr) -> BufReader<TcpStream> {
+    let mut stream = BufReader::new(TcpStream::connect(addr).await.unwrap());
+    let mut greeting = String::new();
+    stream.read_line(&mut greeting).await.unwrap();
+    exchange(&mut stream, "l1 LOGIN alice@example.com secret\r\n", "l1 OK").await;
+    stream
+}
+
+/// Reads lines until one starts with `until`.
+async fn read_until(stream: &mut BufReader<TcpStream>, until: &str) -> String {
+    exchange(stream, "", until).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_and_noop_report_other_sessions_changes() {
+    let server = start(true).await;
+    let mut a = logged_in(server.addr).await;
+    let mut b = logged_in(server.addr).await;
+    exchange(&mut a, "a1 SELECT INBOX\r\n", "a1 OK").await;
+    exchange(&mut b, "b1 SELECT INBOX\r\n", "b1 OK").await;
+
+    // A idles; B flags and expunges message 2: A sees FETCH FLAGS, then EXPUNGE.
+    let reply = exchange(&mut a, "a2 IDLE\r\n", "+").await;
+    assert!(reply.starts_with("+ "), "{reply}");
+    exchange(&mut b, "b2 STORE 2 +FLAGS (\\Flagged)\r\n", "b2 OK").await;
+    let line = timeout(Duration::from_secs(1), read_until(&mut a, "* 2 FETCH")).await.expect("IDLE not woken");
+    assert!(line.contains("\\Flagged"), "{line}");
+    exchange(&mut b, "b3 STORE 2 +FLAGS.SILENT (\\Deleted)\r\nb4 EXPUNGE\r\n", "b4 OK").await;
+    let reply = timeout(Duration::from_secs(1), read_until(&mut a, "* 2 EXPUNGE")).await.expect("IDLE not woken");
+    assert!(reply.ends_with("* 2 EXPUNGE\r\n"), "{reply}");
+    let reply = exchange(&mut a, "DONE\r\n", "a2 ").await;
+    assert!(reply.starts_with("a2 OK"), "{reply}");
+
+    // Not during FETCH, but after NOOP (RFC 9051 7.4.1).
+    exchange(&mut b, "b5 STORE 1 +FLAGS.SILENT (\\Deleted)\r\nb6 EXPUNGE\r\n", "b6 OK").await;
+    let reply = exchange(&mut a, "a3 FETCH 1:* (UID)\r\n", "a3 ").await;
+    assert!(!reply.contains("EXPUNGE") && reply.contains("* 2 FETCH (UID 3)"), "{reply}");
+    let reply = exchange(&mut a, "a4 NOOP\r\n", "a4 ").await;
+    assert!(reply.starts_with("* 1 EXPUNGE\r\na4 OK"), "{reply}");
+    let reply = exchange(&mut a, "a5 FETCH 1:* (UID)\r\n", "a5 ").await;
+    assert!(reply.starts_with("* 1 FETCH (UID 3)\r\na5 OK"), "{reply}");
+    let reply = exchange(&mut a, "a6 LOGOUT\r\n", "a6 ").await;
+    assert!(reply.starts_with("* BYE"), "{reply}");
+}
