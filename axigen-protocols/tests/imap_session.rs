@@ -357,3 +357,19 @@ async fn idle_and_noop_report_other_sessions_changes() {
     let reply = exchange(&mut a, "a6 LOGOUT\r\n", "a6 ").await;
     assert!(reply.starts_with("* BYE"), "{reply}");
 }
+
+#[tokio::test]
+async fn enable_imap4rev2() {
+    let server = start(true).await;
+    let mut a = logged_in(server.addr).await;
+    let reply = exchange(&mut a, "e1 ENABLE IMAP4rev2\r\n", "e1 ").await;
+    assert!(reply.starts_with("* ENABLED IMAP4rev2\r\ne1 OK"), "{reply}");
+    let reply = exchange(&mut a, "e2 CREATE \"Entwürfe\"\r\n", "e2 ").await;
+    assert!(reply.starts_with("e2 OK"), "{reply}");
+    let reply = exchange(&mut a, "e3 LIST \"\" Entw*\r\n", "e3 ").await;
+    assert!(reply.contains("Entwürfe"), "{reply}");
+    let reply = exchange(&mut a, "e4 SELECT INBOX\r\n", "e4 ").await;
+    assert!(!reply.contains("RECENT"), "{reply}");
+    let reply = exchange(&mut a, "e5 UID SEARCH ALL\r\n", "e5 ").await;
+    assert!(reply.starts_with("* ESEARCH (TAG \"e5\") UID ALL 1:3\r\n"), "{reply}");
+}

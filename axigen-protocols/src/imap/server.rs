@@ -214,6 +214,7 @@ impl Driver<'_> {
         self.session.greeting(&mut self.out);
         let mut awaiting_auth = false;
         loop {
+            self.reader.options_mut().utf8_accept = self.session.utf8_names();
             let Some(event) = self.reader.next() else {
                 match self.read_more().await? {
                     Input::More => continue,

@@ -38,11 +38,13 @@ pub(super) fn matches(pattern: &str, name: &str) -> bool {
         }
     }
     let normalise = |s: &str| -> Vec<char> {
-        let upper = s.len() >= 5 && s[..5].eq_ignore_ascii_case("INBOX") && s.is_char_boundary(5);
-        if upper && (s.len() == 5 || s[5..].starts_with(DELIMITER)) {
-            format!("INBOX{}", &s[5..]).chars().collect()
-        } else {
-            s.chars().collect()
+        match (s.get(..5), s.get(5..)) {
+            (Some(head), Some(rest))
+                if head.eq_ignore_ascii_case("INBOX") && (rest.is_empty() || rest.starts_with(DELIMITER)) =>
+            {
+                format!("INBOX{rest}").chars().collect()
+            }
+            _ => s.chars().collect(),
         }
     };
     go(&normalise(pattern), &normalise(name))
@@ -385,5 +387,7 @@ mod tests {
         assert!(matches("inbox", "INBOX"));
         assert!(matches("Inbox/%", "INBOX/x"));
         assert!(!matches("S%", "Drafts"));
+        assert!(matches("Entw*", "Entwürfe"));
+        assert!(!matches("Inbox", "Entwü"));
     }
 }

@@ -111,6 +111,8 @@ pub struct Session {
     state: State,
     principal: Option<Principal>,
     utf8: bool,
+    /// `ENABLE IMAP4rev2` succeeded (RFC 9051 Appendix E).
+    rev2: bool,
     selected: Option<Selected>,
     /// The tag of an AUTHENTICATE waiting for the client's response.
     pending_auth: Option<Tag>,
@@ -203,6 +205,7 @@ impl Session {
             state: State::NotAuthenticated,
             principal: None,
             utf8: false,
+            rev2: false,
             selected: None,
             pending_auth: None,
             idle_tag: None,
@@ -217,6 +220,12 @@ impl Session {
     /// The authenticated principal.
     pub fn principal(&self) -> Option<&Principal> {
         self.principal.as_ref()
+    }
+
+    /// Whether mailbox names are UTF-8 on the wire rather than modified
+    /// UTF-7 (after `ENABLE IMAP4rev2`); the reader must parse accordingly.
+    pub fn utf8_names(&self) -> bool {
+        self.utf8
     }
 
     /// The selected mailbox.
@@ -311,8 +320,15 @@ impl Session {
                 if self.state == State::NotAuthenticated {
                     tagged(&tag, Status::Bad, "ENABLE needs authentication")
                 } else {
-                    let enabled: Vec<String> =
-                        caps.iter().filter(|c| c.eq_ignore_case("IMAP4rev2")).map(|_| "IMAP4rev2".to_owned()).collect();
+                    let mut enabled: Vec<String> = Vec::new();
+                    // RFC 5161 3.1: only what was not enabled before is listed.
+                    if !self.rev2 && caps.iter().any(|c| c.eq_ignore_case("IMAP4rev2")) {
+                        // RFC 9051 Appendix E: UTF-8 mailbox names, no RECENT,
+                        // ESEARCH answers.
+                        self.rev2 = true;
+                        self.utf8 = true;
+                        enabled.push("IMAP4rev2".to_owned());
+                    }
                     self.data(out, &Data::Enabled(enabled));
                     tagged(&tag, Status::Ok, "ENABLE completed")
                 }

@@ -180,7 +180,12 @@ impl Session {
         found.sort_unstable();
         let uses_modseq = cmd.criteria.iter().any(|k| matches!(k, SearchKey::ModSeq { .. }));
         let modseq = (uses_modseq && !found.is_empty()).then_some(highest_modseq);
-        match &cmd.returns {
+        // RFC 9051 6.4.4: an IMAP4rev2 client gets ESEARCH, ALL by default.
+        let returns = match &cmd.returns {
+            None if self.rev2 => Some(vec![SearchReturn::All]),
+            other => other.clone(),
+        };
+        match &returns {
             None => self.data(out, &Data::Search { numbers: found, modseq }),
             Some(returns) => {
                 // RFC 4731 3.1: an empty list means ALL.

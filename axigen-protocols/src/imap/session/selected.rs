@@ -137,7 +137,9 @@ impl Session {
         let system = vec![Flag::Answered, Flag::Flagged, Flag::Deleted, Flag::Seen, Flag::Draft];
         self.data(out, &Data::Flags(system.clone()));
         self.data(out, &Data::Exists(selected.exists()));
-        self.data(out, &Data::Recent(0));
+        if !self.rev2 {
+            self.data(out, &Data::Recent(0));
+        }
         if let Some(v) = NonZeroU32::new(folder.uid_validity) {
             StatusResponse::untagged(Status::Ok, "UIDs valid").with_code(Code::UidValidity(v)).encode(out);
         }
