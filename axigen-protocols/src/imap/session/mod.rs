@@ -274,7 +274,8 @@ impl Session {
     /// Runs one command, writing its responses to `out`.
     pub async fn execute(&mut self, command: Command, out: &mut Vec<u8>) -> Next {
         let Command { tag, body } = command;
-        debug!(session = %self.id, command = body.name(), "imap command");
+        let account = self.principal.as_ref().map(|p| p.account.0);
+        debug!(session = %self.id, peer = %self.peer, account = ?account, command = body.name(), "imap command");
         let mut next = Next::Read;
         // RFC 9051 7.4.1: no EXPUNGE responses during FETCH, STORE, SEARCH.
         let mut report_changes = true;
@@ -523,5 +524,31 @@ impl Session {
         self.principal = Some(principal);
         self.state = State::Authenticated;
         tagged(tag, Status::Ok, "logged in").with_code(Code::Capability(self.capabilities()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::imap::types::Atom;
+
+    #[test]
+    fn flags_round_trip() {
+        let imap = vec![Flag::Seen, Flag::Deleted, Flag::Keyword(Atom::new("$Label1").unwrap()), Flag::Draft];
+        let (flags, keywords) = store_flags(&imap);
+        assert!(flags.contains(Flags::SEEN.union(Flags::DELETED).union(Flags::DRAFT)));
+        assert!(!flags.contains(Flags::FLAGGED));
+        assert_eq!(keywords, vec!["$Label1".to_owned()]);
+        let back = imap_flags(flags, &keywords);
+        assert_eq!(back, vec![Flag::Seen, Flag::Deleted, Flag::Draft, Flag::Keyword(Atom::new("$Label1").unwrap())]);
+    }
+
+    #[test]
+    fn capabilities_name_their_rfc() {
+        assert!(CAPABILITIES.iter().all(|(name, rfc)| !name.is_empty() && rfc.starts_with("RFC ")));
+        // Every capability advertised is one the parser understands.
+        for (name, _) in CAPABILITIES {
+            assert!(crate::imap::EXTENSIONS.iter().any(|e| e.capability == *name), "{name}");
+        }
     }
 }
