@@ -373,3 +373,14 @@ async fn enable_imap4rev2() {
     let reply = exchange(&mut a, "e5 UID SEARCH ALL\r\n", "e5 ").await;
     assert!(reply.starts_with("* ESEARCH (TAG \"e5\") UID ALL 1:3\r\n"), "{reply}");
 }
+
+#[tokio::test]
+async fn garbage_ends_the_session() {
+    let server = start(true).await;
+    let mut stream = BufReader::new(TcpStream::connect(server.addr).await.unwrap());
+    let mut greeting = String::new();
+    stream.read_line(&mut greeting).await.unwrap();
+    let garbage = "x\r\n".repeat(60);
+    let reply = exchange(&mut stream, &garbage, "* BYE").await;
+    assert_eq!(reply.matches("BAD").count(), 50, "{reply}");
+}

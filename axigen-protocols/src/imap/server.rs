@@ -15,6 +15,8 @@
 //! - **IDLE subscribes before it reports**: the notifier receiver exists
 //!   before the first look at the store, so a change that lands between the
 //!   two still wakes the session (RFC 2177).
+//! - **A client that keeps sending garbage is disconnected**: after
+//!   `MAX_ERRORS` (50) refused commands the driver says `* BYE` and closes.
 //! - **An idle connection ends after [`ImapConfig::idle_timeout`]** (30
 //!   minutes, RFC 9051 5.4), with `* BYE`.
 
@@ -156,6 +158,9 @@ struct Driver<'a> {
 
 const READ_SIZE: usize = 16 * 1024;
 const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Commands the reader refuses (syntax, limits) before the session is
+/// closed with `* BYE`.
+const MAX_ERRORS: u32 = 50;
 
 /// What a wait for input brought.
 enum Input {
@@ -213,6 +218,7 @@ impl Driver<'_> {
     async fn run(&mut self) -> io::Result<()> {
         self.session.greeting(&mut self.out);
         let mut awaiting_auth = false;
+        let mut errors = 0u32;
         loop {
             self.reader.options_mut().utf8_accept = self.session.utf8_names();
             let Some(event) = self.reader.next() else {
@@ -234,6 +240,12 @@ impl Driver<'_> {
                 Event::Error(err) => {
                     debug!(session = %self.id, peer = %self.peer, error = %err.kind, "refused command");
                     err.response().encode(&mut self.out);
+                    errors += 1;
+                    if errors >= MAX_ERRORS {
+                        info!(session = %self.id, peer = %self.peer, errors, "closing after too many bad commands");
+                        StatusResponse::untagged(Status::Bye, "too many invalid commands").encode(&mut self.out);
+                        return self.close().await;
+                    }
                     continue;
                 }
                 Event::Line(line) => {
