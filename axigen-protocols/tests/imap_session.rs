@@ -309,6 +309,14 @@ async fn quota_uid_expunge_and_list_options() {
     assert!(reply.starts_with("b3 OK"), "{reply}");
     let reply = exchange(&mut stream, "b4 LIST \"\" x/*\r\n", "b4 ").await;
     assert!(reply.contains("\"x/y/b/c\"") || reply.contains(" x/y/b/c\r\n"), "{reply}");
+    let reply = exchange(&mut stream, "b6 DELETE x/y\r\n", "b6 ").await;
+    assert!(reply.starts_with("b6 NO [HASCHILDREN]"), "{reply}");
+    let reply = exchange(&mut stream, "b7 DELETE x/y/b/c\r\n", "b7 ").await;
+    assert!(reply.starts_with("b7 OK"), "{reply}");
+    let reply = exchange(&mut stream, "b8 RENAME INBOX Old/Inbox\r\n", "b8 ").await;
+    assert!(reply.starts_with("* 2 EXPUNGE\r\n* 1 EXPUNGE\r\nb8 OK"), "{reply}");
+    let reply = exchange(&mut stream, "b9 STATUS Old/Inbox (MESSAGES)\r\n", "b9 ").await;
+    assert!(reply.contains("MESSAGES 2"), "{reply}");
     let reply = exchange(&mut stream, "b5 STATUS Trash (MESSAGES)\r\n", "b5 ").await;
     assert!(reply.contains("MESSAGES 1"), "{reply}");
 }

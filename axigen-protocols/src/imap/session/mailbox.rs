@@ -264,6 +264,15 @@ impl Session {
             Ok(None) => return tagged(tag, Status::No, "no such mailbox").with_code(Code::NonExistent),
             Err(err) => return store_error(tag, &err),
         };
+        // The store cannot keep a \Noselect name for the children, so a
+        // mailbox with inferiors stays (RFC 9051 6.3.5, 7.1: HASCHILDREN).
+        match self.mail_folders().await {
+            Ok(all) if all.iter().any(|f| f.name.starts_with(&format!("{}{DELIMITER}", folder.name))) => {
+                return tagged(tag, Status::No, "mailbox has children").with_code(Code::HasChildren);
+            }
+            Ok(_) => {}
+            Err(err) => return store_error(tag, &err),
+        }
         if self.selected.as_ref().is_some_and(|s| s.folder == folder.id) {
             self.selected = None;
             self.state = super::State::Authenticated;
@@ -276,7 +285,7 @@ impl Session {
 
     pub(super) async fn rename(&mut self, tag: &Tag, from: &MailboxName, to: &MailboxName) -> StatusResponse {
         if from.is_inbox() {
-            return tagged(tag, Status::No, "renaming INBOX is not supported").with_code(Code::Cannot);
+            return self.rename_inbox(tag, to).await;
         }
         let folder = match self.mail_folder(from).await {
             Ok(Some(f)) => f,
@@ -301,6 +310,43 @@ impl Session {
             Ok(()) => tagged(tag, Status::Ok, "RENAME completed"),
             Err(err) => store_error(tag, &err),
         }
+    }
+
+    /// RENAME INBOX (RFC 9051 6.3.6): its messages move to a new mailbox of
+    /// the new name; INBOX stays, empty.
+    async fn rename_inbox(&mut self, tag: &Tag, to: &MailboxName) -> StatusResponse {
+        let account = self.account();
+        let target = folder_name(to);
+        if to.is_inbox() || target.is_empty() || target.split(DELIMITER).any(str::is_empty) {
+            return tagged(tag, Status::No, "invalid mailbox name").with_code(Code::Cannot);
+        }
+        let inbox = match self.store.folder_by_name(account, "INBOX").await {
+            Ok(Some(f)) => f,
+            Ok(None) => return tagged(tag, Status::No, "no INBOX").with_code(Code::NonExistent),
+            Err(err) => return store_error(tag, &err),
+        };
+        match self.store.folder_by_name(account, target).await {
+            Ok(Some(_)) => return tagged(tag, Status::No, "mailbox already exists").with_code(Code::AlreadyExists),
+            Ok(None) => {}
+            Err(err) => return store_error(tag, &err),
+        }
+        if let Err(err) = self.create_parents(target).await {
+            return store_error(tag, &err);
+        }
+        let created = match self.store.create_folder(account, target, FolderKind::Mail, None).await {
+            Ok(f) => f,
+            Err(err) => return store_error(tag, &err),
+        };
+        let uids: Vec<_> = match self.store.messages(account, inbox.id).await {
+            Ok(m) => m.into_iter().map(|m| m.uid).collect(),
+            Err(err) => return store_error(tag, &err),
+        };
+        if !uids.is_empty()
+            && let Err(err) = self.store.move_messages(account, inbox.id, &uids, created.id).await
+        {
+            return store_error(tag, &err);
+        }
+        tagged(tag, Status::Ok, "RENAME completed")
     }
 
     pub(super) async fn subscribe(&mut self, tag: &Tag, mailbox: &MailboxName, on: bool) -> StatusResponse {
