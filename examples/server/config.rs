@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 /// Services a listener can carry, with whether this build serves them yet.
 pub const SERVICES: &[(&str, bool)] =
-    &[("smtp", true), ("submission", true), ("imap", false), ("pop3", false), ("http", true)];
+    &[("smtp", true), ("submission", true), ("imap", true), ("pop3", false), ("http", true)];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

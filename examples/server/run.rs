@@ -11,6 +11,7 @@ use axigen_core::directory::{Directory, DirectoryAdmin};
 use axigen_core::license::{LicenseProvider, Licensing, SignedLicenseProvider, StaticLicenseProvider};
 use axigen_core::model::{Account, AccountClass, Address, Alias, Domain, DomainName, NewAccount};
 use axigen_core::password::{hash_password, random_password, verify_password};
+use axigen_protocols::imap::server::{ImapConfig, ImapService};
 use axigen_protocols::inbound::{CommandScanner, InboundBackend, RulesFilter};
 use axigen_protocols::listener::{ConnInfo, Connection, Listener, Service};
 use axigen_protocols::smtp::{AuthThrottle, Role, SmtpBackend, SmtpConfig, SmtpService};
@@ -292,6 +293,10 @@ async fn serve(config: Config) -> Result<(), String> {
         let listener = Listener::bind(l, tls).map_err(|e| format!("listener[{i}] ({name}): {e}"))?;
         let service: Arc<dyn Service> = match l.service.as_str() {
             "http" => Arc::new(HttpService { admin: admin.clone() }),
+            "imap" => {
+                let imap = ImapConfig::new(config.hostname.clone());
+                Arc::new(ImapService::new(imap, store.clone(), store.clone(), store.notifier().clone()))
+            }
             "smtp" | "submission" => {
                 let role = if l.service == "smtp" { Role::Mx } else { Role::Submission };
                 let mut smtp = SmtpConfig::new(config.hostname.clone(), role);
