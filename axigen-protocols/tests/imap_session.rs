@@ -392,3 +392,44 @@ async fn garbage_ends_the_session() {
     let reply = exchange(&mut stream, &garbage, "* BYE").await;
     assert_eq!(reply.matches("BAD").count(), 50, "{reply}");
 }
+
+/// The number that follows `after` in `reply`.
+fn number_after(reply: &str, after: &str) -> u64 {
+    let start = reply.find(after).unwrap_or_else(|| panic!("no {after} in {reply}")) + after.len();
+    reply[start..].chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn condstore_conditional_store_and_changedsince() {
+    let server = start(true).await;
+    let mut a = logged_in(server.addr).await;
+    let mut b = logged_in(server.addr).await;
+    let reply = exchange(&mut a, "c0 CAPABILITY\r\n", "c0 OK").await;
+    assert!(reply.contains(" CONDSTORE"), "{reply}");
+    // RFC 7162 3.1.2.1: HIGHESTMODSEQ on SELECT.
+    let reply = exchange(&mut a, "a1 SELECT INBOX (CONDSTORE)\r\n", "a1 ").await;
+    assert!(reply.contains("a1 OK"), "{reply}");
+    let highest = number_after(&reply, "[HIGHESTMODSEQ ");
+    let reply = exchange(&mut a, "a2 FETCH 1 (MODSEQ)\r\n", "a2 ").await;
+    assert!(number_after(&reply, "* 1 FETCH (MODSEQ (") <= highest, "{reply}");
+
+    // B changes message 1; A's conditional STORE on 1:2 fails for 1 only.
+    exchange(&mut b, "b1 SELECT INBOX\r\n", "b1 OK").await;
+    exchange(&mut b, "b2 STORE 1 +FLAGS (\\Flagged)\r\n", "b2 OK").await;
+    let reply = exchange(&mut a, &format!("a3 STORE 1:2 (UNCHANGEDSINCE {highest}) +FLAGS (\\Seen)\r\n"), "a3 ").await;
+    assert!(reply.contains("a3 OK [MODIFIED 1]"), "{reply}");
+    assert!(reply.contains("* 2 FETCH (FLAGS (\\Seen) MODSEQ ("), "{reply}");
+    assert!(!reply.contains("* 1 FETCH (FLAGS (\\Seen"), "{reply}");
+    // NOOP reports B's change, with MODSEQ (RFC 7162 3.1.4).
+    let reply = exchange(&mut a, "a4 NOOP\r\n", "a4 ").await;
+    assert!(reply.contains("* 1 FETCH (FLAGS (\\Flagged) MODSEQ ("), "{reply}");
+
+    // CHANGEDSINCE: exactly messages 1 and 2 changed since the SELECT.
+    let reply = exchange(&mut a, &format!("a5 UID FETCH 1:* (FLAGS) (CHANGEDSINCE {highest})\r\n"), "a5 ").await;
+    assert!(reply.contains("UID 1 ") && reply.contains("UID 2 ") && !reply.contains("UID 3 "), "{reply}");
+    assert!(reply.contains("MODSEQ ("), "{reply}");
+    let reply = exchange(&mut a, &format!("a6 SEARCH MODSEQ {}\r\n", highest + 1), "a6 ").await;
+    assert!(reply.starts_with("* SEARCH 1 2 (MODSEQ "), "{reply}");
+    let reply = exchange(&mut b, "b3 STATUS INBOX (HIGHESTMODSEQ)\r\n", "b3 ").await;
+    assert!(number_after(&reply, "HIGHESTMODSEQ ") > highest, "{reply}");
+}

@@ -4,15 +4,17 @@
 
 use std::collections::HashMap;
 
-use axigen_core::mailstore::{FlagChange, FlagOp, Flags, MessageMeta, Uid};
+use axigen_core::mailstore::{ChangeKind, FlagChange, FlagOp, Flags, MessageMeta, ModSeq, Uid};
 use axigen_core::structure::{MessageStructure, SectionKind};
 use bytes::Bytes;
 
 use super::{Session, imap_flags, render, store_error, tagged};
+use crate::imap::data::Data;
 use crate::imap::datetime::DateTime;
 use crate::imap::encode;
 use crate::imap::fetch::{FetchAttribute, FetchCommand, Partial, Section, SectionText};
 use crate::imap::response::{Code, Status, StatusResponse};
+use crate::imap::sequence::SequenceSet;
 use crate::imap::types::Tag;
 
 /// The fields of a header (`HEADER.FIELDS`, or `.NOT` with `not`), with
@@ -125,7 +127,23 @@ impl Session {
         if !selected.valid_numbers(&cmd.set, cmd.uid) {
             return tagged(tag, Status::Bad, "invalid message number");
         }
-        let uids = selected.resolve(&cmd.set, cmd.uid);
+        // RFC 7162 3.2.6: VANISHED only in UID FETCH with CHANGEDSINCE, once
+        // QRESYNC is enabled.
+        if cmd.vanished && (!cmd.uid || cmd.changed_since.is_none() || !self.qresync) {
+            return tagged(tag, Status::Bad, "VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC");
+        }
+        // RFC 7162 3.1: FETCH MODSEQ and CHANGEDSINCE enable CONDSTORE;
+        // RFC 7162 3.1.4.1: CHANGEDSINCE implies the MODSEQ item.
+        if cmd.changed_since.is_some() && !attrs.contains(&FetchAttribute::ModSeq) {
+            attrs.push(FetchAttribute::ModSeq);
+        }
+        if attrs.contains(&FetchAttribute::ModSeq) {
+            self.condstore = true;
+        }
+        let Some(selected) = self.selected.as_ref() else {
+            return tagged(tag, Status::Bad, "no mailbox selected");
+        };
+        let mut uids = selected.resolve(&cmd.set, cmd.uid);
         let folder = selected.folder;
         let read_only = selected.read_only;
         let messages = match self.store.messages(account, folder).await {
@@ -133,6 +151,29 @@ impl Session {
             Err(err) => return store_error(tag, &err),
         };
         let mut metas: HashMap<Uid, MessageMeta> = messages.into_iter().map(|m| (m.uid, m)).collect();
+        if let Some(since) = cmd.changed_since {
+            if cmd.vanished {
+                // RFC 7162 3.2.6: the UIDs of the set expunged since CHANGEDSINCE.
+                let changes = match self.store.changes_since(account, ModSeq(since.get())).await {
+                    Ok(c) => c,
+                    Err(err) => return store_error(tag, &err),
+                };
+                let vanished: Vec<u32> = changes
+                    .iter()
+                    .filter(|c| c.folder == folder)
+                    .filter_map(|c| match c.kind {
+                        ChangeKind::Expunged { uid } if !metas.contains_key(&uid) => Some(uid.0),
+                        _ => None,
+                    })
+                    .filter(|u| cmd.set.contains(*u, u32::MAX))
+                    .collect();
+                if let Some(uids) = SequenceSet::from_numbers(vanished) {
+                    Data::Vanished { earlier: true, uids }.encode(out, false);
+                }
+            }
+            // RFC 7162 3.1.4.1: only messages whose MODSEQ is above CHANGEDSINCE.
+            uids.retain(|u| metas.get(u).is_some_and(|m| m.modseq.0 > since.get()));
+        }
         // A body fetch without PEEK sets \Seen (RFC 9051 6.4.5); the new
         // flags are then part of the response.
         let mut flags_changed: Vec<Uid> = Vec::new();
@@ -201,6 +242,10 @@ impl Session {
         content: Option<&Bytes>,
     ) {
         let utf8 = self.utf8;
+        // RFC 7162 3.1.4: once CONDSTORE is enabled, a FETCH with FLAGS carries MODSEQ.
+        let add_modseq = self.condstore
+            && (extra_flags || attrs.contains(&FetchAttribute::Flags))
+            && !attrs.contains(&FetchAttribute::ModSeq);
         out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
         let mut first = true;
         let mut sep = |out: &mut Vec<u8>| {
@@ -269,6 +314,10 @@ impl Session {
             sep(out);
             out.extend_from_slice(b"FLAGS ");
             encode::flag_list(out, &imap_flags(meta.flags, &meta.keywords));
+        }
+        if add_modseq {
+            sep(out);
+            out.extend_from_slice(format!("MODSEQ ({})", meta.modseq.0).as_bytes());
         }
         out.extend_from_slice(b")\r\n");
     }

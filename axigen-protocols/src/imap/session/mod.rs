@@ -68,6 +68,7 @@ pub const CAPABILITIES: &[(&str, &str)] = &[
     ("MOVE", "RFC 6851"),
     ("IDLE", "RFC 2177"),
     ("SPECIAL-USE", "RFC 6154"),
+    ("CONDSTORE", "RFC 7162"),
 ];
 
 /// The session state (RFC 9051 3).
@@ -113,6 +114,10 @@ pub struct Session {
     utf8: bool,
     /// `ENABLE IMAP4rev2` succeeded (RFC 9051 Appendix E).
     rev2: bool,
+    /// CONDSTORE is enabled (RFC 7162 3.1): MODSEQ in every FETCH with FLAGS.
+    condstore: bool,
+    /// `ENABLE QRESYNC` succeeded (RFC 7162 3.2.3): expunges as VANISHED.
+    qresync: bool,
     selected: Option<Selected>,
     /// The tag of an AUTHENTICATE waiting for the client's response.
     pending_auth: Option<Tag>,
@@ -206,6 +211,8 @@ impl Session {
             principal: None,
             utf8: false,
             rev2: false,
+            condstore: false,
+            qresync: false,
             selected: None,
             pending_auth: None,
             idle_tag: None,
@@ -330,6 +337,16 @@ impl Session {
                         self.utf8 = true;
                         enabled.push("IMAP4rev2".to_owned());
                     }
+                    // RFC 7162 3.2.3: enabling QRESYNC also enables CONDSTORE.
+                    if !self.qresync && caps.iter().any(|c| c.eq_ignore_case("QRESYNC")) {
+                        self.qresync = true;
+                        self.condstore = true;
+                        enabled.push("QRESYNC".to_owned());
+                    }
+                    if !self.condstore && caps.iter().any(|c| c.eq_ignore_case("CONDSTORE")) {
+                        self.condstore = true;
+                        enabled.push("CONDSTORE".to_owned());
+                    }
                     self.data(out, &Data::Enabled(enabled));
                     tagged(&tag, Status::Ok, "ENABLE completed")
                 }
@@ -404,8 +421,8 @@ impl Session {
             CommandBody::Subscribe(mailbox) => self.subscribe(tag, &mailbox, true).await,
             CommandBody::Unsubscribe(mailbox) => self.subscribe(tag, &mailbox, false).await,
             CommandBody::Append { mailbox, messages } => self.append(tag, &mailbox, messages).await,
-            CommandBody::Select { mailbox, .. } => self.select(tag, &mailbox, false, out).await,
-            CommandBody::Examine { mailbox, .. } => self.select(tag, &mailbox, true, out).await,
+            CommandBody::Select { mailbox, params } => self.select(tag, &mailbox, false, &params, out).await,
+            CommandBody::Examine { mailbox, params } => self.select(tag, &mailbox, true, &params, out).await,
             CommandBody::Check => tagged(tag, Status::Ok, "CHECK completed"),
             CommandBody::Close => self.close(tag, true).await,
             CommandBody::Unselect => self.close(tag, false).await,

@@ -8,6 +8,7 @@ use std::num::NonZeroU32;
 use axigen_core::mailstore::{ChangeKind, FlagChange, FlagOp, Flags, FolderId, MessageMeta, ModSeq, Uid};
 
 use super::{Session, State, imap_flags, store_error, store_flags, tagged};
+use crate::imap::command::{QResync, SelectParams};
 use crate::imap::data::Data;
 use crate::imap::response::{Code, PermanentFlag, Status, StatusResponse};
 use crate::imap::sequence::SequenceSet;
@@ -80,14 +81,18 @@ impl Selected {
     }
 }
 
-/// `* n FETCH (FLAGS (...) [UID u])`.
-pub(super) fn flags_response(out: &mut Vec<u8>, seq: u32, meta: &MessageMeta, uid: bool) {
+/// `* n FETCH ([UID u ]FLAGS (...)[ MODSEQ (m)])`; MODSEQ once CONDSTORE
+/// is enabled (RFC 7162 3.1.4: every FETCH with FLAGS carries it).
+pub(super) fn flags_response(out: &mut Vec<u8>, seq: u32, meta: &MessageMeta, uid: bool, modseq: bool) {
     out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
     if uid {
         out.extend_from_slice(format!("UID {} ", meta.uid.0).as_bytes());
     }
     out.extend_from_slice(b"FLAGS ");
     crate::imap::encode::flag_list(out, &imap_flags(meta.flags, &meta.keywords));
+    if modseq {
+        out.extend_from_slice(format!(" MODSEQ ({})", meta.modseq.0).as_bytes());
+    }
     out.extend_from_slice(b")\r\n");
 }
 
@@ -103,8 +108,17 @@ impl Session {
         tag: &Tag,
         mailbox: &MailboxName,
         read_only: bool,
+        params: &SelectParams,
         out: &mut Vec<u8>,
     ) -> StatusResponse {
+        // RFC 7162 3.2.5: QRESYNC without a prior ENABLE QRESYNC is BAD.
+        if params.qresync.is_some() && !self.qresync {
+            return tagged(tag, Status::Bad, "QRESYNC is not enabled");
+        }
+        // RFC 7162 3.1.8: SELECT (CONDSTORE) enables CONDSTORE.
+        if params.condstore {
+            self.condstore = true;
+        }
         // RFC 9051 6.3.2: a SELECT first deselects, even when it fails.
         if self.selected.take().is_some() {
             // RFC 9051 7.1: CLOSED when the previous mailbox is deselected.
@@ -154,8 +168,18 @@ impl Session {
             p
         };
         StatusResponse::untagged(Status::Ok, "flags permitted").with_code(Code::PermanentFlags(permanent)).encode(out);
+        // RFC 7162 3.1.2.1: HIGHESTMODSEQ with every successful SELECT/EXAMINE.
+        StatusResponse::untagged(Status::Ok, "highest mod-sequence")
+            .with_code(Code::HighestModSeq(folder.highest_modseq.0.max(1)))
+            .encode(out);
         self.selected = Some(selected);
         self.state = State::Selected;
+        if let Some(q) = &params.qresync
+            && q.uid_validity.get() == folder.uid_validity
+            && let Err(err) = self.resync(q, out).await
+        {
+            return store_error(tag, &err);
+        }
         if read_only {
             tagged(tag, Status::Ok, "EXAMINE completed").with_code(Code::ReadOnly)
         } else {
@@ -218,17 +242,64 @@ impl Session {
         tagged(tag, Status::Ok, "EXPUNGE completed")
     }
 
-    /// Sends `* n EXPUNGE` for UIDs removed by this session.
+    /// Sends `* n EXPUNGE` for UIDs removed from the selected mailbox, or
+    /// `* VANISHED uids` once QRESYNC is enabled (RFC 7162 3.2.10).
     fn report_expunged(&mut self, uids: &[Uid], out: &mut Vec<u8>) {
+        let qresync = self.qresync;
         let Some(selected) = self.selected.as_mut() else { return };
         let mut uids = uids.to_vec();
         // Highest first, so each number is valid when it is sent.
         uids.sort_unstable_by(|a, b| b.cmp(a));
+        let mut vanished = Vec::new();
         for uid in uids {
             if let Some(seq) = selected.remove(uid) {
-                expunge_response(out, seq);
+                if qresync {
+                    vanished.push(uid.0);
+                } else {
+                    expunge_response(out, seq);
+                }
             }
         }
+        if let Some(uids) = SequenceSet::from_numbers(vanished) {
+            Data::Vanished { earlier: false, uids }.encode(out, false);
+        }
+    }
+
+    /// The QRESYNC part of SELECT (RFC 7162 3.2.5.1), from the change log:
+    /// `VANISHED (EARLIER)` for the messages expunged since the client's
+    /// MODSEQ, then a FETCH of UID, FLAGS and MODSEQ for those changed since.
+    async fn resync(&mut self, q: &QResync, out: &mut Vec<u8>) -> axigen_core::Result<()> {
+        let account = self.account();
+        let Some(selected) = self.selected.as_ref() else { return Ok(()) };
+        let folder = selected.folder;
+        let changes = self.store.changes_since(account, ModSeq(q.modseq.get())).await?;
+        // RFC 7162 3.2.5.1: only UIDs in known-uids are reported as vanished.
+        let known = |uid: Uid| q.known_uids.as_ref().is_none_or(|k| k.contains(uid.0, u32::MAX));
+        let mut vanished = Vec::new();
+        let mut changed = HashSet::new();
+        for change in changes.iter().filter(|c| c.folder == folder) {
+            match change.kind {
+                ChangeKind::Expunged { uid } if selected.seq_of(uid).is_none() && known(uid) => vanished.push(uid.0),
+                ChangeKind::Flags { uid } | ChangeKind::Added { uid } if selected.seq_of(uid).is_some() => {
+                    changed.insert(uid);
+                }
+                _ => {}
+            }
+        }
+        if let Some(uids) = SequenceSet::from_numbers(vanished) {
+            Data::Vanished { earlier: true, uids }.encode(out, false);
+        }
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let messages = self.store.messages(account, folder).await?;
+        let Some(selected) = self.selected.as_ref() else { return Ok(()) };
+        for meta in messages.iter().filter(|m| changed.contains(&m.uid)) {
+            if let Some(seq) = selected.seq_of(meta.uid) {
+                flags_response(out, seq, meta, true, true);
+            }
+        }
+        Ok(())
     }
 
     /// Reports what changed in the selected mailbox since the last report:
@@ -286,7 +357,7 @@ impl Session {
         selected.own_changes.retain(|m| *m > last);
         for meta in messages.iter().filter(|m| flagged.contains(&m.uid)) {
             if let Some(seq) = selected.seq_of(meta.uid) {
-                flags_response(out, seq, meta, false);
+                flags_response(out, seq, meta, self.qresync, self.condstore);
             }
         }
         selected.modseq = last;
@@ -312,31 +383,63 @@ impl Session {
             StoreAction::Replace => FlagOp::Replace,
         };
         let change = FlagChange { op, flags, keywords, unchanged_since: cmd.unchanged_since.map(ModSeq) };
+        // RFC 7162 3.1: STORE (UNCHANGEDSINCE) is a CONDSTORE-enabling command.
+        if cmd.unchanged_since.is_some() {
+            self.condstore = true;
+        }
         if uids.is_empty() {
             return tagged(tag, Status::Ok, "STORE completed");
         }
-        match self.store.change_flags(account, folder, &uids, &change).await {
+        let result = match self.store.change_flags(account, folder, &uids, &change).await {
             Ok(changed) => {
                 if let Some(selected) = self.selected.as_mut() {
                     selected.note_own(changed.changed.iter().map(|c| c.1));
                 }
+                changed
             }
             Err(err) => return store_error(tag, &err),
-        }
-        if !cmd.silent {
-            let wanted: HashSet<Uid> = uids.iter().copied().collect();
+        };
+        let modified: HashSet<Uid> = result.modified.iter().copied().collect();
+        let updated: HashSet<Uid> = result.changed.iter().map(|c| c.0).collect();
+        // RFC 7162 3.1.3: with UNCHANGEDSINCE, the messages that were updated
+        // are reported with their new MODSEQ even with .SILENT.
+        let report_updated = cmd.unchanged_since.is_some();
+        if !cmd.silent || report_updated {
+            let wanted: HashSet<Uid> = uids.iter().copied().filter(|u| !modified.contains(u)).collect();
             match self.store.messages(account, folder).await {
                 Ok(messages) => {
                     let Some(selected) = self.selected.as_ref() else {
                         return tagged(tag, Status::Ok, "STORE completed");
                     };
                     for meta in messages.iter().filter(|m| wanted.contains(&m.uid)) {
-                        if let Some(seq) = selected.seq_of(meta.uid) {
-                            flags_response(out, seq, meta, cmd.uid);
+                        let Some(seq) = selected.seq_of(meta.uid) else { continue };
+                        if !cmd.silent {
+                            flags_response(out, seq, meta, cmd.uid, self.condstore);
+                        } else if updated.contains(&meta.uid) {
+                            let uid = if cmd.uid { format!("UID {} ", meta.uid.0) } else { String::new() };
+                            out.extend_from_slice(
+                                format!("* {seq} FETCH ({uid}MODSEQ ({}))\r\n", meta.modseq.0).as_bytes(),
+                            );
                         }
                     }
                 }
                 Err(err) => return store_error(tag, &err),
+            }
+        }
+        // RFC 7162 3.1.3: the messages that failed the UNCHANGEDSINCE test,
+        // as UIDs for UID STORE, else as message numbers.
+        if !modified.is_empty() {
+            let Some(selected) = self.selected.as_ref() else {
+                return tagged(tag, Status::Ok, "STORE completed");
+            };
+            let numbers: Vec<u32> = if cmd.uid {
+                result.modified.iter().map(|u| u.0).collect()
+            } else {
+                result.modified.iter().filter_map(|u| selected.seq_of(*u)).collect()
+            };
+            if let Some(set) = SequenceSet::from_numbers(numbers) {
+                return tagged(tag, Status::Ok, "conditional STORE failed for some messages")
+                    .with_code(Code::Modified(set));
             }
         }
         tagged(tag, Status::Ok, "STORE completed")
