@@ -433,3 +433,46 @@ async fn condstore_conditional_store_and_changedsince() {
     let reply = exchange(&mut b, "b3 STATUS INBOX (HIGHESTMODSEQ)\r\n", "b3 ").await;
     assert!(number_after(&reply, "HIGHESTMODSEQ ") > highest, "{reply}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn qresync_after_other_session_expunged_and_flagged() {
+    let server = start(true).await;
+    let mut a = logged_in(server.addr).await;
+    let mut b = logged_in(server.addr).await;
+    let reply = exchange(&mut a, "a0 SELECT INBOX (QRESYNC (1 1))\r\n", "a0 ").await;
+    assert!(reply.starts_with("a0 BAD"), "RFC 7162 3.2.5 needs ENABLE first: {reply}");
+    let reply = exchange(&mut a, "a1 ENABLE QRESYNC\r\n", "a1 ").await;
+    assert!(reply.starts_with("* ENABLED QRESYNC\r\na1 OK"), "{reply}");
+    let reply = exchange(&mut a, "a2 SELECT INBOX\r\n", "a2 OK").await;
+    let validity = number_after(&reply, "[UIDVALIDITY ");
+    let highest = number_after(&reply, "[HIGHESTMODSEQ ");
+    exchange(&mut a, "a3 UNSELECT\r\n", "a3 OK").await;
+
+    // B flags message 1 and expunges message 2 while A is away.
+    exchange(&mut b, "b1 SELECT INBOX\r\n", "b1 OK").await;
+    exchange(&mut b, "b2 STORE 1 +FLAGS (\\Flagged)\r\n", "b2 OK").await;
+    exchange(&mut b, "b3 STORE 2 +FLAGS.SILENT (\\Deleted)\r\nb4 EXPUNGE\r\n", "b4 OK").await;
+
+    let reply = exchange(&mut a, &format!("a4 SELECT INBOX (QRESYNC ({validity} {highest}))\r\n"), "a4 ").await;
+    assert!(reply.contains("a4 OK"), "{reply}");
+    let vanished: Vec<&str> = reply.lines().filter(|l| l.starts_with("* VANISHED")).collect();
+    assert_eq!(vanished, vec!["* VANISHED (EARLIER) 2"], "{reply}");
+    let fetches: Vec<&str> = reply.lines().filter(|l| l.contains(" FETCH ")).collect();
+    assert_eq!(fetches.len(), 1, "{reply}");
+    assert!(fetches[0].starts_with("* 1 FETCH (UID 1 FLAGS (\\Flagged) MODSEQ ("), "{reply}");
+
+    // Once QRESYNC is enabled, expunges are VANISHED (RFC 7162 3.2.10).
+    exchange(&mut b, "b5 UID STORE 3 +FLAGS.SILENT (\\Deleted)\r\nb6 EXPUNGE\r\n", "b6 OK").await;
+    let reply = exchange(&mut a, "a5 NOOP\r\n", "a5 ").await;
+    assert!(reply.contains("* VANISHED 3\r\n") && !reply.contains("EXPUNGE"), "{reply}");
+    let reply =
+        exchange(&mut a, &format!("a6 UID FETCH 1:* (FLAGS) (CHANGEDSINCE {highest} VANISHED)\r\n"), "a6 ").await;
+    assert!(reply.starts_with("* VANISHED (EARLIER) 2:3\r\n"), "{reply}");
+    assert!(reply.contains("* 1 FETCH (UID 1 FLAGS (\\Flagged) MODSEQ ("), "{reply}");
+    let reply = exchange(&mut a, "a7 FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)\r\n", "a7 ").await;
+    assert!(reply.starts_with("a7 BAD"), "{reply}");
+
+    // known-uids limits what is reported.
+    let reply = exchange(&mut a, &format!("a8 SELECT INBOX (QRESYNC ({validity} {highest} 2))\r\n"), "a8 ").await;
+    assert!(reply.contains("* VANISHED (EARLIER) 2\r\n") && !reply.contains(" FETCH "), "{reply}");
+}

@@ -69,6 +69,7 @@ pub const CAPABILITIES: &[(&str, &str)] = &[
     ("IDLE", "RFC 2177"),
     ("SPECIAL-USE", "RFC 6154"),
     ("CONDSTORE", "RFC 7162"),
+    ("QRESYNC", "RFC 7162"),
 ];
 
 /// The session state (RFC 9051 3).

@@ -273,14 +273,17 @@ impl Session {
         let Some(selected) = self.selected.as_ref() else { return Ok(()) };
         let folder = selected.folder;
         let changes = self.store.changes_since(account, ModSeq(q.modseq.get())).await?;
-        // RFC 7162 3.2.5.1: only UIDs in known-uids are reported as vanished.
+        // RFC 7162 3.2.5.1: with known-uids, expunges and flag changes are
+        // reported for those UIDs only.
         let known = |uid: Uid| q.known_uids.as_ref().is_none_or(|k| k.contains(uid.0, u32::MAX));
         let mut vanished = Vec::new();
         let mut changed = HashSet::new();
         for change in changes.iter().filter(|c| c.folder == folder) {
             match change.kind {
                 ChangeKind::Expunged { uid } if selected.seq_of(uid).is_none() && known(uid) => vanished.push(uid.0),
-                ChangeKind::Flags { uid } | ChangeKind::Added { uid } if selected.seq_of(uid).is_some() => {
+                ChangeKind::Flags { uid } | ChangeKind::Added { uid }
+                    if selected.seq_of(uid).is_some() && known(uid) =>
+                {
                     changed.insert(uid);
                 }
                 _ => {}
