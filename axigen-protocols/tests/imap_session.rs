@@ -476,3 +476,49 @@ async fn qresync_after_other_session_expunged_and_flagged() {
     let reply = exchange(&mut a, &format!("a8 SELECT INBOX (QRESYNC ({validity} {highest} 2))\r\n"), "a8 ").await;
     assert!(reply.contains("* VANISHED (EARLIER) 2\r\n") && !reply.contains(" FETCH "), "{reply}");
 }
+
+#[tokio::test]
+async fn list_status_quota_and_appendlimit() {
+    let settings = Overrides {
+        quota_messages: Setting::Explicit(10),
+        quota_storage_bytes: Setting::Explicit(100 * 1024),
+        ..Overrides::default()
+    };
+    let server = start_with(true, TlsMode::None, settings).await;
+    let mut a = logged_in(server.addr).await;
+    // RFC 7889 3: APPENDLIMIT=n, the configured max append.
+    let reply = exchange(&mut a, "a1 CAPABILITY\r\n", "a1 OK").await;
+    let max_append = ImapConfig::new("x").max_append;
+    for cap in [format!(" APPENDLIMIT={max_append}"), " LIST-STATUS".into(), " QUOTA".into(), " ESEARCH".into()] {
+        assert!(reply.contains(&cap), "{cap} missing: {reply}");
+    }
+    let reply = exchange(&mut a, "a2 STATUS INBOX (APPENDLIMIT SIZE MESSAGES)\r\n", "a2 ").await;
+    assert!(reply.contains(&format!("APPENDLIMIT {max_append}")) && reply.contains("MESSAGES 3"), "{reply}");
+
+    // RFC 5819 2: a STATUS after each LIST.
+    let reply = exchange(&mut a, "a3 LIST \"\" \"*\" RETURN (STATUS (MESSAGES UIDNEXT))\r\n", "a3 ").await;
+    assert!(reply.contains("a3 OK"), "{reply}");
+    let lines: Vec<&str> = reply.lines().collect();
+    let inbox = lines.iter().position(|l| l.starts_with("* LIST") && l.ends_with(" INBOX")).expect(&reply);
+    assert_eq!(lines[inbox + 1], "* STATUS INBOX (MESSAGES 3 UIDNEXT 4)", "{reply}");
+    let lists = lines.iter().filter(|l| l.starts_with("* LIST")).count();
+    let statuses = lines.iter().filter(|l| l.starts_with("* STATUS")).count();
+    assert_eq!(lists, statuses, "{reply}");
+
+    // RFC 9208: usage from the store, STORAGE in KiB.
+    let usage = server.store.quota_usage(server.account.id).await.unwrap();
+    let reply = exchange(&mut a, "a4 GETQUOTAROOT INBOX\r\n", "a4 ").await;
+    let expected = format!(
+        "* QUOTAROOT INBOX \"\"\r\n* QUOTA \"\" (STORAGE {} 100 MESSAGE {} 10)\r\na4 OK",
+        usage.bytes.div_ceil(1024),
+        usage.messages
+    );
+    assert!(reply.starts_with(&expected), "{reply}\nexpected {expected}");
+    assert_eq!(usage.messages, 3);
+    let reply = exchange(&mut a, "a5 GETQUOTA \"\"\r\n", "a5 ").await;
+    assert!(reply.starts_with("* QUOTA \"\" (STORAGE "), "{reply}");
+    let reply = exchange(&mut a, "a6 SETQUOTA \"\" (STORAGE 1000)\r\n", "a6 ").await;
+    assert!(reply.starts_with("a6 NO [NOPERM]"), "{reply}");
+    let reply = exchange(&mut a, "a7 SELECT INBOX\r\na8 SEARCH RETURN (MIN MAX COUNT ALL) ALL\r\n", "a8 ").await;
+    assert!(reply.contains("* ESEARCH (TAG \"a8\") MIN 1 MAX 3 ALL 1:3 COUNT 3\r\n"), "{reply}");
+}

@@ -137,12 +137,29 @@ impl Session {
         let subscribed_only = list.selection.contains(&ListSelect::Subscribed);
         let special_only = list.selection.contains(&ListSelect::SpecialUse);
         let returns_subscribed = list.returns.contains(&ListReturn::Subscribed);
+        let status_items = list.returns.iter().find_map(|r| match r {
+            ListReturn::Status(items) => Some(items.clone()),
+            _ => None,
+        });
         let mut seen = std::collections::HashSet::new();
         for pattern in &list.patterns {
             let full = format!("{}{pattern}", list.reference);
             for entry in self.list_entries(&folders, &full, subscribed_only, special_only, returns_subscribed) {
-                if seen.insert(entry.mailbox.clone()) {
-                    self.data(out, &Data::List(entry));
+                if !seen.insert(entry.mailbox.clone()) {
+                    continue;
+                }
+                let name = entry.mailbox.clone();
+                self.data(out, &Data::List(entry));
+                // RFC 5819 2: the STATUS of each selectable mailbox follows
+                // its LIST response.
+                let Some(items) = &status_items else { continue };
+                let (Some(folder), Ok(mailbox)) = (folders.iter().find(|f| f.name == name), MailboxName::new(&name))
+                else {
+                    continue;
+                };
+                match self.status_values(folder, items).await {
+                    Ok(values) => self.data(out, &Data::Status { mailbox, items: values }),
+                    Err(err) => return store_error(tag, &err),
                 }
             }
         }
@@ -179,18 +196,28 @@ impl Session {
             Ok(None) => return tagged(tag, Status::No, "no such mailbox").with_code(Code::NonExistent),
             Err(err) => return store_error(tag, &err),
         };
+        let values = match self.status_values(&folder, items).await {
+            Ok(v) => v,
+            Err(err) => return store_error(tag, &err),
+        };
+        self.data(out, &Data::Status { mailbox: mailbox.clone(), items: values });
+        tagged(tag, Status::Ok, "STATUS completed")
+    }
+
+    /// The values of STATUS items for a folder (RFC 9051 6.3.11), shared
+    /// by STATUS and LIST-STATUS (RFC 5819).
+    async fn status_values(
+        &self,
+        folder: &FolderInfo,
+        items: &[StatusItem],
+    ) -> axigen_core::Result<Vec<(StatusItem, u64)>> {
         let mut deleted = None;
         if items.contains(&StatusItem::Deleted) {
-            match self.store.messages(self.account(), folder.id).await {
-                Ok(msgs) => {
-                    deleted =
-                        Some(msgs.iter().filter(|m| m.flags.contains(axigen_core::mailstore::Flags::DELETED)).count()
-                            as u64)
-                }
-                Err(err) => return store_error(tag, &err),
-            }
+            let msgs = self.store.messages(self.account(), folder.id).await?;
+            deleted =
+                Some(msgs.iter().filter(|m| m.flags.contains(axigen_core::mailstore::Flags::DELETED)).count() as u64);
         }
-        let values = items
+        Ok(items
             .iter()
             .map(|&item| {
                 let value = match item {
@@ -206,9 +233,7 @@ impl Session {
                 };
                 (item, value)
             })
-            .collect();
-        self.data(out, &Data::Status { mailbox: mailbox.clone(), items: values });
-        tagged(tag, Status::Ok, "STATUS completed")
+            .collect())
     }
 
     pub(super) async fn create(&mut self, tag: &Tag, mailbox: &MailboxName, special_use: &[Atom]) -> StatusResponse {

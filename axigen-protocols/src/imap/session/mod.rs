@@ -13,7 +13,10 @@
 //! - [`selected`]: SELECT/EXAMINE, the message-number map, pending changes
 //!   (EXISTS/EXPUNGE/FETCH FLAGS), CLOSE, UNSELECT, EXPUNGE, STORE, COPY, MOVE;
 //! - [`fetch`]: FETCH; [`search`]: SEARCH; [`render`]: ENVELOPE and
-//!   BODYSTRUCTURE.
+//!   BODYSTRUCTURE; [`quota`]: GETQUOTA, GETQUOTAROOT, SETQUOTA (RFC 9208).
+//! - CONDSTORE and QRESYNC (RFC 7162) live with SELECT, FETCH and STORE;
+//!   what was changed or expunged since a MODSEQ always comes from the
+//!   store's change log (`changes_since`), never from diffing listings.
 //!
 //! # Implementation notes
 //!
@@ -31,6 +34,7 @@
 
 mod fetch;
 mod mailbox;
+mod quota;
 mod render;
 mod search;
 mod selected;
@@ -70,6 +74,10 @@ pub const CAPABILITIES: &[(&str, &str)] = &[
     ("SPECIAL-USE", "RFC 6154"),
     ("CONDSTORE", "RFC 7162"),
     ("QRESYNC", "RFC 7162"),
+    ("ESEARCH", "RFC 4731"),
+    ("STATUS=SIZE", "RFC 8438"),
+    ("LIST-STATUS", "RFC 5819"),
+    ("QUOTA", "RFC 9208"),
 ];
 
 /// The session state (RFC 9051 3).
@@ -248,6 +256,11 @@ impl Session {
     /// The capability list for the current state.
     pub fn capabilities(&self) -> Vec<String> {
         let mut caps: Vec<String> = CAPABILITIES.iter().map(|(c, _)| (*c).to_owned()).collect();
+        // RFC 7889 3: the largest APPEND the server accepts.
+        caps.push(format!("APPENDLIMIT={}", self.config.max_append));
+        // RFC 9208 3.1: the resources the QUOTA responses report.
+        caps.push("QUOTA=RES-STORAGE".into());
+        caps.push("QUOTA=RES-MESSAGE".into());
         if self.state == State::NotAuthenticated {
             if self.starttls_offered {
                 caps.push("STARTTLS".into());
@@ -434,6 +447,9 @@ impl Session {
             CommandBody::Search(search) => self.search(tag, &search, out).await,
             CommandBody::Copy { uid, set, mailbox } => self.copy(tag, uid, &set, &mailbox, false, out).await,
             CommandBody::Move { uid, set, mailbox } => self.copy(tag, uid, &set, &mailbox, true, out).await,
+            CommandBody::GetQuotaRoot(mailbox) => self.get_quota_root(tag, &mailbox, out).await,
+            CommandBody::GetQuota(root) => self.get_quota(tag, &root, out).await,
+            CommandBody::SetQuota { .. } => self.set_quota(tag),
             CommandBody::Idle => {
                 response::continuation(out, "idling");
                 self.idle_tag = Some(tag.clone());
