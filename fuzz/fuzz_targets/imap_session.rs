@@ -1,0 +1,513 @@
+//! A real `ImapService` fed an arbitrary byte stream over an in-memory duplex
+//! stream, with a tiny in-memory `Directory` + `MailStore` (no RocksDB): one
+//! account `u@example.com` / `p` with INBOX (three messages), the special-use
+//! folders and `a/b`. Never panics, and the session ends once the client has
+//! sent everything and closed its side (within the idle timeout, on a paused
+//! clock so that timers cost nothing).
+//!
+//! Input: byte 0 chooses the options (bit 0 plaintext LOGIN allowed, bit 1
+//! the connection counts as implicit TLS, bit 2 the client stops reading
+//! responses), byte 1 the write size (1 to 256), the rest is what the client
+//! sends.
+#![no_main]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axigen_core::directory::{AuthError, Directory};
+use axigen_core::mailstore::{
+    Appended, BlobId, Change, ChangeKind, Copied, DeliveryTarget, FlagChange, FlagOp, Flags, FlagsChanged, FolderId,
+    FolderInfo, FolderKind, MailStore, MessageMeta, ModSeq, NewMessage, QuotaLimit, QuotaUsage, SpecialUse, Uid,
+};
+use axigen_core::model::{Account, AccountClass, AccountId, Address, Alias, Domain, DomainName, Principal};
+use axigen_core::notify::ChangeNotifier;
+use axigen_core::settings::{Overrides, ServerDefaults};
+use axigen_core::structure::{MessageStructure, parse_structure};
+use axigen_core::{Error, Result};
+use axigen_protocols::imap::{ImapConfig, ImapService};
+use axigen_protocols::listener::{ConnInfo, Service};
+use bytes::Bytes;
+use libfuzzer_sys::fuzz_target;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const USER: &str = "u@example.com";
+const ACCOUNT: AccountId = AccountId(1);
+
+struct Folder {
+    info: FolderInfo,
+    messages: Vec<MessageMeta>,
+}
+
+#[derive(Default)]
+struct State {
+    folders: Vec<Folder>,
+    next_folder: u32,
+    modseq: u64,
+    blobs: HashMap<BlobId, Bytes>,
+    next_blob: u64,
+    changes: Vec<Change>,
+}
+
+impl State {
+    fn folder(&mut self, id: FolderId) -> Result<&mut Folder> {
+        self.folders.iter_mut().find(|f| f.info.id == id).ok_or_else(|| Error::NotFound(format!("folder {}", id.0)))
+    }
+
+    fn change(&mut self, folder: FolderId, kind: ChangeKind) -> ModSeq {
+        self.modseq += 1;
+        let modseq = ModSeq(self.modseq);
+        self.changes.push(Change { modseq, folder, kind });
+        modseq
+    }
+
+    fn create(&mut self, name: &str, special_use: Option<SpecialUse>) -> Result<FolderInfo> {
+        if name.is_empty() || self.folders.iter().any(|f| same_name(&f.info.name, name)) {
+            return Err(Error::AlreadyExists(name.to_owned()));
+        }
+        self.next_folder += 1;
+        let id = FolderId(self.next_folder);
+        let modseq = self.change(id, ChangeKind::FolderCreated);
+        let info = FolderInfo {
+            id,
+            name: name.to_owned(),
+            kind: FolderKind::Mail,
+            special_use,
+            uid_validity: 1000 + id.0,
+            uid_next: Uid(1),
+            highest_modseq: modseq,
+            messages: 0,
+            unseen: 0,
+            size: 0,
+            subscribed: true,
+        };
+        self.folders.push(Folder { info: info.clone(), messages: Vec::new() });
+        Ok(info)
+    }
+
+    fn append(&mut self, folder: FolderId, message: NewMessage) -> Result<Appended> {
+        self.next_blob += 1;
+        let mut blob = [0; 32];
+        blob[..8].copy_from_slice(&self.next_blob.to_le_bytes());
+        let blob = BlobId(blob);
+        let size = message.content.len() as u64;
+        self.blobs.insert(blob, message.content);
+        let uid = self.folder(folder)?.info.uid_next;
+        let modseq = self.change(folder, ChangeKind::Added { uid });
+        let f = self.folder(folder)?;
+        f.info.uid_next = Uid(uid.0 + 1);
+        let mut keywords = message.keywords;
+        keywords.sort();
+        keywords.dedup();
+        f.messages.push(MessageMeta {
+            uid,
+            modseq,
+            flags: message.flags,
+            keywords,
+            internal_date: message.internal_date,
+            size,
+            blob,
+        });
+        Ok(Appended { account: ACCOUNT, folder, uid_validity: f.info.uid_validity, uid, modseq })
+    }
+
+    fn expunge(&mut self, folder: FolderId, uids: &[Uid]) -> Result<Vec<Uid>> {
+        let f = self.folder(folder)?;
+        let removed: Vec<Uid> = f.messages.iter().map(|m| m.uid).filter(|u| uids.contains(u)).collect();
+        f.messages.retain(|m| !removed.contains(&m.uid));
+        for &uid in &removed {
+            self.change(folder, ChangeKind::Expunged { uid });
+        }
+        Ok(removed)
+    }
+
+    fn info(&self, f: &Folder) -> FolderInfo {
+        let mut info = f.info.clone();
+        info.messages = f.messages.len() as u32;
+        info.unseen = f.messages.iter().filter(|m| !m.flags.contains(Flags::SEEN)).count() as u32;
+        info.size = f.messages.iter().map(|m| m.size).sum();
+        let last = self.changes.iter().filter(|c| c.folder == f.info.id).map(|c| c.modseq).max();
+        info.highest_modseq = last.unwrap_or(ModSeq(1));
+        info
+    }
+}
+
+fn same_name(a: &str, b: &str) -> bool {
+    if a.eq_ignore_ascii_case("INBOX") { b.eq_ignore_ascii_case("INBOX") } else { a == b }
+}
+
+struct Mem {
+    account: Account,
+    state: Mutex<State>,
+    notifier: Arc<ChangeNotifier>,
+}
+
+impl Mem {
+    fn new() -> Mem {
+        let address = Address::parse(USER).unwrap();
+        let account = Account {
+            id: ACCOUNT,
+            address,
+            class: None,
+            display_name: "U".into(),
+            password_hash: String::new(),
+            settings: Overrides::default(),
+        };
+        let mut state = State::default();
+        state.create("INBOX", None).unwrap();
+        for (name, special_use) in [
+            ("Drafts", SpecialUse::Drafts),
+            ("Sent", SpecialUse::Sent),
+            ("Junk", SpecialUse::Junk),
+            ("Trash", SpecialUse::Trash),
+        ] {
+            state.create(name, Some(special_use)).unwrap();
+        }
+        state.create("a", None).unwrap();
+        state.create("a/b", None).unwrap();
+        let contents: [&[u8]; 3] = [
+            b"From: a@example.org\r\nTo: u@example.com\r\nSubject: one\r\nDate: Mon, 7 Feb 1994 21:52:25 -0800\r\n\r\nbody\r\n",
+            b"Subject: two\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n\
+Content-Type: text/plain\r\n\r\npart\r\n--x\r\nContent-Type: message/rfc822\r\n\r\nSubject: in\r\n\r\ninner\r\n--x--\r\n",
+            b"Subject: three\r\n\r\n",
+        ];
+        for (i, content) in contents.into_iter().enumerate() {
+            let message = NewMessage {
+                flags: Flags(i as u8),
+                keywords: if i == 2 { vec!["$Junk".into()] } else { vec![] },
+                internal_date: 1_700_000_000 + i as i64,
+                content: Bytes::from_static(content),
+            };
+            state.append(FolderId(1), message).unwrap();
+        }
+        Mem { account, state: Mutex::new(state), notifier: Arc::new(ChangeNotifier::new()) }
+    }
+
+    fn notify(&self) {
+        let modseq = ModSeq(self.state.lock().unwrap().modseq);
+        self.notifier.notify(ACCOUNT, modseq);
+    }
+}
+
+fn check_account(account: AccountId) -> Result<()> {
+    if account == ACCOUNT { Ok(()) } else { Err(Error::NotFound(format!("account {account}"))) }
+}
+
+#[async_trait]
+impl Directory for Mem {
+    async fn domain(&self, name: &DomainName) -> Result<Option<Domain>> {
+        Ok((*name == self.account.address.domain)
+            .then(|| Domain { name: name.clone(), settings: Overrides::default() }))
+    }
+    async fn class(&self, _domain: &DomainName, _name: &str) -> Result<Option<AccountClass>> {
+        Ok(None)
+    }
+    async fn account(&self, id: AccountId) -> Result<Option<Account>> {
+        Ok((id == ACCOUNT).then(|| self.account.clone()))
+    }
+    async fn account_by_address(&self, address: &Address) -> Result<Option<Account>> {
+        Ok((*address == self.account.address).then(|| self.account.clone()))
+    }
+    async fn alias(&self, _address: &Address) -> Result<Option<Alias>> {
+        Ok(None)
+    }
+    fn server_defaults(&self) -> ServerDefaults {
+        ServerDefaults::default()
+    }
+    /// No argon2 here: fuzzing wants many logins per second.
+    async fn authenticate(&self, user: &str, password: &str) -> Result<Principal, AuthError> {
+        if user == USER && password == "p" {
+            Ok(Principal { account: ACCOUNT, address: self.account.address.clone() })
+        } else {
+            Err(AuthError::InvalidCredentials)
+        }
+    }
+}
+
+#[async_trait]
+impl MailStore for Mem {
+    async fn create_folder(
+        &self,
+        account: AccountId,
+        name: &str,
+        _kind: FolderKind,
+        special_use: Option<SpecialUse>,
+    ) -> Result<FolderInfo> {
+        check_account(account)?;
+        let info = self.state.lock().unwrap().create(name, special_use)?;
+        self.notify();
+        Ok(info)
+    }
+    async fn rename_folder(&self, account: AccountId, folder: FolderId, new_name: &str) -> Result<()> {
+        check_account(account)?;
+        {
+            let mut state = self.state.lock().unwrap();
+            if state.folders.iter().any(|f| same_name(&f.info.name, new_name)) {
+                return Err(Error::AlreadyExists(new_name.to_owned()));
+            }
+            let f = state.folder(folder)?;
+            if f.info.name.eq_ignore_ascii_case("INBOX") {
+                return Err(Error::Invalid("INBOX".into()));
+            }
+            let old = std::mem::replace(&mut f.info.name, new_name.to_owned());
+            let prefix = format!("{old}/");
+            for f in &mut state.folders {
+                if let Some(rest) = f.info.name.strip_prefix(&prefix) {
+                    f.info.name = format!("{new_name}/{rest}");
+                }
+            }
+            state.change(folder, ChangeKind::FolderUpdated);
+        }
+        self.notify();
+        Ok(())
+    }
+    async fn delete_folder(&self, account: AccountId, folder: FolderId) -> Result<()> {
+        check_account(account)?;
+        {
+            let mut state = self.state.lock().unwrap();
+            state.folder(folder)?;
+            state.folders.retain(|f| f.info.id != folder);
+            state.change(folder, ChangeKind::FolderDeleted);
+        }
+        self.notify();
+        Ok(())
+    }
+    async fn set_subscribed(&self, account: AccountId, folder: FolderId, subscribed: bool) -> Result<()> {
+        check_account(account)?;
+        self.state.lock().unwrap().folder(folder)?.info.subscribed = subscribed;
+        Ok(())
+    }
+    async fn folders(&self, account: AccountId) -> Result<Vec<FolderInfo>> {
+        check_account(account)?;
+        let state = self.state.lock().unwrap();
+        let mut all: Vec<FolderInfo> = state.folders.iter().map(|f| state.info(f)).collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(all)
+    }
+    async fn folder(&self, account: AccountId, folder: FolderId) -> Result<Option<FolderInfo>> {
+        check_account(account)?;
+        let state = self.state.lock().unwrap();
+        Ok(state.folders.iter().find(|f| f.info.id == folder).map(|f| state.info(f)))
+    }
+    async fn folder_by_name(&self, account: AccountId, name: &str) -> Result<Option<FolderInfo>> {
+        check_account(account)?;
+        let state = self.state.lock().unwrap();
+        Ok(state.folders.iter().find(|f| same_name(&f.info.name, name)).map(|f| state.info(f)))
+    }
+    async fn append(
+        &self,
+        account: AccountId,
+        folder: FolderId,
+        message: NewMessage,
+        quota: QuotaLimit,
+    ) -> Result<Appended> {
+        check_account(account)?;
+        {
+            let state = self.state.lock().unwrap();
+            let count: usize = state.folders.iter().map(|f| f.messages.len()).sum();
+            if quota.max_messages > 0 && count as u64 >= quota.max_messages {
+                return Err(Error::OverQuota(USER.into()));
+            }
+        }
+        let appended = self.state.lock().unwrap().append(folder, message)?;
+        self.notify();
+        Ok(appended)
+    }
+    async fn deliver(&self, content: Bytes, internal_date: i64, targets: &[DeliveryTarget]) -> Result<Vec<Appended>> {
+        let mut all = Vec::new();
+        for target in targets {
+            let message = NewMessage { flags: target.flags, keywords: vec![], internal_date, content: content.clone() };
+            all.push(self.append(target.account, target.folder, message, target.quota).await?);
+        }
+        Ok(all)
+    }
+    async fn messages(&self, account: AccountId, folder: FolderId) -> Result<Vec<MessageMeta>> {
+        check_account(account)?;
+        Ok(self.state.lock().unwrap().folder(folder)?.messages.clone())
+    }
+    async fn message(&self, account: AccountId, folder: FolderId, uid: Uid) -> Result<Option<MessageMeta>> {
+        check_account(account)?;
+        Ok(self.state.lock().unwrap().folder(folder)?.messages.iter().find(|m| m.uid == uid).cloned())
+    }
+    async fn content(&self, blob: BlobId) -> Result<Bytes> {
+        self.state.lock().unwrap().blobs.get(&blob).cloned().ok_or_else(|| Error::NotFound("blob".into()))
+    }
+    async fn structure(&self, blob: BlobId) -> Result<MessageStructure> {
+        Ok(parse_structure(&self.content(blob).await?))
+    }
+    async fn change_flags(
+        &self,
+        account: AccountId,
+        folder: FolderId,
+        uids: &[Uid],
+        change: &FlagChange,
+    ) -> Result<FlagsChanged> {
+        check_account(account)?;
+        let mut result = FlagsChanged::default();
+        {
+            let mut state = self.state.lock().unwrap();
+            state.folder(folder)?;
+            for &uid in uids {
+                let f = state.folder(folder)?;
+                let Some(m) = f.messages.iter_mut().find(|m| m.uid == uid) else { continue };
+                if change.unchanged_since.is_some_and(|since| m.modseq > since) {
+                    result.modified.push(uid);
+                    continue;
+                }
+                let (flags, mut keywords) = match change.op {
+                    FlagOp::Add => {
+                        let mut k = m.keywords.clone();
+                        k.extend(change.keywords.iter().cloned());
+                        (m.flags.union(change.flags), k)
+                    }
+                    FlagOp::Remove => (
+                        m.flags.without(change.flags),
+                        m.keywords.iter().filter(|k| !change.keywords.contains(k)).cloned().collect(),
+                    ),
+                    FlagOp::Replace => (change.flags, change.keywords.clone()),
+                };
+                keywords.sort();
+                keywords.dedup();
+                if flags == m.flags && keywords == m.keywords {
+                    continue;
+                }
+                m.flags = flags;
+                m.keywords = keywords.clone();
+                let modseq = state.change(folder, ChangeKind::Flags { uid });
+                let f = state.folder(folder)?;
+                if let Some(m) = f.messages.iter_mut().find(|m| m.uid == uid) {
+                    m.modseq = modseq;
+                }
+                result.changed.push((uid, modseq, flags, keywords));
+            }
+        }
+        self.notify();
+        Ok(result)
+    }
+    async fn copy(
+        &self,
+        account: AccountId,
+        from: FolderId,
+        uids: &[Uid],
+        to: FolderId,
+        _quota: QuotaLimit,
+    ) -> Result<Copied> {
+        check_account(account)?;
+        let mut copied = Copied::default();
+        {
+            let mut state = self.state.lock().unwrap();
+            copied.uid_validity = state.folder(to)?.info.uid_validity;
+            let sources: Vec<MessageMeta> =
+                state.folder(from)?.messages.iter().filter(|m| uids.contains(&m.uid)).cloned().collect();
+            for m in sources {
+                let content = state.blobs.get(&m.blob).cloned().unwrap_or_default();
+                let message = NewMessage {
+                    flags: m.flags,
+                    keywords: m.keywords.clone(),
+                    internal_date: m.internal_date,
+                    content,
+                };
+                let appended = state.append(to, message)?;
+                copied.uids.push((m.uid, appended.uid));
+            }
+        }
+        self.notify();
+        Ok(copied)
+    }
+    async fn move_messages(&self, account: AccountId, from: FolderId, uids: &[Uid], to: FolderId) -> Result<Copied> {
+        let copied = self.copy(account, from, uids, to, QuotaLimit::default()).await?;
+        let moved: Vec<Uid> = copied.uids.iter().map(|(from, _)| *from).collect();
+        self.expunge(account, from, &moved).await?;
+        Ok(copied)
+    }
+    async fn expunge(&self, account: AccountId, folder: FolderId, uids: &[Uid]) -> Result<Vec<Uid>> {
+        check_account(account)?;
+        let removed = self.state.lock().unwrap().expunge(folder, uids)?;
+        self.notify();
+        Ok(removed)
+    }
+    async fn highest_modseq(&self, account: AccountId) -> Result<ModSeq> {
+        check_account(account)?;
+        Ok(ModSeq(self.state.lock().unwrap().modseq))
+    }
+    async fn changes_since(&self, account: AccountId, since: ModSeq) -> Result<Vec<Change>> {
+        check_account(account)?;
+        Ok(self.state.lock().unwrap().changes.iter().filter(|c| c.modseq > since).cloned().collect())
+    }
+    async fn quota_usage(&self, account: AccountId) -> Result<QuotaUsage> {
+        check_account(account)?;
+        let state = self.state.lock().unwrap();
+        let messages = state.folders.iter().flat_map(|f| &f.messages);
+        Ok(QuotaUsage {
+            bytes: messages.clone().map(|m| m.size).sum(),
+            messages: state.folders.iter().map(|f| f.messages.len() as u64).sum(),
+        })
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    if data.len() < 2 {
+        return;
+    }
+    let (options, write_size, input) = (data[0], usize::from(data[1]) + 1, &data[2..]);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
+    runtime.block_on(async {
+        let mem = Arc::new(Mem::new());
+        let mut config = ImapConfig::new("imap.example.com");
+        config.allow_plaintext_login = options & 1 != 0;
+        config.max_literal = 4096;
+        config.max_append = 8192;
+        let idle_timeout = config.idle_timeout;
+        let service = ImapService::new(config, mem.clone(), mem.clone(), mem.notifier.clone());
+        let (client, server) = tokio::io::duplex(4096);
+        let info = ConnInfo {
+            peer: SocketAddr::from(([127, 0, 0, 1], 40000)),
+            local: SocketAddr::from(([127, 0, 0, 1], 143)),
+            listener: "imap".into(),
+            tls: options & 2 != 0,
+        };
+        let serve = service.serve(Box::new(server), info, None);
+        let stop_reading = options & 4 != 0;
+        let (mut reader, mut writer) = tokio::io::split(client);
+        let write = async move {
+            for chunk in input.chunks(write_size) {
+                if writer.write_all(chunk).await.is_err() {
+                    break;
+                }
+            }
+            let _ = writer.shutdown().await;
+            // Keep the write half (and so the stream) open until the end.
+            writer
+        };
+        let read = async move {
+            let mut sink = vec![0; 4096];
+            if stop_reading {
+                // Read only the greeting, then let the server's writes block.
+                let _ = reader.read(&mut sink).await;
+                return reader;
+            }
+            while let Ok(n) = reader.read(&mut sink).await {
+                if n == 0 {
+                    break;
+                }
+            }
+            reader
+        };
+        // The session must end on its own once the client is done: at the
+        // latest when the idle timeout fires (the clock is paused, so waiting
+        // costs nothing).
+        let limit = idle_timeout + Duration::from_secs(3600);
+        let session = async {
+            let ((), _writer, _reader) = tokio::join!(serve, write, read);
+        };
+        if stop_reading {
+            // A client that never reads may hold the session until the
+            // timeout; only a panic matters here.
+            let _ = tokio::time::timeout(limit, session).await;
+        } else {
+            tokio::time::timeout(limit, session).await.expect("the session did not end after the client closed");
+        }
+    });
+});
