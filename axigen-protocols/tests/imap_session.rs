@@ -522,3 +522,30 @@ async fn list_status_quota_and_appendlimit() {
     let reply = exchange(&mut a, "a7 SELECT INBOX\r\na8 SEARCH RETURN (MIN MAX COUNT ALL) ALL\r\n", "a8 ").await;
     assert!(reply.contains("* ESEARCH (TAG \"a8\") MIN 1 MAX 3 ALL 1:3 COUNT 3\r\n"), "{reply}");
 }
+
+#[tokio::test]
+async fn binary_fetch_decodes_parts() {
+    let server = start(true).await;
+    let mut a = logged_in(server.addr).await;
+    let reply = exchange(&mut a, "a1 CAPABILITY\r\n", "a1 OK").await;
+    assert!(reply.contains(" BINARY"), "{reply}");
+    exchange(&mut a, "a2 EXAMINE INBOX\r\n", "a2 OK").await;
+    // Part 2 of message 2 is base64 of the octets 0..=9: a literal8 (RFC 3516 4.2).
+    let reply = exchange(&mut a, "a3 FETCH 2 (BINARY.SIZE[2] BINARY.PEEK[2] BINARY[1])\r\n", "a3 ").await;
+    let bytes: String = (0u8..10).map(char::from).collect();
+    let expected = format!(
+        "* 2 FETCH (BINARY.SIZE[2] 10 BINARY[2] ~{{10}}\r\n{bytes} BINARY[1] {{22}}\r\nThis is the text part.)\r\n"
+    );
+    assert!(reply.starts_with(&expected), "{reply:?}");
+    assert!(reply.contains("a3 OK"), "{reply}");
+    let reply = exchange(&mut a, "a4 FETCH 2 (BINARY.PEEK[2]<2.3>)\r\n", "a4 ").await;
+    assert!(reply.starts_with("* 2 FETCH (BINARY[2]<2> {3}\r\n\u{2}\u{3}\u{4})"), "{reply:?}");
+
+    // RFC 3516 4.3: an encoding the server cannot decode.
+    let message = "Subject: u\r\nContent-Transfer-Encoding: x-uuencode\r\n\r\nbegin 644 x\r\n";
+    let reply = exchange(&mut a, &format!("a5 APPEND INBOX {{{}+}}\r\n{message}\r\n", message.len()), "a5 OK").await;
+    let reply = reply + &exchange(&mut a, "a6 NOOP\r\n", "a6 ").await;
+    assert!(reply.contains("APPENDUID") && reply.contains("* 4 EXISTS"), "{reply}");
+    let reply = exchange(&mut a, "a7 FETCH 4 (BINARY.PEEK[1])\r\n", "a7 ").await;
+    assert!(reply.starts_with("a7 NO [UNKNOWN-CTE]"), "{reply}");
+}

@@ -8,6 +8,7 @@ use axigen_core::mailstore::{ChangeKind, FlagChange, FlagOp, Flags, MessageMeta,
 use axigen_core::structure::{MessageStructure, SectionKind};
 use bytes::Bytes;
 
+use super::binary::{self, UnknownCte};
 use super::{Session, imap_flags, render, store_error, tagged};
 use crate::imap::data::Data;
 use crate::imap::datetime::DateTime;
@@ -103,11 +104,19 @@ fn needs_content(a: &FetchAttribute) -> bool {
             | FetchAttribute::Rfc822
             | FetchAttribute::Rfc822Header
             | FetchAttribute::Rfc822Text
+            | FetchAttribute::Binary { .. }
+            | FetchAttribute::BinarySize { .. }
     )
 }
 
 fn sets_seen(a: &FetchAttribute) -> bool {
-    matches!(a, FetchAttribute::BodySection { peek: false, .. } | FetchAttribute::Rfc822 | FetchAttribute::Rfc822Text)
+    matches!(
+        a,
+        FetchAttribute::BodySection { peek: false, .. }
+            | FetchAttribute::Binary { peek: false, .. }
+            | FetchAttribute::Rfc822
+            | FetchAttribute::Rfc822Text
+    )
 }
 
 impl Session {
@@ -117,9 +126,6 @@ impl Session {
             return tagged(tag, Status::Bad, "no mailbox selected");
         };
         let mut attrs = cmd.items.expand();
-        if attrs.iter().any(|a| matches!(a, FetchAttribute::Binary { .. } | FetchAttribute::BinarySize { .. })) {
-            return tagged(tag, Status::No, "BINARY is not supported").with_code(Code::Cannot);
-        }
         // RFC 9051 6.4.8: UID FETCH always returns the UID.
         if cmd.uid && !attrs.contains(&FetchAttribute::Uid) {
             attrs.insert(0, FetchAttribute::Uid);
@@ -225,7 +231,10 @@ impl Session {
                 None
             };
             let extra_flags = flags_changed.contains(&uid) && !attrs.contains(&FetchAttribute::Flags);
-            self.fetch_one(out, seq, meta, &attrs, extra_flags, structure.as_ref(), content.as_ref());
+            if self.fetch_one(out, seq, meta, &attrs, extra_flags, structure.as_ref(), content.as_ref()).is_err() {
+                // RFC 3516 4.3: a transfer encoding the server cannot decode.
+                return tagged(tag, Status::No, "unknown Content-Transfer-Encoding").with_code(Code::UnknownCte);
+            }
         }
         tagged(tag, Status::Ok, "FETCH completed")
     }
@@ -240,7 +249,12 @@ impl Session {
         extra_flags: bool,
         structure: Option<&MessageStructure>,
         content: Option<&Bytes>,
-    ) {
+    ) -> Result<(), UnknownCte> {
+        // Built aside, so that a part that cannot be decoded leaves no
+        // half-written response.
+        let whole = out;
+        let mut buf = Vec::new();
+        let out = &mut buf;
         let utf8 = self.utf8;
         // RFC 7162 3.1.4: once CONDSTORE is enabled, a FETCH with FLAGS carries MODSEQ.
         let add_modseq = self.condstore
@@ -305,8 +319,34 @@ impl Session {
                     out.push(b' ');
                     encode::literal(out, cut, false);
                 }
-                FetchAttribute::Binary { .. } | FetchAttribute::BinarySize { .. } => {
-                    out.extend_from_slice(b"NIL");
+                FetchAttribute::Binary { part, partial, .. } => {
+                    let path: Vec<u32> = part.iter().map(|n| n.get()).collect();
+                    let decoded = match structure {
+                        Some(s) => binary::part_content(s, raw, &path)?,
+                        None => None,
+                    };
+                    // RFC 3516 4.2: the response names BINARY[part], never .PEEK.
+                    out.extend_from_slice(format!("BINARY[{}]", part_name(part)).as_bytes());
+                    match decoded {
+                        Some(bytes) => {
+                            let (cut, origin) = cut(&bytes, *partial);
+                            if let Some(origin) = origin {
+                                out.extend_from_slice(format!("<{origin}>").as_bytes());
+                            }
+                            out.push(b' ');
+                            binary::literal(out, cut);
+                        }
+                        None => out.extend_from_slice(b" NIL"),
+                    }
+                }
+                FetchAttribute::BinarySize { part } => {
+                    let path: Vec<u32> = part.iter().map(|n| n.get()).collect();
+                    let decoded = match structure {
+                        Some(s) => binary::part_content(s, raw, &path)?,
+                        None => None,
+                    };
+                    let size = decoded.map_or(0, |d| d.len());
+                    out.extend_from_slice(format!("BINARY.SIZE[{}] {size}", part_name(part)).as_bytes());
                 }
             }
         }
@@ -320,7 +360,14 @@ impl Session {
             out.extend_from_slice(format!("MODSEQ ({})", meta.modseq.0).as_bytes());
         }
         out.extend_from_slice(b")\r\n");
+        whole.extend_from_slice(&buf);
+        Ok(())
     }
+}
+
+/// `section-binary` as echoed in the response: `1.2`.
+fn part_name(part: &[std::num::NonZeroU32]) -> String {
+    part.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(".")
 }
 
 #[cfg(test)]

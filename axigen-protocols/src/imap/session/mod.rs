@@ -32,6 +32,7 @@
 //! - **Passwords are never logged**; logs carry `session`, `peer` and
 //!   `account`.
 
+mod binary;
 mod fetch;
 mod mailbox;
 mod quota;
@@ -78,6 +79,7 @@ pub const CAPABILITIES: &[(&str, &str)] = &[
     ("STATUS=SIZE", "RFC 8438"),
     ("LIST-STATUS", "RFC 5819"),
     ("QUOTA", "RFC 9208"),
+    ("BINARY", "RFC 3516"),
 ];
 
 /// The session state (RFC 9051 3).
