@@ -549,3 +549,28 @@ async fn binary_fetch_decodes_parts() {
     let reply = exchange(&mut a, "a7 FETCH 4 (BINARY.PEEK[1])\r\n", "a7 ").await;
     assert!(reply.starts_with("a7 NO [UNKNOWN-CTE]"), "{reply}");
 }
+
+#[tokio::test]
+async fn utf8_accept_names_and_append() {
+    let server = start(true).await;
+    let mut a = logged_in(server.addr).await;
+    let message = "Subject: Grüße\r\nFrom: jörg@example.com\r\n\r\nhallo\r\n";
+    let append = |tag: &str| format!("{tag} APPEND INBOX UTF8 (~{{{}+}}\r\n{message})\r\n", message.len());
+    // RFC 6855 4: UTF8 append data needs the ENABLE first.
+    let reply = exchange(&mut a, &append("a0"), "a0 ").await;
+    assert!(reply.starts_with("a0 BAD"), "{reply}");
+    let reply = exchange(&mut a, "a1 ENABLE UTF8=ACCEPT\r\n", "a1 ").await;
+    assert!(reply.starts_with("* ENABLED UTF8=ACCEPT\r\na1 OK"), "{reply}");
+    let reply = exchange(&mut a, "a2 CREATE \"Grüße\"\r\n", "a2 ").await;
+    assert!(reply.starts_with("a2 OK"), "{reply}");
+    // RFC 6855 3: names are UTF-8 on the wire, not modified UTF-7.
+    let reply = exchange(&mut a, "a3 LIST \"\" \"Gr*\"\r\n", "a3 ").await;
+    assert!(reply.contains(" \"Grüße\"\r\n") || reply.contains(" Grüße\r\n"), "{reply}");
+    let reply = exchange(&mut a, &append("a4"), "a4 ").await;
+    assert!(reply.starts_with("a4 OK [APPENDUID "), "{reply}");
+    exchange(&mut a, "a5 SELECT INBOX\r\n", "a5 OK").await;
+    let reply = exchange(&mut a, "a6 SEARCH CHARSET UTF-8 ALL\r\n", "a6 ").await;
+    assert!(reply.starts_with("a6 BAD"), "RFC 6855 3: {reply}");
+    let reply = exchange(&mut a, "a7 FETCH 4 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])\r\n", "a7 ").await;
+    assert!(reply.contains("Subject: Grüße"), "{reply}");
+}

@@ -80,6 +80,7 @@ pub const CAPABILITIES: &[(&str, &str)] = &[
     ("LIST-STATUS", "RFC 5819"),
     ("QUOTA", "RFC 9208"),
     ("BINARY", "RFC 3516"),
+    ("UTF8=ACCEPT", "RFC 6855"),
 ];
 
 /// The session state (RFC 9051 3).
@@ -129,6 +130,8 @@ pub struct Session {
     condstore: bool,
     /// `ENABLE QRESYNC` succeeded (RFC 7162 3.2.3): expunges as VANISHED.
     qresync: bool,
+    /// `ENABLE UTF8=ACCEPT` succeeded (RFC 6855 3).
+    utf8_accept: bool,
     selected: Option<Selected>,
     /// The tag of an AUTHENTICATE waiting for the client's response.
     pending_auth: Option<Tag>,
@@ -224,6 +227,7 @@ impl Session {
             rev2: false,
             condstore: false,
             qresync: false,
+            utf8_accept: false,
             selected: None,
             pending_auth: None,
             idle_tag: None,
@@ -353,6 +357,12 @@ impl Session {
                         self.utf8 = true;
                         enabled.push("IMAP4rev2".to_owned());
                     }
+                    // RFC 6855 3: UTF-8 mailbox names and quoted strings.
+                    if !self.utf8_accept && caps.iter().any(|c| c.eq_ignore_case("UTF8=ACCEPT")) {
+                        self.utf8_accept = true;
+                        self.utf8 = true;
+                        enabled.push("UTF8=ACCEPT".to_owned());
+                    }
                     // RFC 7162 3.2.3: enabling QRESYNC also enables CONDSTORE.
                     if !self.qresync && caps.iter().any(|c| c.eq_ignore_case("QRESYNC")) {
                         self.qresync = true;
@@ -436,7 +446,14 @@ impl Session {
             CommandBody::Rename { from, to } => self.rename(tag, &from, &to).await,
             CommandBody::Subscribe(mailbox) => self.subscribe(tag, &mailbox, true).await,
             CommandBody::Unsubscribe(mailbox) => self.subscribe(tag, &mailbox, false).await,
-            CommandBody::Append { mailbox, messages } => self.append(tag, &mailbox, messages).await,
+            CommandBody::Append { mailbox, messages } => {
+                // RFC 6855 4: the UTF8 data extension needs ENABLE UTF8=ACCEPT.
+                if messages.iter().any(|m| m.utf8) && !self.utf8_accept {
+                    tagged(tag, Status::Bad, "APPEND UTF8 needs ENABLE UTF8=ACCEPT")
+                } else {
+                    self.append(tag, &mailbox, messages).await
+                }
+            }
             CommandBody::Select { mailbox, params } => self.select(tag, &mailbox, false, &params, out).await,
             CommandBody::Examine { mailbox, params } => self.select(tag, &mailbox, true, &params, out).await,
             CommandBody::Check => tagged(tag, Status::Ok, "CHECK completed"),

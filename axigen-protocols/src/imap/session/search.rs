@@ -137,6 +137,10 @@ fn matches(key: &SearchKey, c: &Candidate<'_>, largest_seq: u32, largest_uid: u3
 
 impl Session {
     pub(super) async fn search(&mut self, tag: &Tag, cmd: &SearchCommand, out: &mut Vec<u8>) -> StatusResponse {
+        // RFC 6855 3 (erratum 4029): no CHARSET once UTF8=ACCEPT is enabled.
+        if self.utf8_accept && cmd.charset.is_some() {
+            return tagged(tag, Status::Bad, "no CHARSET after ENABLE UTF8=ACCEPT");
+        }
         if let Some(charset) = &cmd.charset
             && !charset.eq_ignore_ascii_case("UTF-8")
             && !charset.eq_ignore_ascii_case("US-ASCII")
