@@ -1,0 +1,259 @@
+#!/usr/bin/env bash
+# IMAP: the reference server against Dovecot (Maildir, mail_fsync = always)
+# on the same machine, driven by the same Python imaplib clients over
+# STARTTLS (both use the reference server's development certificate).
+#
+#   bash bench/imap-bench.sh [MESSAGES] [CLIENTS] [ROUNDS]
+#
+# MESSAGES are loaded into each INBOX with IMAP APPEND (8 connections); then
+#  - the large-mailbox timings: one client, SELECT INBOX, FETCH 1:* FLAGS,
+#    FETCH 1:* ENVELOPE, SEARCH UNSEEN, SEARCH SUBJECT (best of 3);
+#  - the concurrent workload: CLIENTS processes, each ROUNDS times LOGIN,
+#    SELECT Work (200 messages), FETCH 1:* FLAGS, FETCH 1:* ENVELOPE,
+#    SEARCH UNSEEN, APPEND, UID STORE +FLAGS (\Deleted), UID EXPUNGE, LOGOUT.
+#
+# Needs root (Dovecot runs as a system daemon with its own users) and
+# Debian's dovecot-imapd, which the script installs if missing. It builds the
+# server in release mode.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MESSAGES=${1:-5000}
+CLIENTS=${2:-50}
+ROUNDS=${3:-10}
+OURS_PORT=13143
+DOVECOT_PORT=13144
+WORK=$(mktemp -d /var/tmp/axigen-imap-bench.XXXXXX)
+chmod 755 "$WORK"
+trap '[ -n "${DOVECOT_PID:-}" ] && kill "$DOVECOT_PID" 2>/dev/null; [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
+
+if ! command -v /usr/sbin/dovecot >/dev/null 2>&1 || [ ! -x /usr/lib/dovecot/imap ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd >/dev/null
+fi
+# The package starts a system instance on the standard ports; ours is separate.
+systemctl stop dovecot >/dev/null 2>&1 || service dovecot stop >/dev/null 2>&1 || true
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/axigen-release}"
+cargo build --release --example server >/dev/null
+SERVER="$CARGO_TARGET_DIR/release/examples/server"
+
+wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+
+# ---- the reference server -------------------------------------------------
+cat >"$WORK/server.toml" <<EOF
+data_dir = "$WORK/ours"
+hostname = "bench.example"
+[log]
+level = "warn"
+[[listener]]
+service = "imap"
+bind = "127.0.0.1:$OURS_PORT"
+tls = "starttls"
+max_connections_per_ip = 1000
+[[directory.domain]]
+name = "bench.example"
+[[directory.account]]
+address = "bench@bench.example"
+password = "bench"
+EOF
+"$SERVER" --config "$WORK/server.toml" >/dev/null 2>"$WORK/server.log" &
+SERVER_PID=$!
+wait_port $OURS_PORT || { cat "$WORK/server.log"; exit 1; }
+CERT="$WORK/ours/dev-cert.pem"
+KEY="$WORK/ours/dev-key.pem"
+
+# ---- Dovecot ---------------------------------------------------------------
+id bench >/dev/null 2>&1 || useradd -m bench
+mkdir -p "$WORK/dovecot/run" "$WORK/dovecot/state" "$WORK/dovecot/home"
+chown bench:bench "$WORK/dovecot/home"
+# The same password hashing as the reference server (argon2id, m=19 MiB,
+# t=2, p=1: axigen-core/src/password.rs), so LOGIN costs compare. Dovecot's
+# `doveadm pw` only makes m=64 MiB, t=3, so the hash comes from the argon2
+# tool; PLAIN (and a note) if that is missing.
+command -v argon2 >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq argon2 >/dev/null 2>&1 || true
+if command -v argon2 >/dev/null 2>&1; then
+    HASH="{ARGON2ID}$(echo -n bench | argon2 "$(head -c 12 /dev/urandom | base64 | tr -d '+/=')" -id -k 19456 -t 2 -p 1 -e)"
+else
+    echo "note: argon2 tool missing; Dovecot checks a PLAIN password (cheaper LOGIN)" >&2
+    HASH="{PLAIN}bench"
+fi
+echo "bench@bench.example:$HASH" >"$WORK/dovecot/passwd"
+DH=""
+[ -f /usr/share/dovecot/dh.pem ] && DH="ssl_dh = </usr/share/dovecot/dh.pem"
+cat >"$WORK/dovecot/dovecot.conf" <<EOF
+protocols = imap
+listen = 127.0.0.1
+base_dir = $WORK/dovecot/run
+state_dir = $WORK/dovecot/state
+log_path = $WORK/dovecot/dovecot.log
+ssl = yes
+ssl_cert = <$CERT
+ssl_key = <$KEY
+$DH
+disable_plaintext_auth = yes
+auth_mechanisms = plain
+passdb {
+  driver = passwd-file
+  args = username_format=%u $WORK/dovecot/passwd
+}
+userdb {
+  driver = static
+  args = uid=bench gid=bench home=$WORK/dovecot/home/%u
+}
+mail_location = maildir:~/Maildir
+mail_fsync = always
+namespace inbox {
+  inbox = yes
+  separator = /
+}
+default_process_limit = 1000
+default_client_limit = 4000
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = $DOVECOT_PORT
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+EOF
+/usr/sbin/dovecot -F -c "$WORK/dovecot/dovecot.conf" &
+DOVECOT_PID=$!
+wait_port $DOVECOT_PORT || { cat "$WORK/dovecot/dovecot.log"; exit 1; }
+
+# ---- the workload ------------------------------------------------------------
+cat >"$WORK/bench.py" <<'EOF'
+import imaplib, multiprocessing, re, ssl, sys, time
+
+CERT = sys.argv[1]
+USER, PASSWORD = "bench@bench.example", "bench"
+
+def connect(port):
+    m = imaplib.IMAP4("127.0.0.1", port)
+    ctx = ssl.create_default_context(cafile=CERT)
+    ctx.check_hostname = False
+    m.starttls(ssl_context=ctx)
+    m.login(USER, PASSWORD)
+    return m
+
+def message(i, folder):
+    body = ("Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 30 + "\r\n") * 2
+    return (f"From: Sender {i} <sender{i}@load.example>\r\nTo: bench@bench.example\r\n"
+            f"Subject: {folder} message {i}\r\nDate: Mon, 7 Feb 2022 21:52:25 +0000\r\n"
+            f"Message-ID: <{i}.{folder}@load.example>\r\n\r\n{body}").encode()
+
+def load(args):
+    port, folder, start, count = args
+    m = connect(port)
+    for i in range(start, start + count):
+        flags = "(\\Seen)" if i % 3 else None
+        typ, _ = m.append(folder, flags, None, message(i, folder))
+        assert typ == "OK"
+    m.logout()
+
+def fill(port, folder, n, conns=8):
+    m = connect(port)
+    if folder != "INBOX":
+        m.create(folder)
+    m.logout()
+    per = (n + conns - 1) // conns
+    jobs = [(port, folder, s, min(per, n - s)) for s in range(0, n, per)]
+    t = time.time()
+    with multiprocessing.Pool(len(jobs)) as pool:
+        pool.map(load, jobs)
+    return time.time() - t
+
+def timed(f):
+    best = None
+    for _ in range(3):
+        t = time.time()
+        r = f()
+        d = time.time() - t
+        best = d if best is None else min(best, d)
+    return best, r
+
+def large(port, n):
+    m = connect(port)
+    out = {}
+    out["SELECT INBOX"], r = timed(lambda: m.select("INBOX"))
+    assert int(r[1][0]) == n, r
+    out["FETCH 1:* FLAGS"], r = timed(lambda: m.fetch("1:*", "(FLAGS)"))
+    assert r[0] == "OK" and len(r[1]) == n, len(r[1])
+    out["FETCH 1:* ENVELOPE"], r = timed(lambda: m.fetch("1:*", "(ENVELOPE)"))
+    assert r[0] == "OK" and len(r[1]) == n
+    out["SEARCH UNSEEN"], r = timed(lambda: m.search(None, "UNSEEN"))
+    assert len(r[1][0].split()) == (n + 2) // 3, len(r[1][0].split())
+    out["SEARCH SUBJECT"], r = timed(lambda: m.search(None, "SUBJECT", '"message 42"'))
+    assert r[0] == "OK"
+    m.logout()
+    return out
+
+OPS = ["LOGIN", "SELECT", "FETCH FLAGS", "FETCH ENVELOPE", "SEARCH", "APPEND", "STORE", "EXPUNGE", "LOGOUT"]
+
+def client(args):
+    port, rounds, k = args
+    times = {op: 0.0 for op in OPS}
+    for r in range(rounds):
+        t = time.time(); m = connect(port); times["LOGIN"] += time.time() - t
+        t = time.time(); typ, _ = m.select("Work"); times["SELECT"] += time.time() - t
+        assert typ == "OK"
+        t = time.time(); m.fetch("1:*", "(FLAGS)"); times["FETCH FLAGS"] += time.time() - t
+        t = time.time(); m.fetch("1:*", "(ENVELOPE)"); times["FETCH ENVELOPE"] += time.time() - t
+        t = time.time(); m.search(None, "UNSEEN"); times["SEARCH"] += time.time() - t
+        t = time.time(); typ, data = m.append("Work", None, None, message(1_000_000 + k * 1000 + r, "Work"))
+        times["APPEND"] += time.time() - t
+        uid = re.search(rb"APPENDUID \d+ (\d+)", data[0]).group(1).decode()
+        t = time.time(); typ, _ = m.uid("STORE", uid, "+FLAGS.SILENT", "(\\Deleted)"); times["STORE"] += time.time() - t
+        assert typ == "OK"
+        t = time.time(); typ, _ = m.uid("EXPUNGE", uid); times["EXPUNGE"] += time.time() - t
+        assert typ == "OK"
+        t = time.time(); m.logout(); times["LOGOUT"] += time.time() - t
+    return times
+
+def concurrent(port, clients, rounds):
+    t = time.time()
+    with multiprocessing.Pool(clients) as pool:
+        results = pool.map(client, [(port, rounds, k) for k in range(clients)])
+    wall = time.time() - t
+    total = {op: sum(r[op] for r in results) / (clients * rounds) for op in OPS}
+    return wall, total
+
+def main():
+    port, n, clients, rounds = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+    out = {"load": fill(port, "INBOX", n)}
+    fill(port, "Work", 200)
+    out["large"] = large(port, n)
+    out["wall"], out["ops"] = concurrent(port, clients, rounds)
+    print(repr(out))
+
+main()
+EOF
+
+run() { python3 "$WORK/bench.py" "$CERT" "$1" "$MESSAGES" "$CLIENTS" "$ROUNDS"; }
+ours=$(run $OURS_PORT)
+dovecot=$(run $DOVECOT_PORT)
+
+python3 - "$MESSAGES" "$CLIENTS" "$ROUNDS" "$ours" "$dovecot" <<'EOF'
+import ast, sys
+n, clients, rounds = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+ours, dove = ast.literal_eval(sys.argv[4]), ast.literal_eval(sys.argv[5])
+print(f"IMAP over STARTTLS, Python imaplib clients; Dovecot: Maildir, mail_fsync = always")
+print(f"{'':<34}{'axigen-rs':>12}{'dovecot':>12}{'dovecot/ours':>14}")
+def row(name, a, b, scale=1, unit="s"):
+    a, b = a * scale, b * scale
+    print(f"{name:<34}{a:>10.3f}{unit:<2}{b:>10.3f}{unit:<2}{b / a if a else float('nan'):>13.2f}x")
+row(f"load {n} messages (APPEND, 8 conns)", ours["load"], dove["load"])
+print(f"large mailbox ({n} messages), best of 3:")
+for k in ours["large"]:
+    row("  " + k, ours["large"][k], dove["large"][k], 1000, "ms")
+print(f"{clients} concurrent clients x {rounds} rounds (folder of 200):")
+row("  wall time", ours["wall"], dove["wall"])
+total = clients * rounds
+print(f"  {'rounds/s':<32}{total / ours['wall']:>12.1f}{total / dove['wall']:>12.1f}{(total / ours['wall']) / (total / dove['wall']):>13.2f}x (ours/dovecot)")
+print("  mean latency per command (ms):")
+for op in ours["ops"]:
+    a, b = ours["ops"][op] * 1000, dove["ops"][op] * 1000
+    print(f"    {op:<30}{a:>11.2f} {b:>11.2f} {b / a if a else float('nan'):>13.2f}x")
+print("(ratios > 1: the reference server is faster)")
+EOF
