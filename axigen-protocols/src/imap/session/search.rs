@@ -137,6 +137,10 @@ fn matches(key: &SearchKey, c: &Candidate<'_>, largest_seq: u32, largest_uid: u3
 
 impl Session {
     pub(super) async fn search(&mut self, tag: &Tag, cmd: &SearchCommand, out: &mut Vec<u8>) -> StatusResponse {
+        // RFC 7162 3.1: a SEARCH with MODSEQ enables CONDSTORE.
+        if cmd.criteria.iter().any(|k| matches!(k, SearchKey::ModSeq { .. })) {
+            self.condstore = true;
+        }
         // RFC 6855 3 (erratum 4029): no CHARSET once UTF8=ACCEPT is enabled.
         if self.utf8_accept && cmd.charset.is_some() {
             return tagged(tag, Status::Bad, "no CHARSET after ENABLE UTF8=ACCEPT");

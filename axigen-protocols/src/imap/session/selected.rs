@@ -239,7 +239,15 @@ impl Session {
                 Err(err) => return store_error(tag, &err),
             }
         }
-        tagged(tag, Status::Ok, "EXPUNGE completed")
+        let response = tagged(tag, Status::Ok, "EXPUNGE completed");
+        // RFC 7162 3.2.7: once CONDSTORE is enabled, the tagged OK of EXPUNGE
+        // carries the mailbox's new HIGHESTMODSEQ.
+        if self.condstore
+            && let Ok(Some(info)) = self.store.folder(account, folder).await
+        {
+            return response.with_code(Code::HighestModSeq(info.highest_modseq.0.max(1)));
+        }
+        response
     }
 
     /// Sends `* n EXPUNGE` for UIDs removed from the selected mailbox, or
