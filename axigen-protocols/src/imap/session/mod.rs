@@ -363,15 +363,15 @@ impl Session {
                         self.utf8 = true;
                         enabled.push("UTF8=ACCEPT".to_owned());
                     }
+                    if !self.condstore && caps.iter().any(|c| c.eq_ignore_case("CONDSTORE")) {
+                        self.condstore = true;
+                        enabled.push("CONDSTORE".to_owned());
+                    }
                     // RFC 7162 3.2.3: enabling QRESYNC also enables CONDSTORE.
                     if !self.qresync && caps.iter().any(|c| c.eq_ignore_case("QRESYNC")) {
                         self.qresync = true;
                         self.condstore = true;
                         enabled.push("QRESYNC".to_owned());
-                    }
-                    if !self.condstore && caps.iter().any(|c| c.eq_ignore_case("CONDSTORE")) {
-                        self.condstore = true;
-                        enabled.push("CONDSTORE".to_owned());
                     }
                     self.data(out, &Data::Enabled(enabled));
                     tagged(&tag, Status::Ok, "ENABLE completed")
