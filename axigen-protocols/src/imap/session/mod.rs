@@ -7,7 +7,7 @@
 //!
 //! - this file: state, dispatch, the any-state and not-authenticated
 //!   commands (CAPABILITY, NOOP, LOGOUT, STARTTLS, LOGIN, AUTHENTICATE,
-//!   ENABLE, ID, NAMESPACE);
+//!   ID, NAMESPACE); [`enable`]: ENABLE;
 //! - [`mailbox`]: LIST, LSUB, STATUS, CREATE, DELETE, RENAME, (UN)SUBSCRIBE,
 //!   APPEND;
 //! - [`selected`]: SELECT/EXAMINE, the message-number map, pending changes
@@ -33,6 +33,7 @@
 //!   `account`.
 
 mod binary;
+mod enable;
 mod fetch;
 mod mailbox;
 mod quota;
@@ -344,39 +345,7 @@ impl Session {
                     return Next::AuthLine;
                 }
             }
-            CommandBody::Enable(caps) => {
-                if self.state == State::NotAuthenticated {
-                    tagged(&tag, Status::Bad, "ENABLE needs authentication")
-                } else {
-                    let mut enabled: Vec<String> = Vec::new();
-                    // RFC 5161 3.1: only what was not enabled before is listed.
-                    if !self.rev2 && caps.iter().any(|c| c.eq_ignore_case("IMAP4rev2")) {
-                        // RFC 9051 Appendix E: UTF-8 mailbox names, no RECENT,
-                        // ESEARCH answers.
-                        self.rev2 = true;
-                        self.utf8 = true;
-                        enabled.push("IMAP4rev2".to_owned());
-                    }
-                    // RFC 6855 3: UTF-8 mailbox names and quoted strings.
-                    if !self.utf8_accept && caps.iter().any(|c| c.eq_ignore_case("UTF8=ACCEPT")) {
-                        self.utf8_accept = true;
-                        self.utf8 = true;
-                        enabled.push("UTF8=ACCEPT".to_owned());
-                    }
-                    if !self.condstore && caps.iter().any(|c| c.eq_ignore_case("CONDSTORE")) {
-                        self.condstore = true;
-                        enabled.push("CONDSTORE".to_owned());
-                    }
-                    // RFC 7162 3.2.3: enabling QRESYNC also enables CONDSTORE.
-                    if !self.qresync && caps.iter().any(|c| c.eq_ignore_case("QRESYNC")) {
-                        self.qresync = true;
-                        self.condstore = true;
-                        enabled.push("QRESYNC".to_owned());
-                    }
-                    self.data(out, &Data::Enabled(enabled));
-                    tagged(&tag, Status::Ok, "ENABLE completed")
-                }
-            }
+            CommandBody::Enable(caps) => self.enable(&tag, &caps, out),
             CommandBody::Id(_) => {
                 let fields = vec![("name".to_owned(), Some("axigen".to_owned()))];
                 self.data(out, &Data::Id(Some(fields)));
