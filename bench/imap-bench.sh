@@ -107,6 +107,10 @@ namespace inbox {
   separator = /
 }
 default_process_limit = 1000
+# Every client logs in as the one bench user from 127.0.0.1.
+protocol imap {
+  mail_max_userip_connections = 1000
+}
 default_client_limit = 4000
 service imap-login {
   inet_listener imap {
