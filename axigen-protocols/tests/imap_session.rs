@@ -13,6 +13,7 @@ use axigen_core::model::{Account, Address, Domain, DomainName, NewAccount};
 use axigen_core::settings::{Overrides, Setting};
 use axigen_protocols::imap::{ImapConfig, ImapService};
 use axigen_protocols::listener::{Listener, ListenerConfig};
+use axigen_protocols::smtp::{AuthThrottle, ThrottlePolicy};
 use axigen_protocols::tls::{self, TlsMode};
 use axigen_store::{Store, StoreOptions};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -47,6 +48,15 @@ async fn start(allow_plaintext_login: bool) -> Server {
 }
 
 async fn start_with(allow_plaintext_login: bool, mode: TlsMode, settings: Overrides) -> Server {
+    start_full(allow_plaintext_login, mode, settings, None).await
+}
+
+async fn start_full(
+    allow_plaintext_login: bool,
+    mode: TlsMode,
+    settings: Overrides,
+    throttle: Option<Arc<AuthThrottle>>,
+) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path().join("db"), StoreOptions::default()).unwrap());
     store
@@ -75,7 +85,10 @@ async fn start_with(allow_plaintext_login: bool, mode: TlsMode, settings: Overri
     }
     let mut config = ImapConfig::new("imap.example.com");
     config.allow_plaintext_login = allow_plaintext_login;
-    let service = ImapService::new(config, store.clone(), store.clone(), store.notifier().clone());
+    let mut service = ImapService::new(config, store.clone(), store.clone(), store.notifier().clone());
+    if let Some(t) = throttle {
+        service = service.with_throttle(t);
+    }
     let (tls_config, cert) = if mode == TlsMode::None {
         (None, None)
     } else {
@@ -150,6 +163,33 @@ async fn exchange(stream: &mut BufReader<TcpStream>, send: &str, until: &str) ->
             return all;
         }
     }
+}
+
+#[tokio::test]
+async fn failed_logins_are_throttled_across_connections() {
+    let policy = ThrottlePolicy {
+        free_failures: 1,
+        first_delay: Duration::from_millis(20),
+        max_delay: Duration::from_millis(20),
+        refuse_after: 3,
+        ..ThrottlePolicy::default()
+    };
+    let throttle = Arc::new(AuthThrottle::new(policy));
+    let server = start_full(true, TlsMode::None, Overrides::default(), Some(throttle.clone())).await;
+    for n in 0..3 {
+        let mut stream = BufReader::new(TcpStream::connect(server.addr).await.unwrap());
+        let mut greeting = String::new();
+        stream.read_line(&mut greeting).await.unwrap();
+        let reply = exchange(&mut stream, &format!("f{n} LOGIN {USER} wrong-{n}\r\n"), &format!("f{n} ")).await;
+        assert!(reply.starts_with(&format!("f{n} NO [AUTHENTICATIONFAILED]")), "{reply}");
+    }
+    // Past the limit even the right password is not checked, from any connection of that address.
+    let mut stream = BufReader::new(TcpStream::connect(server.addr).await.unwrap());
+    let mut greeting = String::new();
+    stream.read_line(&mut greeting).await.unwrap();
+    let reply = exchange(&mut stream, &format!("g1 LOGIN {USER} {PASSWORD}\r\n"), "g1 ").await;
+    assert!(reply.starts_with("g1 NO [UNAVAILABLE]"), "{reply}");
+    assert_eq!(throttle.tracked(), 1);
 }
 
 #[tokio::test]

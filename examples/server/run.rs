@@ -270,7 +270,8 @@ async fn serve(config: Config) -> Result<(), String> {
     };
 
     let inbound = inbound_backend(&config, store.clone())?;
-    // One AUTH throttle for every SMTP listener: failures on one count on all.
+    // One login throttle for every SMTP, submission and IMAP listener:
+    // failures on one count on all.
     let auth_throttle = Arc::new(AuthThrottle::default());
 
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
@@ -295,7 +296,10 @@ async fn serve(config: Config) -> Result<(), String> {
             "http" => Arc::new(HttpService { admin: admin.clone() }),
             "imap" => {
                 let imap = ImapConfig::new(config.hostname.clone());
-                Arc::new(ImapService::new(imap, store.clone(), store.clone(), store.notifier().clone()))
+                Arc::new(
+                    ImapService::new(imap, store.clone(), store.clone(), store.notifier().clone())
+                        .with_throttle(auth_throttle.clone()),
+                )
             }
             "smtp" | "submission" => {
                 let role = if l.service == "smtp" { Role::Mx } else { Role::Submission };

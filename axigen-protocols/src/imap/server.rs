@@ -39,6 +39,7 @@ use super::reader::{CommandReader, Event, ReaderLimits};
 use super::response::{self, Status, StatusResponse};
 use super::session::{Next, Session};
 use crate::listener::{ConnInfo, Connection, Service};
+use crate::smtp::throttle::AuthThrottle;
 use crate::tls;
 
 /// Settings of one IMAP listener.
@@ -81,6 +82,7 @@ pub struct ImapService {
     directory: Arc<dyn Directory>,
     store: Arc<dyn MailStore>,
     notifier: Arc<ChangeNotifier>,
+    throttle: Arc<AuthThrottle>,
 }
 
 impl std::fmt::Debug for ImapService {
@@ -97,7 +99,13 @@ impl ImapService {
         store: Arc<dyn MailStore>,
         notifier: Arc<ChangeNotifier>,
     ) -> ImapService {
-        ImapService { config: Arc::new(config), directory, store, notifier }
+        ImapService { config: Arc::new(config), directory, store, notifier, throttle: Arc::default() }
+    }
+
+    /// Uses `throttle` for login failures, e.g. one shared with other listeners.
+    pub fn with_throttle(mut self, throttle: Arc<AuthThrottle>) -> ImapService {
+        self.throttle = throttle;
+        self
     }
 
     /// The configuration.
@@ -127,7 +135,8 @@ impl Service for ImapService {
             info.peer,
             info.tls,
             tls.is_some(),
-        );
+        )
+        .with_throttle(self.throttle.clone());
         let mut driver = Driver {
             service: self,
             session,

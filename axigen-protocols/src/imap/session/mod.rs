@@ -55,6 +55,7 @@ use super::data::Data;
 use super::response::{self, Code, Status, StatusResponse};
 use super::server::ImapConfig;
 use super::types::{Flag, Secret, Tag};
+use crate::smtp::throttle::{AuthThrottle, Verdict as ThrottleVerdict};
 
 pub use selected::Selected;
 
@@ -136,6 +137,8 @@ pub struct Session {
     selected: Option<Selected>,
     /// The tag of an AUTHENTICATE waiting for the client's response.
     pending_auth: Option<Tag>,
+    /// Login failures per client address, shared by the service's sessions.
+    throttle: Arc<AuthThrottle>,
     /// The tag of the IDLE in progress.
     idle_tag: Option<Tag>,
 }
@@ -231,6 +234,7 @@ impl Session {
             utf8_accept: false,
             selected: None,
             pending_auth: None,
+            throttle: Arc::default(),
             idle_tag: None,
         }
     }
@@ -519,10 +523,28 @@ impl Session {
         }
     }
 
+    /// Shares `throttle` (the service's) with this session.
+    pub fn with_throttle(mut self, throttle: Arc<AuthThrottle>) -> Session {
+        self.throttle = throttle;
+        self
+    }
+
     async fn authenticate(&mut self, tag: &Tag, user: &str, password: &str) -> StatusResponse {
+        // Failed logins from one address slow down, then stop being checked
+        // at all for a while (the same policy as SMTP AUTH).
+        match self.throttle.check(self.peer.ip()) {
+            ThrottleVerdict::Proceed => {}
+            ThrottleVerdict::Delay(delay) => tokio::time::sleep(delay).await,
+            ThrottleVerdict::Refuse => {
+                warn!(session = %self.id, peer = %self.peer, user = %user, "imap login refused: too many failures");
+                return tagged(tag, Status::No, "too many failed logins from your address; try again later")
+                    .with_code(Code::Unavailable);
+            }
+        }
         let principal = match self.directory.authenticate(user, password).await {
             Ok(p) => p,
             Err(AuthError::InvalidCredentials) => {
+                self.throttle.record_failure(self.peer.ip());
                 info!(session = %self.id, peer = %self.peer, user = %user, "imap authentication failed");
                 return tagged(tag, Status::No, "invalid credentials").with_code(Code::AuthenticationFailed);
             }
