@@ -553,17 +553,14 @@ impl MailStore for Store {
     }
 
     async fn folders(&self, account: AccountId) -> Result<Vec<FolderInfo>> {
-        {
-            let st = self;
-            st.read_account_state(account)?;
-            let mut out = st
-                .scan(CF_FOLDER, &acct(account))?
-                .into_iter()
-                .map(|(k, v)| decode_folder(FolderId(be32(&k[4..])?), &v))
-                .collect::<Result<Vec<_>>>()?;
-            out.sort_by(|a, b| a.name.cmp(&b.name));
-            Ok(out)
-        }
+        self.read_account_state(account)?;
+        let mut out = self
+            .scan(CF_FOLDER, &acct(account))?
+            .into_iter()
+            .map(|(k, v)| decode_folder(FolderId(be32(&k[4..])?), &v))
+            .collect::<Result<Vec<_>>>()?;
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
     }
 
     async fn folder(&self, account: AccountId, folder: FolderId) -> Result<Option<FolderInfo>> {
@@ -601,13 +598,10 @@ impl MailStore for Store {
     }
 
     async fn messages(&self, account: AccountId, folder: FolderId) -> Result<Vec<MessageMeta>> {
-        {
-            let st = self;
-            st.scan(CF_MESSAGE, &folder_key(account, folder))?
-                .into_iter()
-                .map(|(k, v)| decode_message(Uid(be32(&k[8..])?), &v))
-                .collect()
-        }
+        self.scan(CF_MESSAGE, &folder_key(account, folder))?
+            .into_iter()
+            .map(|(k, v)| decode_message(Uid(be32(&k[8..])?), &v))
+            .collect()
     }
 
     async fn message(&self, account: AccountId, folder: FolderId, uid: Uid) -> Result<Option<MessageMeta>> {
@@ -677,22 +671,19 @@ impl MailStore for Store {
     }
 
     async fn changes_since(&self, account: AccountId, since: ModSeq) -> Result<Vec<Change>> {
-        {
-            let st = self;
-            let mut ro = ReadOptions::default();
-            if let Some(end) = prefix_end(&acct(account)) {
-                ro.set_iterate_upper_bound(end);
-            }
-            let start = changelog_key(account, ModSeq(since.0.saturating_add(1)));
-            st.db
-                .iterator_cf_opt(cf(&st.db, CF_CHANGELOG), ro, IteratorMode::From(&start, Direction::Forward))
-                .map(|r| {
-                    let (k, v) = r.map_err(storage)?;
-                    let (folder, kind) = decode_change(&v)?;
-                    Ok(Change { modseq: ModSeq(be64(&k[4..])?), folder, kind })
-                })
-                .collect()
+        let mut ro = ReadOptions::default();
+        if let Some(end) = prefix_end(&acct(account)) {
+            ro.set_iterate_upper_bound(end);
         }
+        let start = changelog_key(account, ModSeq(since.0.saturating_add(1)));
+        self.db
+            .iterator_cf_opt(cf(&self.db, CF_CHANGELOG), ro, IteratorMode::From(&start, Direction::Forward))
+            .map(|r| {
+                let (k, v) = r.map_err(storage)?;
+                let (folder, kind) = decode_change(&v)?;
+                Ok(Change { modseq: ModSeq(be64(&k[4..])?), folder, kind })
+            })
+            .collect()
     }
 
     async fn quota_usage(&self, account: AccountId) -> Result<QuotaUsage> {
