@@ -24,6 +24,7 @@
 #![warn(missing_docs)]
 
 pub mod access;
+pub mod acl;
 pub mod delivery;
 pub mod directory;
 pub mod license;

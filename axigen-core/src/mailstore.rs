@@ -24,6 +24,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::Result;
+use crate::acl::{Grantee, Rights, SharedFolder};
 use crate::model::AccountId;
 use crate::structure::MessageStructure;
 
@@ -444,4 +445,34 @@ pub trait MailStore: Send + Sync {
     async fn changes_since(&self, account: AccountId, since: ModSeq) -> Result<Vec<Change>>;
     /// Storage the account uses.
     async fn quota_usage(&self, account: AccountId) -> Result<QuotaUsage>;
+
+    /// Sets the rights of `grantee` on an owner's folder; no rights removes
+    /// the entry. The owner cannot be a grantee of its own folder.
+    async fn set_rights(&self, owner: AccountId, folder: FolderId, grantee: Grantee, rights: Rights) -> Result<()>;
+    /// The access list of a folder (the owner is not in it), by grantee.
+    async fn acl(&self, owner: AccountId, folder: FolderId) -> Result<Vec<(Grantee, Rights)>>;
+    /// The folders of other accounts that `account` has rights on, with its
+    /// effective rights and subscription, by owner and folder.
+    async fn shared_with(&self, account: AccountId) -> Result<Vec<SharedFolder>>;
+    /// Subscribes `account` to another account's folder, or unsubscribes it.
+    async fn set_shared_subscription(
+        &self,
+        account: AccountId,
+        owner: AccountId,
+        folder: FolderId,
+        subscribed: bool,
+    ) -> Result<()>;
+    /// The rights of `account` on an owner's folder: every right for the
+    /// owner, else the union of the account's entry and `anyone`.
+    async fn rights(&self, account: AccountId, owner: AccountId, folder: FolderId) -> Result<Rights> {
+        if account == owner {
+            return Ok(Rights::ALL);
+        }
+        Ok(self
+            .acl(owner, folder)
+            .await?
+            .into_iter()
+            .filter(|(g, _)| *g == Grantee::Anyone || *g == Grantee::Account(account))
+            .fold(Rights::NONE, |acc, (_, r)| acc.union(r)))
+    }
 }

@@ -38,6 +38,8 @@ pub struct CheckReport {
     pub changes: u64,
     /// Outbound queue entries checked.
     pub queued: u64,
+    /// Folder access-list entries checked.
+    pub acl_entries: u64,
     /// Problems, empty when the store is consistent.
     pub findings: Vec<Finding>,
 }
@@ -274,6 +276,66 @@ impl Store {
                 Err(_) => r.add("structure", "key of the wrong length"),
             }
         }
+        self.check_acl(&mut r)?;
         Ok(r)
+    }
+
+    /// Every access-list entry has both copies with the same rights, on a
+    /// folder that exists; every shared subscription is on an existing folder.
+    fn check_acl(&self, r: &mut CheckReport) -> Result<()> {
+        use crate::acl::{GRANT, REVERSE, SUBSCRIBED, decode_grantee, grant_key, owner_folder, reverse_key};
+        let folder_exists = |owner: AccountId, folder: FolderId| -> Result<bool> {
+            Ok(self
+                .db
+                .get_cf(crate::commit::cf(&self.db, CF_FOLDER), folder_key(owner, folder))
+                .map_err(crate::commit::storage)?
+                .is_some())
+        };
+        for (k, v) in self.scan(CF_ACL, b"")? {
+            match k.first().copied() {
+                Some(GRANT) if k.len() == 14 => {
+                    let (owner, folder) = owner_folder(&k, 1)?;
+                    let grantee = decode_grantee(&k[9..])?;
+                    r.acl_entries += 1;
+                    let obj = format!("acl of account {owner} folder {} for {grantee:?}", folder.0);
+                    if !folder_exists(owner, folder)? {
+                        r.add(&obj, "entry for a folder that does not exist");
+                    }
+                    let reverse =
+                        self.db.get_cf(crate::commit::cf(&self.db, CF_ACL), reverse_key(grantee, owner, folder));
+                    match reverse.map_err(crate::commit::storage)? {
+                        Some(rv) if rv[..] == v[..] => {}
+                        Some(_) => r.add(&obj, "the grantee's copy has other rights"),
+                        None => r.add(&obj, "the grantee's copy is missing"),
+                    }
+                }
+                Some(REVERSE) if k.len() == 14 => {
+                    let grantee = decode_grantee(&k[1..6])?;
+                    let (owner, folder) = owner_folder(&k, 6)?;
+                    let grant = self.db.get_cf(crate::commit::cf(&self.db, CF_ACL), grant_key(owner, folder, grantee));
+                    if grant.map_err(crate::commit::storage)?.is_none() {
+                        r.add(
+                            format!("acl of account {owner} folder {} for {grantee:?}", folder.0),
+                            "the grantee's copy has no entry on the folder",
+                        );
+                    }
+                }
+                Some(SUBSCRIBED) if k.len() == 13 => {
+                    let (owner, folder) = owner_folder(&k, 1)?;
+                    if !folder_exists(owner, folder)? {
+                        r.add(
+                            format!(
+                                "subscription of account {} to account {owner} folder {}",
+                                be32(&k[9..])?,
+                                folder.0
+                            ),
+                            "subscription to a folder that does not exist",
+                        );
+                    }
+                }
+                _ => r.add("acl", format!("unknown key {k:?}")),
+            }
+        }
+        Ok(())
     }
 }

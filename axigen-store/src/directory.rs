@@ -331,6 +331,7 @@ impl DirectoryAdmin for Store {
                 for (k, _) in ctx.scan(CF_FOLDER, &acct(id))? {
                     delete_folder_op(ctx, id, axigen_core::mailstore::FolderId(be32(&k[4..])?), true)?;
                 }
+                crate::acl::drop_grantee(ctx, id)?;
                 for (k, _) in ctx.scan(CF_CHANGELOG, &acct(id))? {
                     ctx.delete(CF_CHANGELOG, &k)?;
                 }

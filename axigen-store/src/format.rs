@@ -7,6 +7,7 @@
 //! | 1 | first layout |
 //! | 2 | adds the `queue` column family (outbound queue) |
 //! | 3 | adds the `structure` column family: every blob's message structure (postcard) |
+//! | 4 | adds the `acl` column family: folder access lists and shared-folder subscriptions |
 //!
 //! A layout change bumps [`FORMAT_VERSION`] and adds a function to
 //! [`MIGRATIONS`] that rewrites a store of the previous version in one synced
@@ -25,12 +26,12 @@ use crate::commit::{Db, cf, storage};
 use crate::keys::{ALL_CFS, CF_BLOB, CF_META, CF_STRUCTURE, META_FORMAT, encode_structure};
 
 /// The layout version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 
 type Migration = fn(&Db, &mut WriteBatch) -> Result<()>;
 
 /// `MIGRATIONS[i]` upgrades a store from version `i + 1` to `i + 2`.
-const MIGRATIONS: &[Migration] = &[add_queue, add_structures];
+const MIGRATIONS: &[Migration] = &[add_queue, add_structures, add_acl];
 
 /// Bounds of one batch of structure records written by the 2 -> 3 upgrade.
 const STRUCTURE_BATCH_RECORDS: usize = 512;
@@ -43,6 +44,16 @@ const STRUCTURE_BATCH_BYTES: usize = 4 << 20;
 fn add_queue(db: &Db, _batch: &mut rocksdb::WriteBatch) -> Result<()> {
     if db.cf_handle(crate::keys::CF_QUEUE).is_none() {
         return Err(Error::Format("the queue column family was not created".into()));
+    }
+    Ok(())
+}
+
+/// 3 -> 4: the `acl` column family is created empty when the store is
+/// opened: no folder is shared yet. The bump keeps format-3 software, which
+/// would not delete access lists with their folders, away from the store.
+fn add_acl(db: &Db, _batch: &mut WriteBatch) -> Result<()> {
+    if db.cf_handle(crate::keys::CF_ACL).is_none() {
+        return Err(Error::Format("the acl column family was not created".into()));
     }
     Ok(())
 }

@@ -26,6 +26,7 @@ pub const CF_BLOB_REF: &str = "blob_ref";
 pub const CF_SEAT: &str = "seat";
 pub const CF_QUEUE: &str = "queue";
 pub const CF_STRUCTURE: &str = "structure";
+pub const CF_ACL: &str = "acl";
 
 /// Every column family, in creation order.
 pub const ALL_CFS: &[&str] = &[
@@ -41,6 +42,7 @@ pub const ALL_CFS: &[&str] = &[
     CF_SEAT,
     CF_QUEUE,
     CF_STRUCTURE,
+    CF_ACL,
 ];
 
 pub const META_FORMAT: &[u8] = b"format";

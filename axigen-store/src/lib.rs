@@ -40,6 +40,9 @@
 //! | `structure` | BLAKE3 of the content | version byte, postcard [`MessageStructure`](axigen_core::structure::MessageStructure) |
 //! | `seat` | feature NUL account-id | acquisition sequence number |
 //! | `queue` | queue-id | JSON: envelope, attempts, next attempt, blob id (content in `blob`) |
+//! | `acl` | `G` owner folder grantee | rights (u16): a folder's access-list entry |
+//! | | `R` grantee owner folder | rights (u16): the same entry, found from the grantee |
+//! | | `S` owner folder account | empty: the account subscribed to the shared folder |
 //!
 //! A message delivered to many folders, or copied, is stored once in `blob`
 //! and counted in `blob_ref`; the blob goes when its last reference does.
@@ -57,6 +60,7 @@
 
 #![forbid(unsafe_code)]
 
+mod acl;
 mod check;
 mod commit;
 mod directory;

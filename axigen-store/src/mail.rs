@@ -16,6 +16,7 @@
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
+use axigen_core::acl::{Grantee, Rights, SharedFolder};
 use axigen_core::mailstore::{
     Appended, BlobId, Change, ChangeKind, Copied, DeliveryTarget, FlagChange, FlagOp, Flags, FlagsChanged, FolderId,
     FolderInfo, FolderKind, MailStore, MessageMeta, ModSeq, NewMessage, QuotaLimit, QuotaUsage, SpecialUse, Uid,
@@ -282,6 +283,7 @@ pub(crate) fn delete_folder_op(ctx: &mut Ctx<'_>, a: AccountId, f: FolderId, all
     }
     ctx.delete(CF_FOLDER, &folder_key(a, f))?;
     ctx.delete(CF_FOLDER_NAME, &folder_name_key(a, &folder.name))?;
+    crate::acl::drop_folder_acl(ctx, a, f)?;
     log_change(ctx, a, &mut s, f, ChangeKind::FolderDeleted)?;
     put_account_state(ctx, a, &s)
 }
@@ -684,6 +686,43 @@ impl MailStore for Store {
                 Ok(Change { modseq: ModSeq(be64(&k[4..])?), folder, kind })
             })
             .collect()
+    }
+
+    async fn set_rights(&self, owner: AccountId, folder: FolderId, grantee: Grantee, rights: Rights) -> Result<()> {
+        self.committer.submit(0, move |ctx| crate::acl::set_rights_op(ctx, owner, folder, grantee, rights)).await
+    }
+
+    async fn acl(&self, owner: AccountId, folder: FolderId) -> Result<Vec<(Grantee, Rights)>> {
+        let prefix = crate::acl::grant_prefix(owner, folder);
+        crate::acl::decode_acl(prefix.len(), self.scan(CF_ACL, &prefix)?)
+    }
+
+    async fn shared_with(&self, account: AccountId) -> Result<Vec<SharedFolder>> {
+        let direct = crate::acl::reverse_prefix(Grantee::Account(account));
+        let anyone = crate::acl::reverse_prefix(Grantee::Anyone);
+        let merged = crate::acl::merge_shared(
+            account,
+            self.scan(CF_ACL, &direct)?,
+            self.scan(CF_ACL, &anyone)?,
+            direct.len(),
+            anyone.len(),
+        )?;
+        crate::acl::shared_list(merged, |owner, folder| {
+            let key = crate::acl::subscription_key(owner, folder, account);
+            Ok(self.db.get_cf(cf(&self.db, CF_ACL), key).map_err(storage)?.is_some())
+        })
+    }
+
+    async fn set_shared_subscription(
+        &self,
+        account: AccountId,
+        owner: AccountId,
+        folder: FolderId,
+        subscribed: bool,
+    ) -> Result<()> {
+        self.committer
+            .submit(0, move |ctx| crate::acl::set_subscription_op(ctx, account, owner, folder, subscribed))
+            .await
     }
 
     async fn quota_usage(&self, account: AccountId) -> Result<QuotaUsage> {

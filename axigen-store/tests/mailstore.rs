@@ -436,3 +436,96 @@ async fn a_format_1_store_is_upgraded_with_its_data() {
     let format = db.get_cf(db.cf_handle("meta").unwrap(), b"format").unwrap().unwrap();
     assert_eq!(format, axigen_store::FORMAT_VERSION.to_be_bytes());
 }
+
+#[tokio::test]
+async fn folder_access_lists_are_kept_on_both_sides_and_go_with_folders_and_accounts() {
+    use axigen_core::acl::{Grantee, Rights};
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    domain(&store, "example.com").await;
+    let owner = account(&store, "owner@example.com").await.id;
+    let reader = account(&store, "reader@example.com").await.id;
+    let other = account(&store, "other@example.com").await.id;
+    let team = store.create_folder(owner, "Team", FolderKind::Mail, None).await.unwrap();
+    let news = store.create_folder(owner, "News", FolderKind::Mail, None).await.unwrap();
+    let lr = Rights::parse("lr").unwrap();
+    let lrsi = Rights::parse("lrsi").unwrap();
+
+    // Nothing is shared yet: only the owner has rights.
+    assert_eq!(store.rights(owner, owner, team.id).await.unwrap(), Rights::ALL);
+    assert_eq!(store.rights(reader, owner, team.id).await.unwrap(), Rights::NONE);
+    assert!(store.shared_with(reader).await.unwrap().is_empty());
+
+    store.set_rights(owner, team.id, Grantee::Account(reader), lrsi).await.unwrap();
+    store.set_rights(owner, news.id, Grantee::Anyone, lr).await.unwrap();
+    assert_eq!(store.acl(owner, team.id).await.unwrap(), vec![(Grantee::Account(reader), lrsi)]);
+    assert_eq!(store.rights(reader, owner, team.id).await.unwrap(), lrsi);
+    assert_eq!(store.rights(other, owner, team.id).await.unwrap(), Rights::NONE);
+    assert_eq!(store.rights(other, owner, news.id).await.unwrap(), lr);
+    // The owner cannot be a grantee of its own folder.
+    assert!(matches!(store.set_rights(owner, team.id, Grantee::Account(owner), lr).await, Err(Error::Invalid(_))));
+    // Rights on a folder that does not exist are refused.
+    assert!(matches!(store.set_rights(owner, FolderId(999), Grantee::Anyone, lr).await, Err(Error::NotFound(_))));
+
+    let shared = store.shared_with(reader).await.unwrap();
+    let found: Vec<_> = shared.iter().map(|s| (s.owner, s.folder, s.rights, s.subscribed)).collect();
+    let mut expected = vec![(owner, team.id, lrsi, false), (owner, news.id, lr, false)];
+    expected.sort_by_key(|e| e.1);
+    assert_eq!(found, expected);
+    // `anyone` entries do not make an owner's folders "shared with" itself.
+    assert!(store.shared_with(owner).await.unwrap().is_empty());
+
+    store.set_shared_subscription(reader, owner, team.id, true).await.unwrap();
+    assert!(store.shared_with(reader).await.unwrap().iter().any(|s| s.folder == team.id && s.subscribed));
+    assert!(store.check(false).unwrap().is_clean());
+    assert_eq!(store.check(false).unwrap().acl_entries, 2);
+
+    // Removing the rights removes the entry, both copies, and the subscription.
+    store.set_rights(owner, team.id, Grantee::Account(reader), Rights::NONE).await.unwrap();
+    assert!(store.acl(owner, team.id).await.unwrap().is_empty());
+    assert_eq!(store.shared_with(reader).await.unwrap().len(), 1);
+
+    // Deleting a folder deletes its entries; deleting an account deletes
+    // its entries as a grantee.
+    store.set_rights(owner, team.id, Grantee::Account(reader), lrsi).await.unwrap();
+    store.set_rights(owner, team.id, Grantee::Account(other), lr).await.unwrap();
+    store.set_shared_subscription(other, owner, team.id, true).await.unwrap();
+    store.delete_folder(owner, news.id).await.unwrap();
+    assert_eq!(store.shared_with(reader).await.unwrap().len(), 1);
+    store.delete_account(other).await.unwrap();
+    assert_eq!(store.acl(owner, team.id).await.unwrap(), vec![(Grantee::Account(reader), lrsi)]);
+    let report = store.check(false).unwrap();
+    assert!(report.is_clean(), "{:?}", report.findings);
+    // Deleting the owner deletes everything it shared.
+    store.delete_account(owner).await.unwrap();
+    assert!(store.shared_with(reader).await.unwrap().is_empty());
+    let report = store.check(false).unwrap();
+    assert!(report.is_clean(), "{:?}", report.findings);
+    assert_eq!(report.acl_entries, 0);
+}
+
+#[tokio::test]
+async fn a_format_3_store_is_upgraded_with_an_empty_access_list_family() {
+    use axigen_core::acl::{Grantee, Rights};
+    let dir = tempfile::tempdir().unwrap();
+    let a = {
+        let store = open(dir.path());
+        domain(&store, "example.com").await;
+        account(&store, "old@example.com").await.id
+    };
+    {
+        let cfs = rocksdb::DB::list_cf(&rocksdb::Options::default(), dir.path()).unwrap();
+        let mut db = rocksdb::DB::open_cf(&rocksdb::Options::default(), dir.path(), cfs).unwrap();
+        db.drop_cf("acl").unwrap();
+        db.put_cf(db.cf_handle("meta").unwrap(), b"format", 3u32.to_be_bytes()).unwrap();
+    }
+    let store = open(dir.path());
+    assert!(store.check(true).unwrap().is_clean());
+    let inbox = store.folder_by_name(a, "INBOX").await.unwrap().unwrap();
+    store.set_rights(a, inbox.id, Grantee::Anyone, Rights::LOOKUP).await.unwrap();
+    drop(store);
+    let cfs = rocksdb::DB::list_cf(&rocksdb::Options::default(), dir.path()).unwrap();
+    assert!(cfs.iter().any(|c| c == "acl"));
+    let db = rocksdb::DB::open_cf(&rocksdb::Options::default(), dir.path(), cfs).unwrap();
+    assert_eq!(db.get_cf(db.cf_handle("meta").unwrap(), b"format").unwrap().unwrap(), 4u32.to_be_bytes());
+}

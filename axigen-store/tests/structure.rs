@@ -235,7 +235,7 @@ fn the_check_reports_missing_wrong_and_orphaned_structures() {
 async fn a_format_2_store_is_upgraded_with_message_structures() {
     let dir = tempfile::tempdir().unwrap();
     // Write a store, then turn it into exactly what format 2 looked like: no
-    // `structure` column family, format record 2. More blobs than one
+    // `structure` and `acl` column families, format record 2. More blobs than one
     // upgrade batch holds, a queued one among them.
     let (account_id, contents) = {
         let store = Arc::new(open(dir.path()));
@@ -269,6 +269,7 @@ async fn a_format_2_store_is_upgraded_with_message_structures() {
         let cfs = rocksdb::DB::list_cf(&rocksdb::Options::default(), dir.path()).unwrap();
         let mut db = rocksdb::DB::open_cf(&rocksdb::Options::default(), dir.path(), cfs).unwrap();
         db.drop_cf("structure").unwrap();
+        db.drop_cf("acl").unwrap();
         db.put_cf(db.cf_handle("meta").unwrap(), b"format", 2u32.to_be_bytes()).unwrap();
     }
     let store = open(dir.path());
@@ -285,8 +286,8 @@ async fn a_format_2_store_is_upgraded_with_message_structures() {
     {
         let db = rocksdb::DB::open_cf(&rocksdb::Options::default(), dir.path(), cfs.clone()).unwrap();
         let format = db.get_cf(db.cf_handle("meta").unwrap(), b"format").unwrap().unwrap();
-        assert_eq!(format, 3u32.to_be_bytes());
-        assert_eq!(axigen_store::FORMAT_VERSION, 3);
+        assert_eq!(format, 4u32.to_be_bytes());
+        assert_eq!(axigen_store::FORMAT_VERSION, 4);
 
         // An interrupted upgrade is resumed: format 2 again, with the first
         // blob's record already there, a record whose blob was deleted by
