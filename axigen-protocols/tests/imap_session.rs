@@ -233,7 +233,7 @@ async fn authenticate_plain_with_continuation_and_select_responses() {
     let reply = exchange(&mut stream, "a5 FETCH 1 (BODY[])\r\n", "a5 ").await;
     assert!(!reply.contains("\\Seen"), "EXAMINE must not set \\Seen: {reply}");
     let reply = exchange(&mut stream, "a6 NAMESPACE\r\n", "a6 ").await;
-    assert!(reply.starts_with("* NAMESPACE ((\"\" \"/\")) NIL NIL"), "{reply}");
+    assert!(reply.starts_with("* NAMESPACE ((\"\" \"/\")) ((\"Other Users/\" \"/\")) NIL"), "{reply}");
     let reply = exchange(&mut stream, "a7 FETCH 1:* (UID\r\n", "a7 ").await;
     assert!(reply.starts_with("a7 BAD"), "{reply}");
     let reply = exchange(&mut stream, "a9 APPEND INBOX {14+}\r\nSubject: z\r\n\r\n\r\n", "a9 ").await;
@@ -616,4 +616,57 @@ async fn utf8_accept_names_and_append() {
     assert!(reply.starts_with("a6 BAD"), "RFC 6855 3: {reply}");
     let reply = exchange(&mut a, "a7 FETCH 4 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])\r\n", "a7 ").await;
     assert!(reply.contains("Subject: Grüße"), "{reply}");
+}
+
+/// Folder sharing between three accounts (RFC 4314), with imaplib: rights
+/// granted, enforced and taken away; see tests/clients/imap_acl.py.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acl_sharing_between_accounts() {
+    let server = start(true).await;
+    let store = &server.store;
+    let alice = server.account.id;
+    for user in ["bob", "carol"] {
+        store
+            .create_account(NewAccount {
+                address: Address::parse(&format!("{user}@example.com")).unwrap(),
+                class: None,
+                display_name: user.into(),
+                password: PASSWORD.into(),
+                settings: Overrides::default(),
+            })
+            .await
+            .unwrap();
+    }
+    let team = store.create_folder(alice, "Team", axigen_core::mailstore::FolderKind::Mail, None).await.unwrap();
+    let private = store.create_folder(alice, "Private", axigen_core::mailstore::FolderKind::Mail, None).await.unwrap();
+    for (folder, subject) in [(team.id, "team one"), (team.id, "team two"), (private.id, "private")] {
+        let message = NewMessage {
+            flags: Flags::empty(),
+            keywords: vec![],
+            internal_date: 1_700_000_000,
+            content: bytes::Bytes::from(format!("From: alice@example.com\r\nSubject: {subject}\r\n\r\n{subject}\r\n")),
+        };
+        store.append(alice, folder, message, QuotaLimit::default()).await.unwrap();
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/imap_acl.py");
+    let output = timeout(
+        Duration::from_secs(60),
+        tokio::process::Command::new("python3")
+            .arg(script)
+            .arg(server.addr.ip().to_string())
+            .arg(server.addr.port().to_string())
+            .arg(PASSWORD)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("client timed out")
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "client failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("imap acl ok"), "{stdout}");
+    // The store agrees with what the client saw, and is consistent.
+    let report = store.check(false).unwrap();
+    assert!(report.is_clean(), "{:?}", report.findings);
+    assert_eq!(report.acl_entries, 1, "only the anyone entry on Private is left");
 }

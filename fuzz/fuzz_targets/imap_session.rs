@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use axigen_core::acl::{Grantee, Rights, SharedFolder};
 use axigen_core::directory::{AuthError, Directory};
 use axigen_core::mailstore::{
     Appended, BlobId, Change, ChangeKind, Copied, DeliveryTarget, FlagChange, FlagOp, Flags, FlagsChanged, FolderId,
@@ -142,6 +143,7 @@ struct Mem {
     account: Account,
     state: Mutex<State>,
     notifier: Arc<ChangeNotifier>,
+    acl: Mutex<std::collections::BTreeMap<(FolderId, Grantee), Rights>>,
 }
 
 impl Mem {
@@ -182,7 +184,7 @@ Content-Type: text/plain\r\n\r\npart\r\n--x\r\nContent-Type: message/rfc822\r\n\
             };
             state.append(FolderId(1), message).unwrap();
         }
-        Mem { account, state: Mutex::new(state), notifier: Arc::new(ChangeNotifier::new()) }
+        Mem { account, state: Mutex::new(state), notifier: Arc::new(ChangeNotifier::new()), acl: Mutex::default() }
     }
 
     fn notify(&self) {
@@ -435,6 +437,32 @@ impl MailStore for Mem {
     async fn changes_since(&self, account: AccountId, since: ModSeq) -> Result<Vec<Change>> {
         check_account(account)?;
         Ok(self.state.lock().unwrap().changes.iter().filter(|c| c.modseq > since).cloned().collect())
+    }
+    async fn set_rights(&self, owner: AccountId, folder: FolderId, grantee: Grantee, rights: Rights) -> Result<()> {
+        check_account(owner)?;
+        if grantee == Grantee::Account(owner) {
+            return Err(Error::Invalid("owner".into()));
+        }
+        let mut acl = self.acl.lock().unwrap();
+        if rights.is_empty() {
+            acl.remove(&(folder, grantee));
+        } else {
+            acl.insert((folder, grantee), rights);
+        }
+        Ok(())
+    }
+    async fn acl(&self, owner: AccountId, folder: FolderId) -> Result<Vec<(Grantee, Rights)>> {
+        check_account(owner)?;
+        let acl = self.acl.lock().unwrap();
+        Ok(acl.iter().filter(|((f, _), _)| *f == folder).map(|((_, g), r)| (*g, *r)).collect())
+    }
+    /// One account: nothing is shared with it by another.
+    async fn shared_with(&self, account: AccountId) -> Result<Vec<SharedFolder>> {
+        check_account(account)?;
+        Ok(vec![])
+    }
+    async fn set_shared_subscription(&self, _: AccountId, owner: AccountId, _: FolderId, _: bool) -> Result<()> {
+        Err(Error::NotFound(format!("account {owner}")))
     }
     async fn quota_usage(&self, account: AccountId) -> Result<QuotaUsage> {
         check_account(account)?;

@@ -318,7 +318,7 @@ impl Driver<'_> {
     /// IDLE (RFC 2177): report changes as they happen until `DONE`. False
     /// when the connection is done.
     async fn idle(&mut self) -> io::Result<bool> {
-        let Some(account) = self.session.principal().map(|p| p.account) else {
+        let Some(account) = self.session.watched_account() else {
             return Ok(true);
         };
         let mut changes = self.service.notifier.subscribe(account);

@@ -121,10 +121,10 @@ fn sets_seen(a: &FetchAttribute) -> bool {
 
 impl Session {
     pub(super) async fn fetch(&mut self, tag: &Tag, cmd: &FetchCommand, out: &mut Vec<u8>) -> StatusResponse {
-        let account = self.account();
         let Some(selected) = self.selected.as_ref() else {
             return tagged(tag, Status::Bad, "no mailbox selected");
         };
+        let account = selected.owner;
         let mut attrs = cmd.items.expand();
         // RFC 9051 6.4.8: UID FETCH always returns the UID.
         if cmd.uid && !attrs.contains(&FetchAttribute::Uid) {
@@ -151,7 +151,8 @@ impl Session {
         };
         let mut uids = selected.resolve(&cmd.set, cmd.uid);
         let folder = selected.folder;
-        let read_only = selected.read_only;
+        // RFC 4314 4: \Seen is set by a body fetch only with the s right.
+        let read_only = selected.read_only || !selected.rights.contains(axigen_core::acl::Rights::SEEN);
         let messages = match self.store.messages(account, folder).await {
             Ok(m) => m,
             Err(err) => return store_error(tag, &err),

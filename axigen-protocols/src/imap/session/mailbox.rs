@@ -4,11 +4,13 @@
 
 use std::num::NonZeroU32;
 
+use axigen_core::acl::Rights;
 use axigen_core::mailstore::{FolderInfo, FolderKind, NewMessage, QuotaLimit, SpecialUse};
 use axigen_core::model::AccountId;
 use bytes::Bytes;
 use tracing::info;
 
+use super::acl::{OTHER_USERS, Target, allowed_flags, no_permission, nonexistent, split_shared};
 use super::{Session, store_error, store_flags, tagged};
 use crate::imap::append::AppendMessage;
 use crate::imap::data::{Data, ListEntry};
@@ -77,15 +79,48 @@ impl Session {
         Ok(folders)
     }
 
-    /// A mail folder by IMAP name.
-    pub(super) async fn mail_folder(&self, name: &MailboxName) -> axigen_core::Result<Option<FolderInfo>> {
-        let folder = self.store.folder_by_name(self.account(), folder_name(name)).await?;
-        Ok(folder.filter(|f| f.kind == FolderKind::Mail))
+    /// Everything LIST may show: the user's folders, the shared folders it
+    /// may list, and `\Noselect` names above them, by name.
+    async fn listing(&self) -> axigen_core::Result<Vec<Listed>> {
+        let mut out: Vec<Listed> = self
+            .mail_folders()
+            .await?
+            .into_iter()
+            .map(|f| Listed {
+                name: f.name.clone(),
+                special_use: f.special_use,
+                subscribed: f.subscribed,
+                target: Some(Target { owner: self.account(), folder: f, rights: Rights::ALL }),
+            })
+            .collect();
+        let shared = self.shared_folders().await?;
+        let mut names: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+        for (name, target, subscribed) in shared {
+            names.insert(name.clone());
+            out.push(Listed { name, special_use: None, subscribed, target: Some(target) });
+        }
+        // The names above shared folders that are not themselves listable.
+        let mut parents = std::collections::BTreeSet::new();
+        for name in &names {
+            let mut at = 0;
+            while let Some(i) = name[at..].find(DELIMITER) {
+                let parent = &name[..at + i];
+                if !names.contains(parent) {
+                    parents.insert(parent.to_owned());
+                }
+                at += i + 1;
+            }
+        }
+        for name in parents {
+            out.push(Listed { name, special_use: None, subscribed: false, target: None });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
     }
 
     fn list_entries(
         &self,
-        folders: &[FolderInfo],
+        folders: &[Listed],
         pattern: &str,
         subscribed_only: bool,
         special_only: bool,
@@ -102,6 +137,9 @@ impl Session {
             let prefix = format!("{}{DELIMITER}", f.name);
             let children = folders.iter().any(|c| c.name.starts_with(&prefix));
             let mut attributes = vec![if children { "\\HasChildren" } else { "\\HasNoChildren" }.to_owned()];
+            if f.target.is_none() {
+                attributes.insert(0, "\\Noselect".to_owned());
+            }
             if let Some(role) = f.special_use {
                 attributes.push(role.imap_attribute().to_owned());
             }
@@ -130,7 +168,7 @@ impl Session {
             self.data(out, &Data::List(entry));
             return tagged(tag, Status::Ok, "LIST completed");
         }
-        let folders = match self.mail_folders().await {
+        let folders = match self.listing().await {
             Ok(f) => f,
             Err(err) => return store_error(tag, &err),
         };
@@ -151,13 +189,16 @@ impl Session {
                 let name = entry.mailbox.clone();
                 self.data(out, &Data::List(entry));
                 // RFC 5819 2: the STATUS of each selectable mailbox follows
-                // its LIST response.
+                // its LIST response (of a shared one, with the r right).
                 let Some(items) = &status_items else { continue };
-                let (Some(folder), Ok(mailbox)) = (folders.iter().find(|f| f.name == name), MailboxName::new(&name))
-                else {
+                let Some(target) = folders.iter().find(|f| f.name == name).and_then(|f| f.target.as_ref()) else {
                     continue;
                 };
-                match self.status_values(folder, items).await {
+                let Ok(mailbox) = MailboxName::new(&name) else { continue };
+                if !target.rights.contains(Rights::READ) {
+                    continue;
+                }
+                match self.status_values(target, items).await {
                     Ok(values) => self.data(out, &Data::Status { mailbox, items: values }),
                     Err(err) => return store_error(tag, &err),
                 }
@@ -173,7 +214,7 @@ impl Session {
         pattern: &str,
         out: &mut Vec<u8>,
     ) -> StatusResponse {
-        let folders = match self.mail_folders().await {
+        let folders = match self.listing().await {
             Ok(f) => f,
             Err(err) => return store_error(tag, &err),
         };
@@ -184,6 +225,29 @@ impl Session {
         tagged(tag, Status::Ok, "LSUB completed")
     }
 
+    /// The mailbox of a command that needs `right` on it: NONEXISTENT when
+    /// the user may not know it (with `missing` as the code instead when
+    /// given), NOPERM without the right.
+    pub(super) async fn target_with(
+        &self,
+        tag: &Tag,
+        mailbox: &MailboxName,
+        right: Rights,
+        missing: Option<Code>,
+    ) -> Result<Target, StatusResponse> {
+        match self.target(mailbox).await {
+            Ok(Some(t)) if t.rights.contains(right) => Ok(t),
+            Ok(Some(_)) => Err(no_permission(tag, &format!("the {right} right is needed"))),
+            Ok(None) => Err(match missing {
+                Some(code) if split_shared(mailbox.as_str()).is_none() => {
+                    tagged(tag, Status::No, "no such mailbox").with_code(code)
+                }
+                _ => nonexistent(tag),
+            }),
+            Err(err) => Err(store_error(tag, &err)),
+        }
+    }
+
     pub(super) async fn status(
         &mut self,
         tag: &Tag,
@@ -191,12 +255,11 @@ impl Session {
         items: &[StatusItem],
         out: &mut Vec<u8>,
     ) -> StatusResponse {
-        let folder = match self.mail_folder(mailbox).await {
-            Ok(Some(f)) => f,
-            Ok(None) => return tagged(tag, Status::No, "no such mailbox").with_code(Code::NonExistent),
-            Err(err) => return store_error(tag, &err),
+        let target = match self.target_with(tag, mailbox, Rights::READ, None).await {
+            Ok(t) => t,
+            Err(r) => return r,
         };
-        let values = match self.status_values(&folder, items).await {
+        let values = match self.status_values(&target, items).await {
             Ok(v) => v,
             Err(err) => return store_error(tag, &err),
         };
@@ -208,12 +271,13 @@ impl Session {
     /// by STATUS and LIST-STATUS (RFC 5819).
     async fn status_values(
         &self,
-        folder: &FolderInfo,
+        target: &Target,
         items: &[StatusItem],
     ) -> axigen_core::Result<Vec<(StatusItem, u64)>> {
+        let folder = &target.folder;
         let mut deleted = None;
         if items.contains(&StatusItem::Deleted) {
-            let msgs = self.store.messages(self.account(), folder.id).await?;
+            let msgs = self.store.messages(target.owner, folder.id).await?;
             deleted =
                 Some(msgs.iter().filter(|m| m.flags.contains(axigen_core::mailstore::Flags::DELETED)).count() as u64);
         }
@@ -236,31 +300,57 @@ impl Session {
             .collect())
     }
 
+    /// Where a new mailbox goes: its owner and its name there. For a shared
+    /// name, the parent must be a shared folder with the `k` right.
+    async fn creation_place(&self, tag: &Tag, mailbox: &MailboxName) -> Result<(AccountId, String), StatusResponse> {
+        let Some((user, folder)) = split_shared(mailbox.as_str()) else {
+            return Ok((self.account(), folder_name(mailbox).to_owned()));
+        };
+        let Some(folder) = folder.map(|f| f.trim_end_matches(DELIMITER)) else {
+            return Err(no_permission(tag, "mailboxes are created inside a shared folder"));
+        };
+        let Some((parent, _)) = folder.rsplit_once(DELIMITER) else {
+            return Err(no_permission(tag, "only the owner creates top-level mailboxes"));
+        };
+        let parent = MailboxName::new(format!("{OTHER_USERS}{DELIMITER}{user}{DELIMITER}{parent}"))
+            .map_err(|_| tagged(tag, Status::No, "invalid mailbox name").with_code(Code::Cannot))?;
+        let target = self.target_with(tag, &parent, Rights::CREATE, None).await?;
+        Ok((target.owner, folder.to_owned()))
+    }
+
     pub(super) async fn create(&mut self, tag: &Tag, mailbox: &MailboxName, special_use: &[Atom]) -> StatusResponse {
-        let name = folder_name(mailbox).to_owned();
+        if mailbox.as_str() == OTHER_USERS
+            || mailbox.as_str().starts_with(&format!("{OTHER_USERS}{DELIMITER}"))
+                && split_shared(mailbox.as_str()).is_none_or(|(_, f)| f.is_none())
+        {
+            return tagged(tag, Status::No, "reserved for other users' folders").with_code(Code::Cannot);
+        }
+        let (owner, name) = match self.creation_place(tag, mailbox).await {
+            Ok(p) => p,
+            Err(r) => return r,
+        };
         if name.is_empty() || name.split(DELIMITER).any(str::is_empty) {
             return tagged(tag, Status::No, "invalid mailbox name").with_code(Code::Cannot);
         }
-        if mailbox.is_inbox() {
+        if name.eq_ignore_ascii_case("INBOX") {
             return tagged(tag, Status::No, "INBOX exists").with_code(Code::AlreadyExists);
         }
         let mut role = None;
         for atom in special_use {
             match special_use_from(atom) {
-                Some(r) if role.is_none() => role = Some(r),
+                Some(r) if role.is_none() && owner == self.account() => role = Some(r),
                 _ => return tagged(tag, Status::No, "unsupported special use").with_code(Code::Cannot),
             }
         }
-        let account = self.account();
-        match self.store.folder_by_name(account, &name).await {
+        match self.store.folder_by_name(owner, &name).await {
             Ok(Some(_)) => return tagged(tag, Status::No, "mailbox already exists").with_code(Code::AlreadyExists),
             Ok(None) => {}
             Err(err) => return store_error(tag, &err),
         }
-        if let Err(err) = self.create_parents(&name).await {
+        if let Err(err) = self.create_parents(owner, &name).await {
             return store_error(tag, &err);
         }
-        match self.store.create_folder(account, &name, FolderKind::Mail, role).await {
+        match self.store.create_folder(owner, &name, FolderKind::Mail, role).await {
             Ok(_) => tagged(tag, Status::Ok, "CREATE completed"),
             Err(err) => store_error(tag, &err),
         }
@@ -268,8 +358,7 @@ impl Session {
 
     /// Creates the missing superior hierarchical names of `name` (RFC 9051
     /// 6.3.4, 6.3.6).
-    async fn create_parents(&self, name: &str) -> axigen_core::Result<()> {
-        let account = self.account();
+    async fn create_parents(&self, account: AccountId, name: &str) -> axigen_core::Result<()> {
         let parts: Vec<&str> = name.split(DELIMITER).collect();
         for depth in 1..parts.len() {
             let parent = parts[..depth].join("/");
@@ -284,40 +373,49 @@ impl Session {
         if mailbox.is_inbox() {
             return tagged(tag, Status::No, "cannot delete INBOX").with_code(Code::Cannot);
         }
-        let folder = match self.mail_folder(mailbox).await {
-            Ok(Some(f)) => f,
-            Ok(None) => return tagged(tag, Status::No, "no such mailbox").with_code(Code::NonExistent),
-            Err(err) => return store_error(tag, &err),
+        let target = match self.target_with(tag, mailbox, Rights::DELETE_FOLDER, None).await {
+            Ok(t) => t,
+            Err(r) => return r,
         };
+        let folder = &target.folder;
+        if folder.name == "INBOX" {
+            return tagged(tag, Status::No, "cannot delete INBOX").with_code(Code::Cannot);
+        }
         // The store cannot keep a \Noselect name for the children, so a
         // mailbox with inferiors stays (RFC 9051 6.3.5, 7.1: HASCHILDREN).
-        match self.mail_folders().await {
+        match self.store.folders(target.owner).await {
             Ok(all) if all.iter().any(|f| f.name.starts_with(&format!("{}{DELIMITER}", folder.name))) => {
                 return tagged(tag, Status::No, "mailbox has children").with_code(Code::HasChildren);
             }
             Ok(_) => {}
             Err(err) => return store_error(tag, &err),
         }
-        if self.selected.as_ref().is_some_and(|s| s.folder == folder.id) {
+        if self.selected.as_ref().is_some_and(|s| s.owner == target.owner && s.folder == folder.id) {
             self.selected = None;
             self.state = super::State::Authenticated;
         }
-        match self.store.delete_folder(self.account(), folder.id).await {
+        match self.store.delete_folder(target.owner, folder.id).await {
             Ok(()) => tagged(tag, Status::Ok, "DELETE completed"),
             Err(err) => store_error(tag, &err),
         }
     }
 
     pub(super) async fn rename(&mut self, tag: &Tag, from: &MailboxName, to: &MailboxName) -> StatusResponse {
+        // Shared folders are renamed by their owner; a user's folder cannot
+        // move into another user's hierarchy.
+        if split_shared(from.as_str()).is_some() || to.as_str() == OTHER_USERS || split_shared(to.as_str()).is_some() {
+            return tagged(tag, Status::No, "shared folders are renamed by their owner").with_code(Code::Cannot);
+        }
         if from.is_inbox() {
             return self.rename_inbox(tag, to).await;
         }
-        let folder = match self.mail_folder(from).await {
-            Ok(Some(f)) => f,
-            Ok(None) => return tagged(tag, Status::No, "no such mailbox").with_code(Code::NonExistent),
+        let account = self.account();
+        let folder = match self.target(from).await {
+            Ok(Some(t)) => t.folder,
+            Ok(None) => return nonexistent(tag),
             Err(err) => return store_error(tag, &err),
         };
-        match self.store.folder_by_name(self.account(), folder_name(to)).await {
+        match self.store.folder_by_name(account, folder_name(to)).await {
             Ok(Some(_)) => return tagged(tag, Status::No, "mailbox already exists").with_code(Code::AlreadyExists),
             Ok(None) => {}
             Err(err) => return store_error(tag, &err),
@@ -327,11 +425,11 @@ impl Session {
             return tagged(tag, Status::No, "invalid mailbox name").with_code(Code::Cannot);
         }
         if !target.starts_with(&format!("{}{DELIMITER}", folder.name))
-            && let Err(err) = self.create_parents(target).await
+            && let Err(err) = self.create_parents(account, target).await
         {
             return store_error(tag, &err);
         }
-        match self.store.rename_folder(self.account(), folder.id, target).await {
+        match self.store.rename_folder(account, folder.id, target).await {
             Ok(()) => tagged(tag, Status::Ok, "RENAME completed"),
             Err(err) => store_error(tag, &err),
         }
@@ -355,7 +453,7 @@ impl Session {
             Ok(None) => {}
             Err(err) => return store_error(tag, &err),
         }
-        if let Err(err) = self.create_parents(target).await {
+        if let Err(err) = self.create_parents(account, target).await {
             return store_error(tag, &err);
         }
         let created = match self.store.create_folder(account, target, FolderKind::Mail, None).await {
@@ -374,21 +472,35 @@ impl Session {
         tagged(tag, Status::Ok, "RENAME completed")
     }
 
+    /// SUBSCRIBE and UNSUBSCRIBE; a subscription to a shared folder is the
+    /// user's own, kept beside the folder's access list.
     pub(super) async fn subscribe(&mut self, tag: &Tag, mailbox: &MailboxName, on: bool) -> StatusResponse {
-        let folder = match self.mail_folder(mailbox).await {
-            Ok(Some(f)) => f,
-            Ok(None) => return tagged(tag, Status::No, "no such mailbox").with_code(Code::NonExistent),
+        let target = match self.target(mailbox).await {
+            Ok(Some(t)) => t,
+            Ok(None) => return nonexistent(tag),
             Err(err) => return store_error(tag, &err),
         };
-        match self.store.set_subscribed(self.account(), folder.id, on).await {
+        let me = self.account();
+        let result = if target.is_shared(me) {
+            self.store.set_shared_subscription(me, target.owner, target.folder.id, on).await
+        } else {
+            self.store.set_subscribed(me, target.folder.id, on).await
+        };
+        match result {
             Ok(()) => tagged(tag, Status::Ok, if on { "SUBSCRIBE completed" } else { "UNSUBSCRIBE completed" }),
             Err(err) => store_error(tag, &err),
         }
     }
 
-    /// The account's quota from its effective settings.
+    /// The user's own quota from its effective settings.
     pub(super) async fn quota(&self) -> axigen_core::Result<QuotaLimit> {
-        let settings = self.directory.effective_settings(self.account()).await?;
+        self.quota_of(self.account()).await
+    }
+
+    /// An account's quota from its effective settings: what a write into
+    /// that account's folders is measured against.
+    pub(super) async fn quota_of(&self, account: AccountId) -> axigen_core::Result<QuotaLimit> {
+        let settings = self.directory.effective_settings(account).await?;
         Ok(QuotaLimit { max_bytes: settings.quota_storage_bytes.value, max_messages: settings.quota_messages.value })
     }
 
@@ -398,13 +510,13 @@ impl Session {
         mailbox: &MailboxName,
         messages: Vec<AppendMessage>,
     ) -> StatusResponse {
-        let folder = match self.mail_folder(mailbox).await {
-            Ok(Some(f)) => f,
-            // RFC 9051 6.3.12: TRYCREATE when the mailbox does not exist.
-            Ok(None) => return tagged(tag, Status::No, "no such mailbox").with_code(Code::TryCreate),
-            Err(err) => return store_error(tag, &err),
+        // RFC 9051 6.3.12: TRYCREATE when the mailbox does not exist.
+        let target = match self.target_with(tag, mailbox, Rights::INSERT, Some(Code::TryCreate)).await {
+            Ok(t) => t,
+            Err(r) => return r,
         };
-        let quota = match self.quota().await {
+        let folder = &target.folder;
+        let quota = match self.quota_of(target.owner).await {
             Ok(q) => q,
             Err(err) => return store_error(tag, &err),
         };
@@ -417,14 +529,15 @@ impl Session {
             if message.data.is_empty() {
                 return tagged(tag, Status::No, "empty message").with_code(Code::Cannot);
             }
-            let (flags, keywords) = store_flags(&message.flags);
+            // RFC 4314 4: flags the user may not set are left out.
+            let (flags, keywords) = store_flags(&allowed_flags(&message.flags, target.rights));
             let new = NewMessage {
                 flags,
                 keywords,
                 internal_date: message.date.map_or(now, |d| d.unix_timestamp()),
                 content: Bytes::from(message.data),
             };
-            match self.store.append(self.account(), folder.id, new, quota).await {
+            match self.store.append(target.owner, folder.id, new, quota).await {
                 Ok(appended) => {
                     uid_validity = appended.uid_validity;
                     uids.push(appended.uid.0);
@@ -441,6 +554,16 @@ impl Session {
             _ => response,
         }
     }
+}
+
+/// A name LIST may show.
+pub(super) struct Listed {
+    /// The name as the user sees it.
+    name: String,
+    special_use: Option<SpecialUse>,
+    subscribed: bool,
+    /// The folder; `None` for a `\Noselect` name above shared folders.
+    target: Option<Target>,
 }
 
 #[cfg(test)]

@@ -32,6 +32,7 @@
 //! - **Passwords are never logged**; logs carry `session`, `peer` and
 //!   `account`.
 
+mod acl;
 mod binary;
 mod enable;
 mod fetch;
@@ -82,6 +83,7 @@ pub const CAPABILITIES: &[(&str, &str)] = &[
     ("LIST-STATUS", "RFC 5819"),
     ("QUOTA", "RFC 9208"),
     ("BINARY", "RFC 3516"),
+    ("ACL", "RFC 4314"),
     ("UTF8=ACCEPT", "RFC 6855"),
 ];
 
@@ -260,6 +262,13 @@ impl Session {
         self.selected.as_ref()
     }
 
+    /// The account whose changes the session reports: the owner of the
+    /// selected mailbox (another account for a shared folder), else the
+    /// user's. IDLE waits on this account's change notifier.
+    pub fn watched_account(&self) -> Option<axigen_core::model::AccountId> {
+        self.selected.as_ref().map(|s| s.owner).or_else(|| self.principal.as_ref().map(|p| p.account))
+    }
+
     fn login_allowed(&self) -> bool {
         self.tls || self.config.allow_plaintext_login
     }
@@ -272,6 +281,8 @@ impl Session {
         // RFC 9208 3.1: the resources the QUOTA responses report.
         caps.push("QUOTA=RES-STORAGE".into());
         caps.push("QUOTA=RES-MESSAGE".into());
+        // RFC 4314 2.1.1: the rights beyond RFC 2086 are supported.
+        caps.push("RIGHTS=texk".into());
         if self.state == State::NotAuthenticated {
             if self.starttls_offered {
                 caps.push("STARTTLS".into());
@@ -405,10 +416,10 @@ impl Session {
         }
         Ok(match body {
             CommandBody::Namespace => {
-                self.data(
-                    out,
-                    &Data::Namespace { personal: vec![(String::new(), Some('/'))], other: vec![], shared: vec![] },
-                );
+                // RFC 2342 5: other accounts' shared folders are under the
+                // other users namespace.
+                let other = vec![(format!("{}/", acl::OTHER_USERS), Some('/'))];
+                self.data(out, &Data::Namespace { personal: vec![(String::new(), Some('/'))], other, shared: vec![] });
                 tagged(tag, Status::Ok, "NAMESPACE completed")
             }
             CommandBody::List(list) => self.list(tag, &list, out).await,
@@ -442,6 +453,13 @@ impl Session {
             CommandBody::GetQuotaRoot(mailbox) => self.get_quota_root(tag, &mailbox, out).await,
             CommandBody::GetQuota(root) => self.get_quota(tag, &root, out).await,
             CommandBody::SetQuota { .. } => self.set_quota(tag),
+            CommandBody::SetAcl { mailbox, identifier, rights } => {
+                self.set_acl(tag, &mailbox, &identifier, Some(&rights)).await
+            }
+            CommandBody::DeleteAcl { mailbox, identifier } => self.set_acl(tag, &mailbox, &identifier, None).await,
+            CommandBody::GetAcl(mailbox) => self.get_acl(tag, &mailbox, out).await,
+            CommandBody::ListRights { mailbox, identifier } => self.list_rights(tag, &mailbox, &identifier, out).await,
+            CommandBody::MyRights(mailbox) => self.my_rights(tag, &mailbox, out).await,
             CommandBody::Idle => {
                 response::continuation(out, "idling");
                 self.idle_tag = Some(tag.clone());

@@ -35,7 +35,13 @@ impl Session {
         mailbox: &MailboxName,
         out: &mut Vec<u8>,
     ) -> StatusResponse {
-        match self.mail_folder(mailbox).await {
+        match self.target(mailbox).await {
+            // Another account's folder counts against that account's quota,
+            // which is not this user's to see: no quota root.
+            Ok(Some(t)) if t.is_shared(self.account()) => {
+                self.data(out, &Data::QuotaRoot { mailbox: mailbox.clone(), roots: vec![] });
+                return tagged(tag, Status::Ok, "GETQUOTAROOT completed");
+            }
             Ok(Some(_)) => {}
             Ok(None) => return tagged(tag, Status::No, "no such mailbox").with_code(Code::NonExistent),
             Err(err) => return store_error(tag, &err),

@@ -152,11 +152,10 @@ impl Session {
             return tagged(tag, Status::No, "unsupported charset")
                 .with_code(Code::BadCharset(vec!["UTF-8".into(), "US-ASCII".into()]));
         }
-        let account = self.account();
         let Some(selected) = self.selected.as_ref() else {
             return tagged(tag, Status::Bad, "no mailbox selected");
         };
-        let folder = selected.folder;
+        let (account, folder) = (selected.owner, selected.folder);
         let messages = match self.store.messages(account, folder).await {
             Ok(m) => m,
             Err(err) => return store_error(tag, &err),

@@ -5,8 +5,13 @@
 use std::collections::HashSet;
 use std::num::NonZeroU32;
 
-use axigen_core::mailstore::{ChangeKind, FlagChange, FlagOp, Flags, FolderId, MessageMeta, ModSeq, Uid};
+use axigen_core::acl::Rights;
+use axigen_core::mailstore::{
+    ChangeKind, Copied, FlagChange, FlagOp, Flags, FolderId, MessageMeta, ModSeq, NewMessage, QuotaLimit, Uid,
+};
+use axigen_core::model::AccountId;
 
+use super::acl::{Target, allowed_flags, flag_right, no_permission};
 use super::{Session, State, imap_flags, store_error, store_flags, tagged};
 use crate::imap::command::{QResync, SelectParams};
 use crate::imap::data::Data;
@@ -18,8 +23,12 @@ use crate::imap::types::{Flag, MailboxName, Tag};
 /// The selected mailbox as this session sees it.
 #[derive(Debug, Clone)]
 pub struct Selected {
+    /// The folder's owner: the user, or another account that shares it.
+    pub owner: AccountId,
     /// The folder.
     pub folder: FolderId,
+    /// The user's rights on it (every right on its own folders).
+    pub rights: Rights,
     /// EXAMINE, or a read-only SELECT.
     pub read_only: bool,
     /// UIDVALIDITY.
@@ -125,12 +134,15 @@ impl Session {
             StatusResponse::untagged(Status::Ok, "previous mailbox closed").with_code(Code::Closed).encode(out);
         }
         self.state = State::Authenticated;
-        let account = self.account();
-        let folder = match self.mail_folder(mailbox).await {
-            Ok(Some(f)) => f,
-            Ok(None) => return tagged(tag, Status::No, "no such mailbox").with_code(Code::NonExistent),
-            Err(err) => return store_error(tag, &err),
+        let Target { owner: account, folder, rights } = match self.target_with(tag, mailbox, Rights::READ, None).await {
+            Ok(t) => t,
+            Err(r) => return r,
         };
+        // RFC 4314 4: without a right that changes the mailbox, it is
+        // opened read-only.
+        let read_only = read_only
+            || !rights
+                .intersects(Rights::SEEN.union(Rights::WRITE).union(Rights::DELETE_MESSAGES).union(Rights::EXPUNGE));
         // Read the MODSEQ first: a change racing the listing is reported later.
         let modseq = match self.store.highest_modseq(account).await {
             Ok(m) => m,
@@ -141,7 +153,9 @@ impl Session {
             Err(err) => return store_error(tag, &err),
         };
         let selected = Selected {
+            owner: account,
             folder: folder.id,
+            rights,
             read_only,
             uid_validity: folder.uid_validity,
             uids: messages.iter().map(|m| m.uid).collect(),
@@ -163,8 +177,12 @@ impl Session {
         let permanent = if read_only {
             vec![]
         } else {
-            let mut p: Vec<PermanentFlag> = system.into_iter().map(PermanentFlag::Flag).collect();
-            p.push(PermanentFlag::Any);
+            // RFC 4314 4: only the flags the user's rights let it keep.
+            let mut p: Vec<PermanentFlag> =
+                allowed_flags(&system, rights).into_iter().map(PermanentFlag::Flag).collect();
+            if rights.contains(Rights::WRITE) {
+                p.push(PermanentFlag::Any);
+            }
             p
         };
         StatusResponse::untagged(Status::Ok, "flags permitted").with_code(Code::PermanentFlags(permanent)).encode(out);
@@ -193,8 +211,9 @@ impl Session {
             return tagged(tag, Status::Bad, "no mailbox selected");
         };
         self.state = State::Authenticated;
-        if expunge && !selected.read_only {
-            let account = self.account();
+        // RFC 4314 4: CLOSE expunges only with the e right, silently.
+        if expunge && !selected.read_only && selected.rights.contains(Rights::EXPUNGE) {
+            let account = selected.owner;
             match self.store.messages(account, selected.folder).await {
                 Ok(messages) => {
                     let deleted: Vec<Uid> =
@@ -213,12 +232,15 @@ impl Session {
 
     /// EXPUNGE, or UID EXPUNGE of `set` (RFC 4315 2.1).
     pub(super) async fn expunge(&mut self, tag: &Tag, set: Option<&SequenceSet>, out: &mut Vec<u8>) -> StatusResponse {
-        let account = self.account();
         let Some(selected) = self.selected.as_ref() else {
             return tagged(tag, Status::Bad, "no mailbox selected");
         };
+        let account = selected.owner;
         if selected.read_only {
             return tagged(tag, Status::No, "mailbox is read-only").with_code(Code::ReadOnly);
+        }
+        if !selected.rights.contains(Rights::EXPUNGE) {
+            return no_permission(tag, "the e right is needed to expunge");
         }
         let folder = selected.folder;
         let allowed: Option<HashSet<Uid>> = set.map(|s| selected.resolve(s, true).into_iter().collect());
@@ -277,8 +299,8 @@ impl Session {
     /// `VANISHED (EARLIER)` for the messages expunged since the client's
     /// MODSEQ, then a FETCH of UID, FLAGS and MODSEQ for those changed since.
     async fn resync(&mut self, q: &QResync, out: &mut Vec<u8>) -> axigen_core::Result<()> {
-        let account = self.account();
         let Some(selected) = self.selected.as_ref() else { return Ok(()) };
+        let account = selected.owner;
         let folder = selected.folder;
         let changes = self.store.changes_since(account, ModSeq(q.modseq.get())).await?;
         // RFC 7162 3.2.5.1: with known-uids, expunges and flag changes are
@@ -316,8 +338,8 @@ impl Session {
     /// Reports what changed in the selected mailbox since the last report:
     /// EXPUNGE, EXISTS and FETCH FLAGS (RFC 9051 7.4.1, 7.5.2).
     pub(super) async fn report_changes(&mut self, out: &mut Vec<u8>) {
-        let account = self.account();
         let Some(selected) = self.selected.as_ref() else { return };
+        let account = selected.owner;
         let (folder, since) = (selected.folder, selected.modseq);
         let changes = match self.store.changes_since(account, since).await {
             Ok(c) => c,
@@ -375,19 +397,30 @@ impl Session {
     }
 
     pub(super) async fn store_flags(&mut self, tag: &Tag, cmd: &StoreCommand, out: &mut Vec<u8>) -> StatusResponse {
-        let account = self.account();
         let Some(selected) = self.selected.as_ref() else {
             return tagged(tag, Status::Bad, "no mailbox selected");
         };
+        let account = selected.owner;
         if selected.read_only {
             return tagged(tag, Status::No, "mailbox is read-only").with_code(Code::ReadOnly);
+        }
+        // RFC 4314 4: s for \Seen, t for \Deleted, w for the others. Flags
+        // the user may not change are left out; replacing the whole set
+        // needs all three rights, as it could clear any flag.
+        let flag_rights = Rights::SEEN.union(Rights::WRITE).union(Rights::DELETE_MESSAGES);
+        let permitted = allowed_flags(&cmd.flags, selected.rights);
+        if (cmd.action == StoreAction::Replace && !selected.rights.contains(flag_rights))
+            || (permitted.is_empty() && !cmd.flags.is_empty())
+        {
+            let needed: Rights = cmd.flags.iter().map(flag_right).fold(Rights::NONE, Rights::union);
+            return no_permission(tag, &format!("changing these flags needs the {needed} rights"));
         }
         if !selected.valid_numbers(&cmd.set, cmd.uid) {
             return tagged(tag, Status::Bad, "invalid message number");
         }
         let uids = selected.resolve(&cmd.set, cmd.uid);
         let folder = selected.folder;
-        let (flags, keywords) = store_flags(&cmd.flags);
+        let (flags, keywords) = store_flags(&permitted);
         let op = match cmd.action {
             StoreAction::Add => FlagOp::Add,
             StoreAction::Remove => FlagOp::Remove,
@@ -457,7 +490,10 @@ impl Session {
     }
 
     /// COPY, or MOVE with `is_move` (RFC 6851 3.3: COPYUID in an untagged
-    /// OK, then the EXPUNGEs, then the tagged OK).
+    /// OK, then the EXPUNGEs, then the tagged OK). Between folders of two
+    /// accounts (a shared folder on either side), the messages are appended
+    /// to the destination, measured against its owner's quota, and for MOVE
+    /// then expunged here; the content is stored once either way.
     pub(super) async fn copy(
         &mut self,
         tag: &Tag,
@@ -467,31 +503,34 @@ impl Session {
         is_move: bool,
         out: &mut Vec<u8>,
     ) -> StatusResponse {
-        let account = self.account();
         let Some(selected) = self.selected.as_ref() else {
             return tagged(tag, Status::Bad, "no mailbox selected");
         };
+        let (account, from, source_rights) = (selected.owner, selected.folder, selected.rights);
         if is_move && selected.read_only {
             return tagged(tag, Status::No, "mailbox is read-only").with_code(Code::ReadOnly);
+        }
+        if is_move && !source_rights.contains(Rights::DELETE_MESSAGES.union(Rights::EXPUNGE)) {
+            return no_permission(tag, "moving out needs the t and e rights");
         }
         if !selected.valid_numbers(set, uid) {
             return tagged(tag, Status::Bad, "invalid message number");
         }
         let uids = selected.resolve(set, uid);
-        let from = selected.folder;
-        let target = match self.mail_folder(mailbox).await {
-            Ok(Some(f)) => f,
-            Ok(None) => return tagged(tag, Status::No, "no such mailbox").with_code(Code::TryCreate),
-            Err(err) => return store_error(tag, &err),
+        let target = match self.target_with(tag, mailbox, Rights::INSERT, Some(Code::TryCreate)).await {
+            Ok(t) => t,
+            Err(r) => return r,
         };
         if uids.is_empty() {
             return tagged(tag, Status::Ok, "nothing to do");
         }
-        let result = if is_move {
-            self.store.move_messages(account, from, &uids, target.id).await
+        let result = if target.owner != account || target.rights != Rights::ALL {
+            self.copy_across(account, from, &uids, &target, is_move).await
+        } else if is_move {
+            self.store.move_messages(account, from, &uids, target.folder.id).await
         } else {
-            match self.quota().await {
-                Ok(quota) => self.store.copy(account, from, &uids, target.id, quota).await,
+            match self.quota_of(account).await {
+                Ok(quota) => self.store.copy(account, from, &uids, target.folder.id, quota).await,
                 Err(err) => Err(err),
             }
         };
@@ -523,5 +562,39 @@ impl Session {
                 None => response,
             }
         }
+    }
+
+    /// COPY or MOVE into a folder of another account, or one where the user
+    /// may not keep every flag: each message is appended with the flags the
+    /// destination rights allow (RFC 4314 4), then, for MOVE, the copied
+    /// ones are expunged from the source. A failure part-way leaves the
+    /// copies made so far, as COPY may (RFC 9051 6.4.7 asks for all or
+    /// nothing only of a single store operation, which this is not).
+    async fn copy_across(
+        &self,
+        account: AccountId,
+        from: FolderId,
+        uids: &[Uid],
+        target: &Target,
+        is_move: bool,
+    ) -> axigen_core::Result<Copied> {
+        let quota: QuotaLimit = self.quota_of(target.owner).await?;
+        let wanted: HashSet<Uid> = uids.iter().copied().collect();
+        let messages = self.store.messages(account, from).await?;
+        let mut copied = Copied { uid_validity: target.folder.uid_validity, uids: Vec::new() };
+        for meta in messages.into_iter().filter(|m| wanted.contains(&m.uid)) {
+            let content = self.store.content(meta.blob).await?;
+            let flags = allowed_flags(&imap_flags(meta.flags, &meta.keywords), target.rights);
+            let (flags, keywords) = store_flags(&flags);
+            let new = NewMessage { flags, keywords, internal_date: meta.internal_date, content };
+            let appended = self.store.append(target.owner, target.folder.id, new, quota).await?;
+            copied.uid_validity = appended.uid_validity;
+            copied.uids.push((meta.uid, appended.uid));
+        }
+        if is_move && !copied.uids.is_empty() {
+            let moved: Vec<Uid> = copied.uids.iter().map(|(s, _)| *s).collect();
+            self.store.expunge(account, from, &moved).await?;
+        }
+        Ok(copied)
     }
 }
