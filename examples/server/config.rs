@@ -30,6 +30,8 @@ pub struct Config {
     #[serde(default)]
     pub smtp: SmtpSettings,
     #[serde(default)]
+    pub imap: ImapSettings,
+    #[serde(default)]
     pub processing: Processing,
     #[serde(default)]
     pub log: LogConfig,
@@ -83,6 +85,35 @@ fn default_max_recipients() -> usize {
 }
 fn default_max_errors() -> u32 {
     10
+}
+/// `[imap]`: limits shared by the IMAP listeners (`imap`, `imaps`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImapSettings {
+    /// Sessions one account may have logged in at once, over all IMAP
+    /// listeners; 0 = no limit.
+    #[serde(default = "default_imap_max_connections_per_account")]
+    pub max_connections_per_account: u32,
+    /// Commands one connection may send per second, sustained (four
+    /// seconds' worth may come at once); 0 = no limit.
+    #[serde(default = "default_imap_max_commands_per_second")]
+    pub max_commands_per_second: u32,
+}
+
+impl Default for ImapSettings {
+    fn default() -> Self {
+        ImapSettings {
+            max_connections_per_account: default_imap_max_connections_per_account(),
+            max_commands_per_second: default_imap_max_commands_per_second(),
+        }
+    }
+}
+
+fn default_imap_max_connections_per_account() -> u32 {
+    axigen_protocols::imap::ImapConfig::new("").max_connections_per_account
+}
+fn default_imap_max_commands_per_second() -> u32 {
+    axigen_protocols::imap::ImapConfig::new("").max_commands_per_second
 }
 fn default_hostname() -> String {
     "localhost".into()
@@ -405,6 +436,9 @@ mod tests {
             ("[license]\npublic_key = \"abc\"", "license.public_key"),
             ("[[directory.account]]\naddress = \"nobody\"\npassword = \"x\"", "directory.account[0].address"),
             ("[[directory.domain]]\nname = \"a..b\"", "directory.domain[0].name"),
+            ("[imap]\nmax_connections_per_account = -1", "max_connections_per_account"),
+            ("[imap]\nmax_commands_per_second = \"fast\"", "max_commands_per_second"),
+            ("[imap]\nmax_comands_per_second = 10", "max_comands_per_second"),
         ];
         for (text, key) in cases {
             let e = Config::parse(text, Path::new(".")).err().unwrap_or_else(|| panic!("{text:?} accepted"));
@@ -417,5 +451,15 @@ mod tests {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("server/server.example.toml");
         let c = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
         assert!(!c.listeners.is_empty());
+        assert_eq!((c.imap.max_connections_per_account, c.imap.max_commands_per_second), (20, 200));
+    }
+
+    #[test]
+    fn imap_limits_default_and_parse() {
+        let c = Config::embedded_default();
+        assert_eq!((c.imap.max_connections_per_account, c.imap.max_commands_per_second), (20, 200));
+        let c = Config::parse("[imap]\nmax_connections_per_account = 0\nmax_commands_per_second = 50", Path::new("."))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((c.imap.max_connections_per_account, c.imap.max_commands_per_second), (0, 50));
     }
 }

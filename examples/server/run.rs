@@ -11,6 +11,7 @@ use axigen_core::directory::{Directory, DirectoryAdmin};
 use axigen_core::license::{LicenseProvider, Licensing, SignedLicenseProvider, StaticLicenseProvider};
 use axigen_core::model::{Account, AccountClass, Address, Alias, Domain, DomainName, NewAccount};
 use axigen_core::password::{hash_password, random_password, verify_password};
+use axigen_protocols::imap::limits::AccountConnections;
 use axigen_protocols::imap::server::{ImapConfig, ImapService};
 use axigen_protocols::inbound::{CommandScanner, InboundBackend, RulesFilter};
 use axigen_protocols::listener::{ConnInfo, Connection, Listener, Service};
@@ -273,6 +274,9 @@ async fn serve(config: Config) -> Result<(), String> {
     // One login throttle for every SMTP, submission and IMAP listener:
     // failures on one count on all.
     let auth_throttle = Arc::new(AuthThrottle::default());
+    // One count of logins per account for every IMAP listener, so that
+    // `imap.max_connections_per_account` holds across imap and imaps.
+    let imap_accounts = Arc::new(AccountConnections::new());
 
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
@@ -295,10 +299,13 @@ async fn serve(config: Config) -> Result<(), String> {
         let service: Arc<dyn Service> = match l.service.as_str() {
             "http" => Arc::new(HttpService { admin: admin.clone() }),
             "imap" => {
-                let imap = ImapConfig::new(config.hostname.clone());
+                let mut imap = ImapConfig::new(config.hostname.clone());
+                imap.max_connections_per_account = config.imap.max_connections_per_account;
+                imap.max_commands_per_second = config.imap.max_commands_per_second;
                 Arc::new(
                     ImapService::new(imap, store.clone(), store.clone(), store.notifier().clone())
-                        .with_throttle(auth_throttle.clone()),
+                        .with_throttle(auth_throttle.clone())
+                        .with_account_connections(imap_accounts.clone()),
                 )
             }
             "smtp" | "submission" => {

@@ -15,7 +15,8 @@
 //!   untagged [`data`], and the wire forms of strings, names and flag lists.
 //! - [`session`]: the session state and the command handlers, over the
 //!   directory and the mail store; [`server`]: [`ImapService`], the tokio
-//!   driver plugged into a [`Listener`](crate::listener::Listener).
+//!   driver plugged into a [`Listener`](crate::listener::Listener);
+//!   [`limits`]: logins per account and the command rate.
 //!
 //! This is our own parser rather than `imap-codec`: the server needs the
 //! server side of ACL (RFC 4314), LIST-EXTENDED and LIST-STATUS (RFC 5258,
@@ -62,6 +63,7 @@ pub mod encode;
 pub mod error;
 pub mod extensions;
 pub mod fetch;
+pub mod limits;
 pub mod list;
 pub mod mutf7;
 mod parser;

@@ -19,6 +19,18 @@
 //!   `MAX_ERRORS` (50) refused commands the driver says `* BYE` and closes.
 //! - **An idle connection ends after [`ImapConfig::idle_timeout`]** (30
 //!   minutes, RFC 9051 5.4), with `* BYE`.
+//! - **Commands are paced** by a [`CommandRate`] per connection
+//!   ([`ImapConfig::max_commands_per_second`]): past the burst the driver
+//!   waits before it runs the next command and does not read meanwhile, so
+//!   a looping client is slowed to the sustained rate rather than served
+//!   faster. Only tagged commands (and refused ones) count; the lines that
+//!   answer AUTHENTICATE and end IDLE do not. A client kept waiting for
+//!   every command for longer than [`ImapConfig::command_flood_cutoff`]
+//!   gets `* BYE too many commands`.
+//! - **Logins per account are counted across the service's sessions**
+//!   ([`ImapConfig::max_connections_per_account`], in
+//!   [`AccountConnections`], which several services may share); the
+//!   session holds its slot until it is dropped.
 
 use std::io;
 use std::sync::Arc;
@@ -35,6 +47,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::{debug, info, warn};
 
 use super::command::ParseOptions;
+use super::limits::{AccountConnections, Admission, CommandRate};
 use super::reader::{CommandReader, Event, ReaderLimits};
 use super::response::{self, Status, StatusResponse};
 use super::session::{Next, Session};
@@ -57,6 +70,24 @@ pub struct ImapConfig {
     /// How long a silent or idling client is kept (default 30 minutes,
     /// RFC 9051 5.4).
     pub idle_timeout: Duration,
+    /// Most sessions one account may have logged in at once, over every
+    /// service sharing the [`AccountConnections`] (default 20; 0 = no
+    /// limit). A login past it is refused with `NO [LIMIT]` (RFC 5530).
+    /// Desktop clients open a handful each (one per folder they watch, one
+    /// per device), so 20 leaves room for several devices.
+    pub max_connections_per_account: u32,
+    /// Commands a connection may send per second, sustained (default 200;
+    /// 0 = no limit); [`BURST_SECONDS`](super::limits::BURST_SECONDS) times
+    /// as many may come at once. Faster clients are slowed down, not
+    /// refused. A synchronising client rarely sends more than a few dozen
+    /// commands a second; 200 is well above that and far below what one
+    /// looping connection could make the server do.
+    pub max_commands_per_second: u32,
+    /// How long a client may be kept waiting by the command rate, for every
+    /// one of its commands in a row, before it is disconnected with
+    /// `* BYE too many commands` (default 30 s: at the default rate, 6 800
+    /// commands sent back to back, more than any client's sync needs).
+    pub command_flood_cutoff: Duration,
 }
 
 impl ImapConfig {
@@ -68,6 +99,9 @@ impl ImapConfig {
             max_literal: 64 * 1024,
             max_append: 64 * 1024 * 1024,
             idle_timeout: Duration::from_secs(30 * 60),
+            max_connections_per_account: 20,
+            max_commands_per_second: 200,
+            command_flood_cutoff: Duration::from_secs(30),
         }
     }
 
@@ -83,6 +117,7 @@ pub struct ImapService {
     store: Arc<dyn MailStore>,
     notifier: Arc<ChangeNotifier>,
     throttle: Arc<AuthThrottle>,
+    accounts: Arc<AccountConnections>,
 }
 
 impl std::fmt::Debug for ImapService {
@@ -99,13 +134,32 @@ impl ImapService {
         store: Arc<dyn MailStore>,
         notifier: Arc<ChangeNotifier>,
     ) -> ImapService {
-        ImapService { config: Arc::new(config), directory, store, notifier, throttle: Arc::default() }
+        ImapService {
+            config: Arc::new(config),
+            directory,
+            store,
+            notifier,
+            throttle: Arc::default(),
+            accounts: Arc::default(),
+        }
     }
 
     /// Uses `throttle` for login failures, e.g. one shared with other listeners.
     pub fn with_throttle(mut self, throttle: Arc<AuthThrottle>) -> ImapService {
         self.throttle = throttle;
         self
+    }
+
+    /// Counts logins per account in `accounts`, e.g. one shared with the
+    /// other IMAP listeners, so that the limit holds across them.
+    pub fn with_account_connections(mut self, accounts: Arc<AccountConnections>) -> ImapService {
+        self.accounts = accounts;
+        self
+    }
+
+    /// The sessions logged in per account.
+    pub fn account_connections(&self) -> &Arc<AccountConnections> {
+        &self.accounts
     }
 
     /// The configuration.
@@ -136,7 +190,13 @@ impl Service for ImapService {
             info.tls,
             tls.is_some(),
         )
-        .with_throttle(self.throttle.clone());
+        .with_throttle(self.throttle.clone())
+        .with_account_connections(self.accounts.clone());
+        let rate = CommandRate::new(
+            self.config.max_commands_per_second,
+            self.config.command_flood_cutoff,
+            tokio::time::Instant::now(),
+        );
         let mut driver = Driver {
             service: self,
             session,
@@ -146,6 +206,7 @@ impl Service for ImapService {
             tls,
             id,
             peer: info.peer,
+            rate,
         };
         match driver.run().await {
             Ok(()) => debug!(session = %driver.id, peer = %driver.peer, "imap session ended"),
@@ -163,6 +224,8 @@ struct Driver<'a> {
     tls: Option<Arc<ServerConfig>>,
     id: String,
     peer: std::net::SocketAddr,
+    /// The command rate; `None` without a limit.
+    rate: Option<CommandRate>,
 }
 
 const READ_SIZE: usize = 16 * 1024;
@@ -240,6 +303,9 @@ impl Driver<'_> {
                     }
                 }
             };
+            if matches!(event, Event::Command(_) | Event::Error(_)) && !self.pace().await? {
+                return self.close().await;
+            }
             let next = match event {
                 Event::ContinuationNeeded { .. } => {
                     response::continuation(&mut self.out, "Ready for literal data");
@@ -285,6 +351,39 @@ impl Driver<'_> {
                         return Ok(());
                     }
                 }
+            }
+        }
+    }
+
+    /// Waits until the command rate admits one more command; false (with
+    /// `* BYE` queued) when the client has been kept waiting too long.
+    /// Responses already due are sent before the wait, and nothing is read
+    /// during it.
+    async fn pace(&mut self) -> io::Result<bool> {
+        let Some(rate) = self.rate.as_mut() else {
+            return Ok(true);
+        };
+        let was_throttled = rate.throttled();
+        match rate.admit(tokio::time::Instant::now()) {
+            Admission::Now => Ok(true),
+            Admission::After(wait) => {
+                if !was_throttled {
+                    debug!(session = %self.id, peer = %self.peer, "command rate reached; slowing the client down");
+                }
+                self.flush().await?;
+                tokio::time::sleep(wait).await;
+                Ok(true)
+            }
+            Admission::CutOff(throttled) => {
+                warn!(
+                    session = %self.id,
+                    peer = %self.peer,
+                    account = ?self.session.principal().map(|p| p.account.0),
+                    throttled_secs = throttled.as_secs(),
+                    "closing: command rate exceeded for too long"
+                );
+                StatusResponse::untagged(Status::Bye, "too many commands").encode(&mut self.out);
+                Ok(false)
             }
         }
     }

@@ -53,6 +53,7 @@ use tracing::{debug, info, warn};
 
 use super::command::{Command, CommandBody};
 use super::data::Data;
+use super::limits::{AccountConnections, AccountSlot};
 use super::response::{self, Code, Status, StatusResponse};
 use super::server::ImapConfig;
 use super::types::{Flag, Secret, Tag};
@@ -143,6 +144,11 @@ pub struct Session {
     throttle: Arc<AuthThrottle>,
     /// The tag of the IDLE in progress.
     idle_tag: Option<Tag>,
+    /// Logins per account, shared by the service's sessions.
+    accounts: Arc<AccountConnections>,
+    /// This session's place in `accounts` once logged in; dropped with the
+    /// session.
+    account_slot: Option<AccountSlot>,
 }
 
 impl std::fmt::Debug for Session {
@@ -238,6 +244,8 @@ impl Session {
             pending_auth: None,
             throttle: Arc::default(),
             idle_tag: None,
+            accounts: Arc::default(),
+            account_slot: None,
         }
     }
 
@@ -547,6 +555,13 @@ impl Session {
         self
     }
 
+    /// Counts this session's login in `accounts` (the service's), where
+    /// [`ImapConfig::max_connections_per_account`] applies.
+    pub fn with_account_connections(mut self, accounts: Arc<AccountConnections>) -> Session {
+        self.accounts = accounts;
+        self
+    }
+
     async fn authenticate(&mut self, tag: &Tag, user: &str, password: &str) -> StatusResponse {
         // Failed logins from one address slow down, then stop being checked
         // at all for a while (the same policy as SMTP AUTH).
@@ -580,6 +595,17 @@ impl Session {
             Err(err) => {
                 warn!(session = %self.id, peer = %self.peer, error = %err, "cannot read account settings");
                 return tagged(tag, Status::No, "try again later").with_code(Code::Unavailable);
+            }
+        }
+        // RFC 5530 3: LIMIT. Checked after the credentials, so that the
+        // refusal says nothing about an account to someone without them.
+        let limit = self.config.max_connections_per_account;
+        match self.accounts.try_acquire(principal.account, limit) {
+            Ok(slot) => self.account_slot = Some(slot),
+            Err(reached) => {
+                info!(session = %self.id, peer = %self.peer, user = %user, account = %principal.account,
+                    open = reached.open, limit, "imap login refused: too many connections for the account");
+                return tagged(tag, Status::No, "too many connections for this account").with_code(Code::Limit);
             }
         }
         info!(session = %self.id, peer = %self.peer, user = %user, account = %principal.account, "imap login");
