@@ -79,6 +79,9 @@ data_dir = "$WORK/ours"
 hostname = "bench.example"
 [log]
 level = "warn"
+# Every client logs in as the one bench account.
+[imap]
+max_connections_per_account = 0
 [[listener]]
 service = "imap"
 bind = "127.0.0.1:$OURS_PORT"

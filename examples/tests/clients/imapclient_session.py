@@ -97,7 +97,8 @@ expect_true("no AUTH= after login (RFC 9051 7.2.2 lists the current state)", not
 step = "namespace"
 ns = c.namespace()
 expect("personal namespace", [tuple(p) for p in ns.personal], [("", "/")])
-expect("other users' namespace", ns.other, None)
+# Folders other accounts share (RFC 4314 ACL) live under their own prefix.
+expect("other users' namespace", [tuple(p) for p in ns.other or ()], [("Other Users/", "/")])
 expect("shared namespace", ns.shared, None)
 
 # ---- folders -----------------------------------------------------------------
