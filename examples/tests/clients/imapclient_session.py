@@ -239,15 +239,13 @@ if enc != [u3]:
         f"UID SEARCH CHARSET UTF-8 SUBJECT {{8+}}Fräitag -> {enc} (expected [{u3}]): "
         "the Subject '=?UTF-8?Q?Mittagessen_am_Fr=C3=A4itag?=' is matched undecoded"
     )
-# KNOWN BUG (tolerated, reported): SENTON compares the internal date, not
-# the Date: header field (RFC 9051 6.4.4: "Messages whose [RFC5322] Date:
-# header field (disregarding time and timezone) is within the specified date").
-senton = c.search(["SENTON", datetime.date(2022, 3, 4)])
-if senton != [u3]:
-    known_bugs.append(
-        f"UID SEARCH SENTON 4-Mar-2022 -> {senton} (expected [{u3}], the message whose Date: is "
-        "Fri, 4 Mar 2022; it was appended without a date, so its internal date is today)"
-    )
+# SENT* compare the Date: header field (RFC 9051 6.4.4), not the internal
+# date: the third message has no internal date given (so today) and is
+# dated Fri, 4 Mar 2022; the first was appended with an internal date of
+# 7 Feb 2022 21:53 +0100 and is dated the same day.
+expect("SENTON the Date: header", c.search(["SENTON", datetime.date(2022, 3, 4)]), [u3])
+expect("SENTBEFORE", c.search(["SENTBEFORE", datetime.date(2022, 3, 1)]), [u1])
+expect("SENTSINCE", c.search(["SENTSINCE", datetime.date(2022, 3, 1)]), [u2, u3])
 
 # ---- fetch -------------------------------------------------------------------
 step = "fetch"
