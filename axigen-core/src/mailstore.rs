@@ -412,6 +412,15 @@ pub trait MailStore: Send + Sync {
     async fn message(&self, account: AccountId, folder: FolderId, uid: Uid) -> Result<Option<MessageMeta>>;
     /// A message's content.
     async fn content(&self, blob: BlobId) -> Result<Bytes>;
+    /// A message's header: its content up to and including the empty line
+    /// that ends the header. Header searches and header fetches read this
+    /// instead of the whole content; stores may keep it in memory.
+    async fn header(&self, blob: BlobId) -> Result<Bytes> {
+        let content = self.content(blob).await?;
+        let crlf = content.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4);
+        let end = crlf.or_else(|| content.windows(2).position(|w| w == b"\n\n").map(|p| p + 2));
+        Ok(content.slice(..end.unwrap_or(content.len())))
+    }
     /// A message's structure (ENVELOPE, BODYSTRUCTURE and section offsets
     /// into [`MailStore::content`]), computed when the content was stored.
     async fn structure(&self, blob: BlobId) -> Result<MessageStructure>;

@@ -279,10 +279,20 @@ assert "STARTTLS" not in m.capabilities and "AUTH=PLAIN" in m.capabilities, m.ca
 print("login:", m.login("alice@example.com", "secret")[0])
 print("select:", m.select("INBOX"))
 m.logout()
+# imaplib's AUTHENTICATE waits for the server's (empty) base64 challenge.
+m = imaplib.IMAP4("127.0.0.1", port)
+m.starttls(ssl_context=ssl.create_default_context(cafile=cafile))
+challenges = []
+def plain(challenge):
+    challenges.append(challenge)
+    return b"\0alice@example.com\0secret"
+print("authenticate:", m.authenticate("PLAIN", plain)[0], challenges)
+m.logout()
 "#,
         &[server.addr.port().to_string(), cert.display().to_string()],
     )
     .await;
+    assert!(out.contains("authenticate: OK [b'']"), "{out}");
     assert!(out.contains("PRIVACYREQUIRED"), "{out}");
     assert!(out.contains("login: OK"), "{out}");
     assert!(out.contains("select: ('OK', [b'3'])"), "{out}");
@@ -669,4 +679,38 @@ async fn acl_sharing_between_accounts() {
     let report = store.check(false).unwrap();
     assert!(report.is_clean(), "{:?}", report.findings);
     assert_eq!(report.acl_entries, 1, "only the anyone entry on Private is left");
+}
+
+/// SENT* compare the Date field's own day; header searches and header
+/// fetches (served from the header cache after the first) give the same
+/// answers every time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sent_dates_and_cached_header_reads() {
+    let server = start(true).await;
+    let mut stream = logged_in(server.addr).await;
+    exchange(&mut stream, "s1 SELECT INBOX\r\n", "s1 ").await;
+    // Message 1 is dated Mon, 7 Feb 1994 21:52:25 -0800 (8 Feb in UTC);
+    // the others have no Date field and an internal date in 2023.
+    let reply = exchange(&mut stream, "s2 SEARCH SENTON 7-Feb-1994\r\n", "s2 ").await;
+    assert!(reply.starts_with("* SEARCH 1\r\n"), "{reply}");
+    let reply = exchange(&mut stream, "s3 SEARCH SENTON 8-Feb-1994\r\n", "s3 ").await;
+    assert!(reply.starts_with("* SEARCH\r\n"), "{reply}");
+    let reply = exchange(&mut stream, "s4 SEARCH SENTBEFORE 1-Jan-2000\r\n", "s4 ").await;
+    assert!(reply.starts_with("* SEARCH 1\r\n"), "{reply}");
+    let reply = exchange(&mut stream, "s5 SEARCH SENTSINCE 1-Jan-2020\r\n", "s5 ").await;
+    assert!(reply.starts_with("* SEARCH 2 3\r\n"), "{reply}");
+    for round in 0..3 {
+        let reply = exchange(&mut stream, &format!("h{round} SEARCH SUBJECT \"multipart\"\r\n"), "h").await;
+        assert!(reply.starts_with("* SEARCH 2\r\n"), "{reply}");
+        let reply =
+            exchange(&mut stream, &format!("f{round} FETCH 1:3 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])\r\n"), "f").await;
+        assert!(
+            reply.contains("* 1 FETCH (BODY[HEADER.FIELDS (SUBJECT)] {26}\r\nSubject: First message\r\n\r\n)")
+                && reply.contains("* 3 FETCH (BODY[HEADER.FIELDS (SUBJECT)] {18}\r\nSubject: Third\r\n\r\n)"),
+            "{reply}"
+        );
+        let reply = exchange(&mut stream, &format!("b{round} SEARCH BODY \"third body\"\r\n"), "b").await;
+        assert!(reply.starts_with("* SEARCH 3\r\n"), "{reply}");
+    }
+    assert!(server.store.header_cache_bytes() > 0, "header reads went through the cache");
 }

@@ -65,6 +65,7 @@ mod check;
 mod commit;
 mod directory;
 mod format;
+mod headers;
 mod keys;
 mod mail;
 mod queue;
@@ -91,11 +92,14 @@ pub struct StoreOptions {
     pub defaults: ServerDefaults,
     /// Block cache size in bytes.
     pub cache_bytes: usize,
+    /// Memory for message headers kept for header searches and fetches
+    /// (`SEARCH SUBJECT`, `BODY.PEEK[HEADER.FIELDS (...)]`), in bytes.
+    pub header_cache_bytes: usize,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { defaults: ServerDefaults::default(), cache_bytes: 64 << 20 }
+        StoreOptions { defaults: ServerDefaults::default(), cache_bytes: 64 << 20, header_cache_bytes: 32 << 20 }
     }
 }
 
@@ -108,9 +112,15 @@ pub struct Store {
     /// `base_defaults` with the stored server-level values applied.
     defaults: std::sync::RwLock<ServerDefaults>,
     path: PathBuf,
+    headers: headers::HeaderCache,
 }
 
 impl Store {
+    /// Memory held by the header cache (see [`StoreOptions::header_cache_bytes`]).
+    pub fn header_cache_bytes(&self) -> usize {
+        self.headers.bytes()
+    }
+
     /// Opens (creating if needed) the store in directory `path`.
     pub fn open(path: impl AsRef<Path>, options: StoreOptions) -> Result<Store> {
         Self::open_with_notifier(path, options, Arc::new(ChangeNotifier::new()))
@@ -163,6 +173,7 @@ impl Store {
             base_defaults: options.defaults,
             defaults: std::sync::RwLock::new(options.defaults),
             path,
+            headers: headers::HeaderCache::new(options.header_cache_bytes),
         };
         store.reload_defaults()?;
         Ok(store)

@@ -600,10 +600,22 @@ impl MailStore for Store {
     }
 
     async fn messages(&self, account: AccountId, folder: FolderId) -> Result<Vec<MessageMeta>> {
-        self.scan(CF_MESSAGE, &folder_key(account, folder))?
-            .into_iter()
-            .map(|(k, v)| decode_message(Uid(be32(&k[8..])?), &v))
-            .collect()
+        // Decoded straight from the iterator's buffers: a 20,000-message
+        // folder costs no allocation per record but its keywords.
+        let prefix = folder_key(account, folder);
+        let mut ro = ReadOptions::default();
+        if let Some(end) = prefix_end(&prefix) {
+            ro.set_iterate_upper_bound(end);
+        }
+        let mut it = self.db.raw_iterator_cf_opt(cf(&self.db, CF_MESSAGE), ro);
+        it.seek(prefix);
+        let mut out = Vec::new();
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            out.push(decode_message(Uid(be32(k.get(8..).unwrap_or_default())?), v)?);
+            it.next();
+        }
+        it.status().map_err(storage)?;
+        Ok(out)
     }
 
     async fn message(&self, account: AccountId, folder: FolderId, uid: Uid) -> Result<Option<MessageMeta>> {
@@ -619,6 +631,14 @@ impl MailStore for Store {
             Some(v) => Ok(Bytes::from(v)),
             None => Err(Error::NotFound(format!("message content {}", blob.to_hex()))),
         }
+    }
+
+    async fn header(&self, blob: BlobId) -> Result<Bytes> {
+        if let Some(header) = self.headers.get(&blob) {
+            return Ok(header);
+        }
+        let content = self.content(blob).await?;
+        Ok(self.headers.insert(blob, &content))
     }
 
     async fn structure(&self, blob: BlobId) -> Result<MessageStructure> {

@@ -2,14 +2,15 @@
 //! come from [`MailStore::structure`](axigen_core::mailstore::MailStore::structure);
 //! body sections are cut from the content with [`MessageStructure::section`].
 
-use std::collections::HashMap;
+use std::collections::HashSet;
+use std::io::Write as _;
 
 use axigen_core::mailstore::{ChangeKind, FlagChange, FlagOp, Flags, MessageMeta, ModSeq, Uid};
 use axigen_core::structure::{MessageStructure, SectionKind};
 use bytes::Bytes;
 
 use super::binary::{self, UnknownCte};
-use super::{Session, imap_flags, render, store_error, tagged};
+use super::{Session, render, store_error, tagged, write_flag_list};
 use crate::imap::data::Data;
 use crate::imap::datetime::DateTime;
 use crate::imap::encode;
@@ -109,6 +110,39 @@ fn needs_content(a: &FetchAttribute) -> bool {
     )
 }
 
+/// Whether an attribute reads only the message's own header (what clients
+/// fetch to draw a message list), which the store may keep in memory.
+fn header_only(a: &FetchAttribute) -> bool {
+    match a {
+        FetchAttribute::Rfc822Header => true,
+        FetchAttribute::BodySection { section, .. } => {
+            section.part.is_empty()
+                && matches!(
+                    section.text,
+                    Some(SectionText::Header | SectionText::HeaderFields(_) | SectionText::HeaderFieldsNot(_))
+                )
+        }
+        _ => !needs_content(a),
+    }
+}
+
+/// A folder's messages by UID, as the store lists them (in UID order).
+struct ByUid(Vec<MessageMeta>);
+
+impl ByUid {
+    fn get(&self, uid: &Uid) -> Option<&MessageMeta> {
+        self.0.binary_search_by_key(uid, |m| m.uid).ok().map(|i| &self.0[i])
+    }
+
+    fn get_mut(&mut self, uid: &Uid) -> Option<&mut MessageMeta> {
+        self.0.binary_search_by_key(uid, |m| m.uid).ok().map(|i| &mut self.0[i])
+    }
+
+    fn contains_key(&self, uid: &Uid) -> bool {
+        self.get(uid).is_some()
+    }
+}
+
 fn sets_seen(a: &FetchAttribute) -> bool {
     matches!(
         a,
@@ -157,7 +191,7 @@ impl Session {
             Ok(m) => m,
             Err(err) => return store_error(tag, &err),
         };
-        let mut metas: HashMap<Uid, MessageMeta> = messages.into_iter().map(|m| (m.uid, m)).collect();
+        let mut metas = ByUid(messages);
         if let Some(since) = cmd.changed_since {
             if cmd.vanished {
                 // RFC 7162 3.2.6: the UIDs of the set expunged since CHANGEDSINCE.
@@ -183,7 +217,7 @@ impl Session {
         }
         // A body fetch without PEEK sets \Seen (RFC 9051 6.4.5); the new
         // flags are then part of the response.
-        let mut flags_changed: Vec<Uid> = Vec::new();
+        let mut flags_changed: HashSet<Uid> = HashSet::new();
         if !read_only && attrs.iter().any(sets_seen) {
             let unseen: Vec<Uid> =
                 uids.iter().copied().filter(|u| metas.get(u).is_some_and(|m| !m.flags.contains(Flags::SEEN))).collect();
@@ -201,7 +235,7 @@ impl Session {
                                 m.flags = flags;
                                 m.keywords = keywords;
                             }
-                            flags_changed.push(uid);
+                            flags_changed.insert(uid);
                         }
                     }
                     Err(err) => return store_error(tag, &err),
@@ -210,6 +244,7 @@ impl Session {
         }
         let with_structure = attrs.iter().any(needs_structure);
         let with_content = attrs.iter().any(needs_content);
+        let with_header_only = with_content && attrs.iter().all(header_only);
         let Some(selected) = self.selected.as_ref() else {
             return tagged(tag, Status::Bad, "no mailbox selected");
         };
@@ -223,14 +258,24 @@ impl Session {
             } else {
                 None
             };
-            let content = if with_content {
-                match self.store.content(meta.blob).await {
-                    Ok(c) => Some(c),
+            let mut content = None;
+            if with_header_only {
+                // The header alone serves, unless the parsed structure puts
+                // the header's end elsewhere (unusual line ends).
+                match self.store.header(meta.blob).await {
+                    Ok(h) if structure.as_ref().is_some_and(|s| s.section(&h, &[], SectionKind::Header).is_some()) => {
+                        content = Some(h)
+                    }
+                    Ok(_) => {}
                     Err(err) => return store_error(tag, &err),
                 }
-            } else {
-                None
-            };
+            }
+            if with_content && content.is_none() {
+                match self.store.content(meta.blob).await {
+                    Ok(c) => content = Some(c),
+                    Err(err) => return store_error(tag, &err),
+                }
+            }
             let extra_flags = flags_changed.contains(&uid) && !attrs.contains(&FetchAttribute::Flags);
             if self.fetch_one(out, seq, meta, &attrs, extra_flags, structure.as_ref(), content.as_ref()).is_err() {
                 // RFC 3516 4.3: a transfer encoding the server cannot decode.
@@ -251,17 +296,32 @@ impl Session {
         structure: Option<&MessageStructure>,
         content: Option<&Bytes>,
     ) -> Result<(), UnknownCte> {
-        // Built aside, so that a part that cannot be decoded leaves no
-        // half-written response.
-        let whole = out;
-        let mut buf = Vec::new();
-        let out = &mut buf;
+        // A part that cannot be decoded leaves no half-written response.
+        let start = out.len();
+        let result = self.fetch_into(out, seq, meta, attrs, extra_flags, structure, content);
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn fetch_into(
+        &self,
+        out: &mut Vec<u8>,
+        seq: u32,
+        meta: &MessageMeta,
+        attrs: &[FetchAttribute],
+        extra_flags: bool,
+        structure: Option<&MessageStructure>,
+        content: Option<&Bytes>,
+    ) -> Result<(), UnknownCte> {
         let utf8 = self.utf8;
         // RFC 7162 3.1.4: once CONDSTORE is enabled, a FETCH with FLAGS carries MODSEQ.
         let add_modseq = self.condstore
             && (extra_flags || attrs.contains(&FetchAttribute::Flags))
             && !attrs.contains(&FetchAttribute::ModSeq);
-        out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
+        let _ = write!(out, "* {seq} FETCH (");
         let mut first = true;
         let mut sep = |out: &mut Vec<u8>| {
             if !first {
@@ -274,17 +334,23 @@ impl Session {
         for attr in attrs {
             sep(out);
             match attr {
-                FetchAttribute::Uid => out.extend_from_slice(format!("UID {}", meta.uid.0).as_bytes()),
+                FetchAttribute::Uid => {
+                    let _ = write!(out, "UID {}", meta.uid.0);
+                }
                 FetchAttribute::Flags => {
                     out.extend_from_slice(b"FLAGS ");
-                    encode::flag_list(out, &imap_flags(meta.flags, &meta.keywords));
+                    write_flag_list(out, meta.flags, &meta.keywords);
                 }
                 FetchAttribute::InternalDate => {
                     let date = DateTime::from_unix(meta.internal_date).map_or_else(String::new, |d| d.to_string());
                     out.extend_from_slice(format!("INTERNALDATE \"{date}\"").as_bytes());
                 }
-                FetchAttribute::Rfc822Size => out.extend_from_slice(format!("RFC822.SIZE {}", meta.size).as_bytes()),
-                FetchAttribute::ModSeq => out.extend_from_slice(format!("MODSEQ ({})", meta.modseq.0).as_bytes()),
+                FetchAttribute::Rfc822Size => {
+                    let _ = write!(out, "RFC822.SIZE {}", meta.size);
+                }
+                FetchAttribute::ModSeq => {
+                    let _ = write!(out, "MODSEQ ({})", meta.modseq.0);
+                }
                 FetchAttribute::Envelope => {
                     out.extend_from_slice(b"ENVELOPE ");
                     if let Some(s) = structure {
@@ -354,14 +420,13 @@ impl Session {
         if extra_flags {
             sep(out);
             out.extend_from_slice(b"FLAGS ");
-            encode::flag_list(out, &imap_flags(meta.flags, &meta.keywords));
+            write_flag_list(out, meta.flags, &meta.keywords);
         }
         if add_modseq {
             sep(out);
-            out.extend_from_slice(format!("MODSEQ ({})", meta.modseq.0).as_bytes());
+            let _ = write!(out, "MODSEQ ({})", meta.modseq.0);
         }
         out.extend_from_slice(b")\r\n");
-        whole.extend_from_slice(&buf);
         Ok(())
     }
 }

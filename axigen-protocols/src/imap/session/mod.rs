@@ -174,6 +174,37 @@ fn store_error(tag: &Tag, err: &axigen_core::Error) -> StatusResponse {
     tagged(tag, Status::No, text).with_code(code)
 }
 
+/// Writes stored flags as an IMAP flag list, `(\\Seen $Label1)`, without
+/// building [`Flag`] values: the FETCH FLAGS path for whole mailboxes. The
+/// same flags, in the same order, as [`imap_flags`].
+fn write_flag_list(out: &mut Vec<u8>, flags: Flags, keywords: &[String]) {
+    out.push(b'(');
+    let mut first = true;
+    for (f, _) in Flags::NAMES {
+        if flags.contains(f) {
+            if !first {
+                out.push(b' ');
+            }
+            first = false;
+            out.extend_from_slice(match f {
+                Flags::SEEN => b"\\Seen".as_slice(),
+                Flags::ANSWERED => b"\\Answered",
+                Flags::FLAGGED => b"\\Flagged",
+                Flags::DELETED => b"\\Deleted",
+                _ => b"\\Draft",
+            });
+        }
+    }
+    for k in keywords.iter().filter(|k| Flag::parse(k).is_ok()) {
+        if !first {
+            out.push(b' ');
+        }
+        first = false;
+        out.extend_from_slice(k.as_bytes());
+    }
+    out.push(b')');
+}
+
 /// Stored flags as IMAP flags.
 fn imap_flags(flags: Flags, keywords: &[String]) -> Vec<Flag> {
     let mut out: Vec<Flag> = Vec::new();
@@ -363,7 +394,8 @@ impl Session {
                 } else if let Some(ir) = initial_response {
                     self.auth_plain(&tag, ir.expose()).await
                 } else {
-                    response::continuation(out, "");
+                    // RFC 4616 2: PLAIN starts with an empty challenge, `+ ` alone.
+                    response::continuation_challenge(out, b"");
                     self.pending_auth = Some(tag);
                     return Next::AuthLine;
                 }
@@ -629,6 +661,19 @@ mod tests {
         assert_eq!(keywords, vec!["$Label1".to_owned()]);
         let back = imap_flags(flags, &keywords);
         assert_eq!(back, vec![Flag::Seen, Flag::Deleted, Flag::Draft, Flag::Keyword(Atom::new("$Label1").unwrap())]);
+    }
+
+    #[test]
+    fn flag_list_written_directly_equals_the_flag_values() {
+        let keywords = vec!["$Label1".to_owned(), "Work".to_owned()];
+        for bits in 0..32u8 {
+            let flags = Flags(bits);
+            let mut direct = Vec::new();
+            write_flag_list(&mut direct, flags, &keywords);
+            let mut via = Vec::new();
+            crate::imap::encode::flag_list(&mut via, &imap_flags(flags, &keywords));
+            assert_eq!(String::from_utf8(direct).unwrap(), String::from_utf8(via).unwrap());
+        }
     }
 
     #[test]

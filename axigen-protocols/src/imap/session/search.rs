@@ -40,6 +40,45 @@ fn needs_content(key: &SearchKey) -> bool {
     }
 }
 
+/// Keys that read the body, not only the header.
+fn needs_body(key: &SearchKey) -> bool {
+    match key {
+        SearchKey::Body(_) | SearchKey::Text(_) => true,
+        SearchKey::Not(k) => needs_body(k),
+        SearchKey::Or(a, b) => needs_body(a) || needs_body(b),
+        SearchKey::And(keys) => keys.iter().any(needs_body),
+        _ => false,
+    }
+}
+
+/// The day of the Date header field, in the field's own time zone (RFC
+/// 9051 6.4.4: SENT* disregard time and timezone); `None` without a
+/// readable one.
+fn sent_day(raw: &[u8]) -> Option<i64> {
+    let header = header_of(raw);
+    let mut value: Option<Vec<u8>> = None;
+    let mut i = 0;
+    while i < header.len() {
+        let start = i;
+        loop {
+            i = header[i..].iter().position(|&b| b == b'\n').map_or(header.len(), |p| i + p + 1);
+            if i >= header.len() || !matches!(header[i], b' ' | b'\t') {
+                break;
+            }
+        }
+        let field = &header[start..i];
+        if let Some(colon) = field.iter().position(|&c| c == b':')
+            && field[..colon].trim_ascii().eq_ignore_ascii_case(b"Date")
+        {
+            value = Some(field[colon + 1..].to_vec());
+            break;
+        }
+    }
+    let value = String::from_utf8_lossy(&value?).into_owned();
+    let date = mail_parser::DateTime::parse_rfc822(value.trim())?;
+    crate::imap::datetime::Date::new(date.year, date.month, date.day).ok().map(|d| d.days_since_epoch())
+}
+
 fn contains_ci(haystack: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || haystack.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
 }
@@ -102,10 +141,11 @@ fn matches(key: &SearchKey, c: &Candidate<'_>, largest_seq: u32, largest_uid: u3
         SearchKey::Before(d) => day < d.days_since_epoch(),
         SearchKey::On(d) => day == d.days_since_epoch(),
         SearchKey::Since(d) => day >= d.days_since_epoch(),
-        // The Date header is not parsed here; the internal date stands in.
-        SearchKey::SentBefore(d) => day < d.days_since_epoch(),
-        SearchKey::SentOn(d) => day == d.days_since_epoch(),
-        SearchKey::SentSince(d) => day >= d.days_since_epoch(),
+        // The Date header's day; the internal date stands in for a message
+        // without a readable one.
+        SearchKey::SentBefore(d) => sent_day(raw).unwrap_or(day) < d.days_since_epoch(),
+        SearchKey::SentOn(d) => sent_day(raw).unwrap_or(day) == d.days_since_epoch(),
+        SearchKey::SentSince(d) => sent_day(raw).unwrap_or(day) >= d.days_since_epoch(),
         SearchKey::From(v) => header_contains(raw, "From", v),
         SearchKey::To(v) => header_contains(raw, "To", v),
         SearchKey::Cc(v) => header_contains(raw, "Cc", v),
@@ -161,6 +201,9 @@ impl Session {
             Err(err) => return store_error(tag, &err),
         };
         let with_content = cmd.criteria.iter().any(needs_content);
+        // Header keys read the header alone, which the store may keep in
+        // memory; BODY and TEXT read the whole message.
+        let with_body = cmd.criteria.iter().any(needs_body);
         let Some(selected) = self.selected.as_ref() else {
             return tagged(tag, Status::Bad, "no mailbox selected");
         };
@@ -170,8 +213,13 @@ impl Session {
         let mut highest_modseq = 0;
         for meta in &messages {
             let Some(seq) = selected.seq_of(meta.uid) else { continue };
-            let content = if with_content {
+            let content = if with_body {
                 match self.store.content(meta.blob).await {
+                    Ok(c) => Some(c),
+                    Err(err) => return store_error(tag, &err),
+                }
+            } else if with_content {
+                match self.store.header(meta.blob).await {
                     Ok(c) => Some(c),
                     Err(err) => return store_error(tag, &err),
                 }
@@ -226,5 +274,18 @@ mod tests {
         assert!(header_contains(raw, "Subject", b"world"));
         assert!(!header_contains(raw, "Subject", b"header"));
         assert!(!header_contains(raw, "To", b""));
+    }
+
+    #[test]
+    fn sent_day_is_the_date_field_in_its_own_zone() {
+        use super::sent_day;
+        let day = |y, m, d| crate::imap::datetime::Date::new(y, m, d).unwrap().days_since_epoch();
+        // 23:30 at -0800 is the next day in UTC; SENTON compares the 7th.
+        let raw = b"Subject: x\r\nDate: Mon, 7 Feb 1994 23:30:00 -0800\r\n\r\nDate: not this\r\n";
+        assert_eq!(sent_day(raw), Some(day(1994, 2, 7)));
+        let folded = b"Date:\r\n Tue, 1 Mar 2022 08:00:00 +0100\r\n\r\n";
+        assert_eq!(sent_day(folded), Some(day(2022, 3, 1)));
+        assert_eq!(sent_day(b"Subject: none\r\n\r\n"), None);
+        assert_eq!(sent_day(b"Date: garbage\r\n\r\n"), None);
     }
 }

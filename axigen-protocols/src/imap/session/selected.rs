@@ -93,14 +93,15 @@ impl Selected {
 /// `* n FETCH ([UID u ]FLAGS (...)[ MODSEQ (m)])`; MODSEQ once CONDSTORE
 /// is enabled (RFC 7162 3.1.4: every FETCH with FLAGS carries it).
 pub(super) fn flags_response(out: &mut Vec<u8>, seq: u32, meta: &MessageMeta, uid: bool, modseq: bool) {
-    out.extend_from_slice(format!("* {seq} FETCH (").as_bytes());
+    use std::io::Write as _;
+    let _ = write!(out, "* {seq} FETCH (");
     if uid {
-        out.extend_from_slice(format!("UID {} ", meta.uid.0).as_bytes());
+        let _ = write!(out, "UID {} ", meta.uid.0);
     }
     out.extend_from_slice(b"FLAGS ");
-    crate::imap::encode::flag_list(out, &imap_flags(meta.flags, &meta.keywords));
+    super::write_flag_list(out, meta.flags, &meta.keywords);
     if modseq {
-        out.extend_from_slice(format!(" MODSEQ ({})", meta.modseq.0).as_bytes());
+        let _ = write!(out, " MODSEQ ({})", meta.modseq.0);
     }
     out.extend_from_slice(b")\r\n");
 }
