@@ -12,6 +12,11 @@
 #    SELECT Work (200 messages), FETCH 1:* FLAGS, FETCH 1:* ENVELOPE,
 #    SEARCH UNSEEN, APPEND, UID STORE +FLAGS (\Deleted), UID EXPUNGE, LOGOUT.
 #
+# Both servers remember successful password checks for 15 minutes: ours by
+# default ([auth] verified_cache_seconds), Dovecot with auth_cache_size and
+# auth_cache_ttl set here (its default is no cache). AUTH_CACHE=0 turns the
+# cache off in both, for the cost of an argon2 check at every LOGIN.
+#
 # Needs root (Dovecot runs as a system daemon with its own users) and
 # Debian's dovecot-imapd, which the script installs if missing. It builds the
 # server in release mode.
@@ -21,6 +26,8 @@ cd "$(dirname "$0")/.."
 MESSAGES=${1:-5000}
 CLIENTS=${2:-50}
 ROUNDS=${3:-10}
+AUTH_CACHE=${AUTH_CACHE:-1}
+if [ "$AUTH_CACHE" = 1 ]; then OURS_CACHE=900; DOVECOT_CACHE="auth_cache_size = 10M"; else OURS_CACHE=0; DOVECOT_CACHE="auth_cache_size = 0"; fi
 OURS_PORT=13143
 DOVECOT_PORT=13144
 WORK=$(mktemp -d /var/tmp/axigen-imap-bench.XXXXXX)
@@ -45,6 +52,11 @@ data_dir = "$WORK/ours"
 hostname = "bench.example"
 [log]
 level = "warn"
+[imap]
+# Every client logs in as the one bench user (Dovecot: mail_max_userip_connections).
+max_connections_per_account = 0
+[auth]
+verified_cache_seconds = $OURS_CACHE
 [[listener]]
 service = "imap"
 bind = "127.0.0.1:$OURS_PORT"
@@ -92,6 +104,8 @@ ssl_key = <$KEY
 $DH
 disable_plaintext_auth = yes
 auth_mechanisms = plain
+$DOVECOT_CACHE
+auth_cache_ttl = 15 min
 passdb {
   driver = passwd-file
   args = username_format=%u $WORK/dovecot/passwd
@@ -238,11 +252,11 @@ run() { python3 "$WORK/bench.py" "$CERT" "$1" "$MESSAGES" "$CLIENTS" "$ROUNDS"; 
 ours=$(run $OURS_PORT)
 dovecot=$(run $DOVECOT_PORT)
 
-python3 - "$MESSAGES" "$CLIENTS" "$ROUNDS" "$ours" "$dovecot" <<'EOF'
+python3 - "$MESSAGES" "$CLIENTS" "$ROUNDS" "$ours" "$dovecot" "$AUTH_CACHE" <<'EOF'
 import ast, sys
 n, clients, rounds = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 ours, dove = ast.literal_eval(sys.argv[4]), ast.literal_eval(sys.argv[5])
-print(f"IMAP over STARTTLS, Python imaplib clients; Dovecot: Maildir, mail_fsync = always")
+print(f"IMAP over STARTTLS, Python imaplib clients; Dovecot: Maildir, mail_fsync = always; password cache: {'on in both' if sys.argv[6] == '1' else 'off in both'}")
 print(f"{'':<34}{'axigen-rs':>12}{'dovecot':>12}{'dovecot/ours':>14}")
 def row(name, a, b, scale=1, unit="s"):
     a, b = a * scale, b * scale

@@ -32,6 +32,8 @@ pub struct Config {
     #[serde(default)]
     pub imap: ImapSettings,
     #[serde(default)]
+    pub auth: AuthSettings,
+    #[serde(default)]
     pub processing: Processing,
     #[serde(default)]
     pub log: LogConfig,
@@ -107,6 +109,36 @@ impl Default for ImapSettings {
             max_commands_per_second: default_imap_max_commands_per_second(),
         }
     }
+}
+
+/// `[auth]`: password checks for every protocol and the admin API.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// How long a successful password check is remembered, in seconds, so
+    /// that clients logging in again do not pay argon2 each time; 0 turns
+    /// the cache off. A password change retires the entry at once.
+    #[serde(default = "default_verified_cache_seconds")]
+    pub verified_cache_seconds: u64,
+    /// Successful checks remembered at most.
+    #[serde(default = "default_verified_cache_entries")]
+    pub verified_cache_entries: usize,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        AuthSettings {
+            verified_cache_seconds: default_verified_cache_seconds(),
+            verified_cache_entries: default_verified_cache_entries(),
+        }
+    }
+}
+
+fn default_verified_cache_seconds() -> u64 {
+    15 * 60
+}
+fn default_verified_cache_entries() -> usize {
+    10_000
 }
 
 fn default_imap_max_connections_per_account() -> u32 {

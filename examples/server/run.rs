@@ -107,6 +107,10 @@ pub fn admin_password(config: Config, user: &str) -> ExitCode {
 /// `server` / `server run`.
 pub fn run(config: Config) -> ExitCode {
     init_logging(&config);
+    axigen_core::password::configure_verified_cache(
+        std::time::Duration::from_secs(config.auth.verified_cache_seconds),
+        config.auth.verified_cache_entries,
+    );
     let rt = runtime(&config);
     match rt.block_on(serve(config)) {
         Ok(()) => ExitCode::SUCCESS,
