@@ -220,15 +220,19 @@ row("clients idling (round 1)", [str(r["rounds"][0]["opened"]) for _, r in runs]
 row("processes with all idling", [str(r["rounds"][0]["idle"]["processes"]) for _, r in runs])
 row("seconds to open all (round 1)", [f"{r['rounds'][0]['setup_seconds']:.1f}" for _, r in runs])
 # After the clients leave, memory should come back near the baseline and
-# not climb from round to round.
+# not climb from round to round. Allocators keep freed pages and now and
+# then add an arena or a heap (steps of a few MiB), so the verdict allows
+# 10% of what N clients took; more rounds make a leak stand out more.
 for name, r in runs:
     key = "pss" if r["before"]["pss"] is not None else "rss"
     afters = [x["after"][key] for x in r["rounds"]]
     growth = afters[-1] - afters[0]
+    sessions = sum(x["opened"] for x in r["rounds"][1:])
     idle_delta = r["rounds"][0]["idle"][key] - r["before"][key]
-    verdict = "stable" if growth <= max(0.05 * idle_delta, 2 * MiB) else "GROWS"
+    verdict = "stable" if growth <= max(0.10 * idle_delta, 2 * MiB) else "GROWS"
+    per_session = f", {growth / sessions:+,.0f} B per later session" if sessions else ""
     print(f"{name}: {key.upper()} after the clients left, rounds 1 -> {len(afters)}: "
-          f"{afters[0] / MiB:,.1f} -> {afters[-1] / MiB:,.1f} MiB ({growth / MiB:+,.1f} MiB; "
+          f"{afters[0] / MiB:,.1f} -> {afters[-1] / MiB:,.1f} MiB ({growth / MiB:+,.1f} MiB{per_session}; "
           f"kept after round 1: {(afters[0] - r['before'][key]) / MiB:+,.1f} MiB): {verdict}")
 for name, r in runs[:2]:
     goal = per_conn(r, "pss") or per_conn(r, "rss")
