@@ -26,6 +26,7 @@
 pub mod access;
 pub mod acl;
 pub mod delivery;
+pub mod devices;
 pub mod directory;
 pub mod license;
 pub mod mailstore;
