@@ -714,3 +714,20 @@ async fn sent_dates_and_cached_header_reads() {
     }
     assert!(server.store.header_cache_bytes() > 0, "header reads went through the cache");
 }
+
+/// Header searches match RFC 2047 encoded-words by their decoded text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_decodes_encoded_words() {
+    let server = start(true).await;
+    let mut stream = logged_in(server.addr).await;
+    let message = "From: =?ISO-8859-1?Q?J=F6rg?= <j@example.com>\r\nSubject: =?UTF-8?Q?Mittagessen_am_Fr=C3=A4itag?=\r\n\r\nx\r\n";
+    let reply = exchange(&mut stream, &format!("a1 APPEND INBOX {{{}+}}\r\n{message}\r\n", message.len()), "a1 ").await;
+    assert!(reply.starts_with("a1 OK"), "{reply}");
+    exchange(&mut stream, "s1 SELECT INBOX\r\n", "s1 ").await;
+    let reply = exchange(&mut stream, "s2 SEARCH CHARSET UTF-8 SUBJECT {8+}\r\nFräitag\r\n", "s2 ").await;
+    assert!(reply.starts_with("* SEARCH 4\r\n"), "{reply}");
+    let reply = exchange(&mut stream, "s3 SEARCH CHARSET UTF-8 FROM {5+}\r\njörg\r\n", "s3 ").await;
+    assert!(reply.starts_with("* SEARCH 4\r\n"), "{reply}");
+    let reply = exchange(&mut stream, "s4 SEARCH SUBJECT samstag\r\n", "s4 ").await;
+    assert!(reply.starts_with("* SEARCH\r\n"), "{reply}");
+}

@@ -55,7 +55,25 @@ enum Command {
     },
 }
 
+/// glibc raises its mmap threshold each time a large block is freed, after
+/// which the 19 MiB argon2 buffers of password checks come from the heap
+/// and stay resident (hundreds of MiB after a login storm). A fixed
+/// threshold keeps every allocation above 1 MiB in its own mapping,
+/// returned to the system when freed.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn fix_mmap_threshold() {
+    // SAFETY: mallopt only changes allocator tuning; it is called once,
+    // before any thread is started.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn fix_mmap_threshold() {}
+
 fn main() -> ExitCode {
+    fix_mmap_threshold();
     let cli = Cli::parse();
     if let Some(Command::License { command }) = &cli.command {
         return license_cli::run(command);

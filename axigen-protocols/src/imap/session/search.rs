@@ -111,6 +111,43 @@ fn header_contains(raw: &[u8], name: &str, value: &[u8]) -> bool {
     })
 }
 
+/// The decoded texts of the header fields called `name`: RFC 2047
+/// encoded-words decoded, addresses as display name and address.
+fn decoded_values(raw: &[u8], name: &str) -> Vec<String> {
+    use mail_parser::{HeaderValue, MessageParser};
+    let Some(message) = MessageParser::new().parse_headers(header_of(raw)) else { return Vec::new() };
+    let mut out = Vec::new();
+    for header in message.headers().iter().filter(|h| h.name.as_str().eq_ignore_ascii_case(name)) {
+        match &header.value {
+            HeaderValue::Text(t) => out.push(t.to_string()),
+            HeaderValue::TextList(list) => out.extend(list.iter().map(|t| t.to_string())),
+            HeaderValue::Address(address) => {
+                for addr in address.iter() {
+                    let name = addr.name.as_deref().unwrap_or_default();
+                    let mailbox = addr.address.as_deref().unwrap_or_default();
+                    out.push(format!("{name} <{mailbox}>"));
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// [`header_contains`], and for fields with RFC 2047 encoded-words, the
+/// same test on their decoded text, case-insensitive beyond ASCII (the
+/// CHARSET of SEARCH is about the text as people read it).
+fn header_matches(raw: &[u8], name: &str, value: &[u8]) -> bool {
+    if header_contains(raw, name, value) {
+        return true;
+    }
+    if !header_of(raw).windows(2).any(|w| w == b"=?") {
+        return false;
+    }
+    let needle = String::from_utf8_lossy(value).to_lowercase();
+    decoded_values(raw, name).iter().any(|v| v.to_lowercase().contains(&needle))
+}
+
 fn day_of(timestamp: i64) -> i64 {
     timestamp.div_euclid(86_400)
 }
@@ -146,12 +183,12 @@ fn matches(key: &SearchKey, c: &Candidate<'_>, largest_seq: u32, largest_uid: u3
         SearchKey::SentBefore(d) => sent_day(raw).unwrap_or(day) < d.days_since_epoch(),
         SearchKey::SentOn(d) => sent_day(raw).unwrap_or(day) == d.days_since_epoch(),
         SearchKey::SentSince(d) => sent_day(raw).unwrap_or(day) >= d.days_since_epoch(),
-        SearchKey::From(v) => header_contains(raw, "From", v),
-        SearchKey::To(v) => header_contains(raw, "To", v),
-        SearchKey::Cc(v) => header_contains(raw, "Cc", v),
-        SearchKey::Bcc(v) => header_contains(raw, "Bcc", v),
-        SearchKey::Subject(v) => header_contains(raw, "Subject", v),
-        SearchKey::Header(name, v) => header_contains(raw, name, v),
+        SearchKey::From(v) => header_matches(raw, "From", v),
+        SearchKey::To(v) => header_matches(raw, "To", v),
+        SearchKey::Cc(v) => header_matches(raw, "Cc", v),
+        SearchKey::Bcc(v) => header_matches(raw, "Bcc", v),
+        SearchKey::Subject(v) => header_matches(raw, "Subject", v),
+        SearchKey::Header(name, v) => header_matches(raw, name, v),
         SearchKey::Body(v) => contains_ci(raw.get(header_of(raw).len()..).unwrap_or_default(), v),
         SearchKey::Text(v) => contains_ci(raw, v),
         SearchKey::Uid(set) => set.contains(c.meta.uid.0, largest_uid),
@@ -274,6 +311,21 @@ mod tests {
         assert!(header_contains(raw, "Subject", b"world"));
         assert!(!header_contains(raw, "Subject", b"header"));
         assert!(!header_contains(raw, "To", b""));
+    }
+
+    #[test]
+    fn encoded_words_are_searched_decoded() {
+        use super::header_matches;
+        let raw = "Subject: =?UTF-8?Q?Mittagessen_am_Fr=C3=A4itag?=\r\n\
+From: =?ISO-8859-1?Q?J=F6rg_M=FCller?= <joerg@example.com>\r\n\r\nbody\r\n"
+            .as_bytes();
+        assert!(header_matches(raw, "Subject", "Fräitag".as_bytes()));
+        assert!(header_matches(raw, "Subject", "FRÄITAG".as_bytes()));
+        assert!(header_matches(raw, "subject", b"mittagessen am"));
+        assert!(!header_matches(raw, "Subject", "Samstag".as_bytes()));
+        assert!(header_matches(raw, "From", "Jörg Müller".as_bytes()));
+        assert!(header_matches(raw, "From", b"joerg@example.com"));
+        assert!(!header_matches(raw, "To", b""));
     }
 
     #[test]
