@@ -40,6 +40,10 @@ pub struct CheckReport {
     pub queued: u64,
     /// Folder access-list entries checked.
     pub acl_entries: u64,
+    /// Mobile devices (ActiveSync partnerships) checked.
+    pub devices: u64,
+    /// Per-collection sync states of devices checked.
+    pub sync_states: u64,
     /// Problems, empty when the store is consistent.
     pub findings: Vec<Finding>,
 }
@@ -56,8 +60,8 @@ impl CheckReport {
 }
 
 impl Store {
-    /// Verifies counters, UIDs, MODSEQs, blob references, message structures
-    /// and the change log. With `deep`, also re-hashes every blob against its
+    /// Verifies counters, UIDs, MODSEQs, blob references, message structures,
+    /// the change log, access lists, and devices with their sync states. With `deep`, also re-hashes every blob against its
     /// id and recomputes its structure.
     pub fn check(&self, deep: bool) -> Result<CheckReport> {
         let mut r = CheckReport::default();
@@ -277,7 +281,68 @@ impl Store {
             }
         }
         self.check_acl(&mut r)?;
+        self.check_devices(&mut r)?;
         Ok(r)
+    }
+
+    /// Every device record decodes, matches its key and belongs to an
+    /// account that exists; every sync state belongs to a device.
+    fn check_devices(&self, r: &mut CheckReport) -> Result<()> {
+        use crate::devices::{decode_device, decode_device_key, decode_sync_state_key, validate_device_id};
+        let mut accounts: HashMap<AccountId, bool> = HashMap::new();
+        let mut devices: HashSet<(AccountId, String)> = HashSet::new();
+        for (k, v) in self.scan(CF_DEVICE, b"")? {
+            r.devices += 1;
+            let (account, id) = match decode_device_key(&k) {
+                Ok(parts) => parts,
+                Err(e) => {
+                    r.add("device", format!("key {k:?}: {e}"));
+                    continue;
+                }
+            };
+            let obj = format!("device {id:?} of account {account}");
+            if let Err(e) = validate_device_id(&id) {
+                r.add(&obj, e.to_string());
+            }
+            match decode_device(&v) {
+                Ok(d) if d.account != account || d.device_id != id => {
+                    r.add(&obj, format!("the record is for device {:?} of account {}", d.device_id, d.account))
+                }
+                Ok(_) => {}
+                Err(e) => r.add(&obj, e.to_string()),
+            }
+            let exists = match accounts.get(&account) {
+                Some(&exists) => exists,
+                None => {
+                    let exists = self
+                        .db
+                        .get_cf(crate::commit::cf(&self.db, CF_DIRECTORY), account_key(account))
+                        .map_err(crate::commit::storage)?
+                        .is_some();
+                    accounts.insert(account, exists);
+                    exists
+                }
+            };
+            if !exists {
+                r.add(&obj, "device of an account that does not exist");
+            }
+            devices.insert((account, id));
+        }
+        for (k, _) in self.scan(CF_SYNC_STATE, b"")? {
+            r.sync_states += 1;
+            match decode_sync_state_key(&k) {
+                Ok((account, id, collection)) => {
+                    if !devices.contains(&(account, id.clone())) {
+                        r.add(
+                            format!("sync state of device {id:?} of account {account} collection {collection:?}"),
+                            "sync state without a device",
+                        );
+                    }
+                }
+                Err(e) => r.add("sync_state", format!("key {k:?}: {e}")),
+            }
+        }
+        Ok(())
     }
 
     /// Every access-list entry has both copies with the same rights, on a

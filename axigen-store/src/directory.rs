@@ -332,6 +332,7 @@ impl DirectoryAdmin for Store {
                     delete_folder_op(ctx, id, axigen_core::mailstore::FolderId(be32(&k[4..])?), true)?;
                 }
                 crate::acl::drop_grantee(ctx, id)?;
+                crate::devices::drop_account_devices(ctx, id)?;
                 for (k, _) in ctx.scan(CF_CHANGELOG, &acct(id))? {
                     ctx.delete(CF_CHANGELOG, &k)?;
                 }

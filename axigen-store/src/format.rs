@@ -8,6 +8,7 @@
 //! | 2 | adds the `queue` column family (outbound queue) |
 //! | 3 | adds the `structure` column family: every blob's message structure (postcard) |
 //! | 4 | adds the `acl` column family: folder access lists and shared-folder subscriptions |
+//! | 5 | adds the `device` and `sync_state` column families: ActiveSync partnerships and their sync state |
 //!
 //! A layout change bumps [`FORMAT_VERSION`] and adds a function to
 //! [`MIGRATIONS`] that rewrites a store of the previous version in one synced
@@ -26,12 +27,12 @@ use crate::commit::{Db, cf, storage};
 use crate::keys::{ALL_CFS, CF_BLOB, CF_META, CF_STRUCTURE, META_FORMAT, encode_structure};
 
 /// The layout version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 
 type Migration = fn(&Db, &mut WriteBatch) -> Result<()>;
 
 /// `MIGRATIONS[i]` upgrades a store from version `i + 1` to `i + 2`.
-const MIGRATIONS: &[Migration] = &[add_queue, add_structures, add_acl];
+const MIGRATIONS: &[Migration] = &[add_queue, add_structures, add_acl, add_devices];
 
 /// Bounds of one batch of structure records written by the 2 -> 3 upgrade.
 const STRUCTURE_BATCH_RECORDS: usize = 512;
@@ -54,6 +55,19 @@ fn add_queue(db: &Db, _batch: &mut rocksdb::WriteBatch) -> Result<()> {
 fn add_acl(db: &Db, _batch: &mut WriteBatch) -> Result<()> {
     if db.cf_handle(crate::keys::CF_ACL).is_none() {
         return Err(Error::Format("the acl column family was not created".into()));
+    }
+    Ok(())
+}
+
+/// 4 -> 5: the `device` and `sync_state` column families are created empty
+/// when the store is opened: no device has a partnership yet. The bump keeps
+/// format-4 software, which would not delete an account's devices and sync
+/// state with it, away from the store.
+fn add_devices(db: &Db, _batch: &mut WriteBatch) -> Result<()> {
+    for name in [crate::keys::CF_DEVICE, crate::keys::CF_SYNC_STATE] {
+        if db.cf_handle(name).is_none() {
+            return Err(Error::Format(format!("the {name} column family was not created")));
+        }
     }
     Ok(())
 }

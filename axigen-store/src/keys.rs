@@ -27,6 +27,8 @@ pub const CF_SEAT: &str = "seat";
 pub const CF_QUEUE: &str = "queue";
 pub const CF_STRUCTURE: &str = "structure";
 pub const CF_ACL: &str = "acl";
+pub const CF_DEVICE: &str = "device";
+pub const CF_SYNC_STATE: &str = "sync_state";
 
 /// Every column family, in creation order.
 pub const ALL_CFS: &[&str] = &[
@@ -43,6 +45,8 @@ pub const ALL_CFS: &[&str] = &[
     CF_QUEUE,
     CF_STRUCTURE,
     CF_ACL,
+    CF_DEVICE,
+    CF_SYNC_STATE,
 ];
 
 pub const META_FORMAT: &[u8] = b"format";

@@ -2,8 +2,9 @@
 //! every storage trait of `axigen-core` ([`MailStore`](axigen_core::mailstore::MailStore),
 //! [`Directory`](axigen_core::directory::Directory),
 //! [`DirectoryAdmin`](axigen_core::directory::DirectoryAdmin) and
-//! [`SeatStore`](axigen_core::license::SeatStore) and
-//! [`QueueStore`](axigen_core::queue::QueueStore)).
+//! [`SeatStore`](axigen_core::license::SeatStore),
+//! [`QueueStore`](axigen_core::queue::QueueStore) and
+//! [`DeviceStore`](axigen_core::devices::DeviceStore)).
 //!
 //! # Durability
 //!
@@ -43,6 +44,8 @@
 //! | `acl` | `G` owner folder grantee | rights (u16): a folder's access-list entry |
 //! | | `R` grantee owner folder | rights (u16): the same entry, found from the grantee |
 //! | | `S` owner folder account | empty: the account subscribed to the shared folder |
+//! | `device` | account-id device-id | JSON [`Device`](axigen_core::devices::Device): an ActiveSync partnership |
+//! | `sync_state` | account-id device-id-length(u8) device-id collection | the protocol's opaque state for one collection |
 //!
 //! A message delivered to many folders, or copied, is stored once in `blob`
 //! and counted in `blob_ref`; the blob goes when its last reference does.
@@ -63,6 +66,7 @@
 mod acl;
 mod check;
 mod commit;
+mod devices;
 mod directory;
 mod format;
 mod headers;

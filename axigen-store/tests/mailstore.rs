@@ -517,6 +517,8 @@ async fn a_format_3_store_is_upgraded_with_an_empty_access_list_family() {
         let cfs = rocksdb::DB::list_cf(&rocksdb::Options::default(), dir.path()).unwrap();
         let mut db = rocksdb::DB::open_cf(&rocksdb::Options::default(), dir.path(), cfs).unwrap();
         db.drop_cf("acl").unwrap();
+        db.drop_cf("device").unwrap();
+        db.drop_cf("sync_state").unwrap();
         db.put_cf(db.cf_handle("meta").unwrap(), b"format", 3u32.to_be_bytes()).unwrap();
     }
     let store = open(dir.path());
@@ -527,5 +529,5 @@ async fn a_format_3_store_is_upgraded_with_an_empty_access_list_family() {
     let cfs = rocksdb::DB::list_cf(&rocksdb::Options::default(), dir.path()).unwrap();
     assert!(cfs.iter().any(|c| c == "acl"));
     let db = rocksdb::DB::open_cf(&rocksdb::Options::default(), dir.path(), cfs).unwrap();
-    assert_eq!(db.get_cf(db.cf_handle("meta").unwrap(), b"format").unwrap().unwrap(), 4u32.to_be_bytes());
+    assert_eq!(db.get_cf(db.cf_handle("meta").unwrap(), b"format").unwrap().unwrap(), 5u32.to_be_bytes());
 }

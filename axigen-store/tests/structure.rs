@@ -235,8 +235,8 @@ fn the_check_reports_missing_wrong_and_orphaned_structures() {
 async fn a_format_2_store_is_upgraded_with_message_structures() {
     let dir = tempfile::tempdir().unwrap();
     // Write a store, then turn it into exactly what format 2 looked like: no
-    // `structure` and `acl` column families, format record 2. More blobs than one
-    // upgrade batch holds, a queued one among them.
+    // `structure`, `acl`, `device` and `sync_state` column families, format
+    // record 2. More blobs than one upgrade batch holds, a queued one among them.
     let (account_id, contents) = {
         let store = Arc::new(open(dir.path()));
         domain(&store, "example.com").await;
@@ -270,6 +270,8 @@ async fn a_format_2_store_is_upgraded_with_message_structures() {
         let mut db = rocksdb::DB::open_cf(&rocksdb::Options::default(), dir.path(), cfs).unwrap();
         db.drop_cf("structure").unwrap();
         db.drop_cf("acl").unwrap();
+        db.drop_cf("device").unwrap();
+        db.drop_cf("sync_state").unwrap();
         db.put_cf(db.cf_handle("meta").unwrap(), b"format", 2u32.to_be_bytes()).unwrap();
     }
     let store = open(dir.path());
@@ -286,8 +288,8 @@ async fn a_format_2_store_is_upgraded_with_message_structures() {
     {
         let db = rocksdb::DB::open_cf(&rocksdb::Options::default(), dir.path(), cfs.clone()).unwrap();
         let format = db.get_cf(db.cf_handle("meta").unwrap(), b"format").unwrap().unwrap();
-        assert_eq!(format, 4u32.to_be_bytes());
-        assert_eq!(axigen_store::FORMAT_VERSION, 4);
+        assert_eq!(format, 5u32.to_be_bytes());
+        assert_eq!(axigen_store::FORMAT_VERSION, 5);
 
         // An interrupted upgrade is resumed: format 2 again, with the first
         // blob's record already there, a record whose blob was deleted by
