@@ -171,6 +171,15 @@ impl CommandReader {
             self.input.drain(..self.start);
             self.start = 0;
         }
+        // A large literal (an APPEND) leaves a large buffer behind; a
+        // session that goes back to small commands (or idles) gives it up.
+        const KEEP: usize = 64 * 1024;
+        if self.input.capacity() > KEEP && self.input.len() + bytes.len() <= KEEP / 2 {
+            self.input.shrink_to(KEEP / 2);
+        }
+        if self.command.is_empty() && self.command.capacity() > KEEP {
+            self.command.shrink_to(0);
+        }
         self.input.extend_from_slice(bytes);
     }
 

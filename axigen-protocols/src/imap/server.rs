@@ -228,7 +228,12 @@ struct Driver<'a> {
     rate: Option<CommandRate>,
 }
 
+/// Largest read between commands; the buffer is taken only for the read
+/// and not zeroed.
 const READ_SIZE: usize = 16 * 1024;
+/// The read buffer while idling, where only `DONE` is expected: an idle
+/// connection holds this, not [`READ_SIZE`].
+const IDLE_READ_SIZE: usize = 256;
 const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Commands the reader refuses (syntax, limits) before the session is
 /// closed with `* BYE`.
@@ -266,9 +271,9 @@ impl Driver<'_> {
     async fn read_more(&mut self) -> io::Result<Input> {
         self.flush().await?;
         let timeout = self.service.config.idle_timeout;
-        let mut buf = vec![0; READ_SIZE];
+        let mut buf = Vec::with_capacity(READ_SIZE);
         let stream = self.stream()?;
-        match tokio::time::timeout(timeout, stream.read(&mut buf)).await {
+        match tokio::time::timeout(timeout, stream.read_buf(&mut buf)).await {
             Ok(Ok(0)) => Ok(Input::Eof),
             Ok(Ok(n)) => {
                 self.reader.feed(&buf[..n]);
@@ -425,7 +430,7 @@ impl Driver<'_> {
         self.flush().await?;
         self.reader.expect_line();
         let deadline = tokio::time::Instant::now() + self.service.config.idle_timeout;
-        let mut buf = vec![0; READ_SIZE];
+        let mut buf = Vec::with_capacity(IDLE_READ_SIZE);
         loop {
             match self.reader.next() {
                 Some(Event::Line(line)) => {
@@ -447,9 +452,12 @@ impl Driver<'_> {
                     self.session.idle_poll(&mut self.out).await;
                     self.flush().await?;
                 }
-                read = stream.read(&mut buf) => match read? {
+                read = stream.read_buf(&mut buf) => match read? {
                     0 => return Ok(false),
-                    n => self.reader.feed(&buf[..n]),
+                    n => {
+                        self.reader.feed(&buf[..n]);
+                        buf.clear();
+                    }
                 },
                 _ = tokio::time::sleep_until(deadline) => {
                     StatusResponse::untagged(Status::Bye, "IDLE timed out").encode(&mut self.out);
