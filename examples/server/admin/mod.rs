@@ -18,9 +18,26 @@
 //! | PATCH | `/api/v1/accounts/{address}/settings` | change account settings |
 //! | GET | `/api/v1/accounts/{address}/effective` | effective settings, licence standing |
 //! | POST, DELETE | `/api/v1/accounts/{address}/seats/{feature}` | grant / release a licence seat |
+//! | GET | `/api/v1/accounts/{address}/devices` | the account's mobile devices, by device id |
+//! | GET, DELETE | `/api/v1/accounts/{address}/devices/{id}[?force=true]` | one device / remove the partnership |
+//! | PUT | `/api/v1/accounts/{address}/devices/{id}/access` | `{"access": "allowed" \| "blocked" \| "quarantined"}` |
+//! | POST, DELETE | `/api/v1/accounts/{address}/devices/{id}/wipe` | request (`{"account_only": bool}`) / withdraw a remote wipe |
 //! | GET, PUT | `/api/v1/license` | the licence and its seat holders / install a signed licence |
 //! | PUT, DELETE | `/api/v1/aliases/{address}` | create or re-point / remove an alias |
 //! | POST | `/api/v1/check[?deep=true]` | store consistency check |
+//!
+//! Devices are ActiveSync partnerships, created by the devices themselves;
+//! the administrator's decisions are honoured on the device's next request.
+//! A device shows `provisioned` (it holds a policy key), `access` and `wipe`
+//! (`{"state": "none" | "pending" | "sent" | "acknowledged", ...}`). A wipe
+//! request answers 202: the device is told at its next request. It replaces
+//! a pending wipe, re-arms after an acknowledged one, and is refused (409)
+//! while a sent wipe awaits the device's acknowledgement; `DELETE .../wipe`
+//! withdraws a wipe only while it is pending. Removing a partnership deletes
+//! the device and its sync state in one write, so the device's next request
+//! starts a clean full resync (it is unknown again, so a new record is made);
+//! while a wipe is pending or sent that needs `?force=true` (409 otherwise),
+//! as the device would then synchronise again instead of being wiped.
 //!
 //! Errors are `{"error": "<message>"}` with a status derived from
 //! [`axigen_core::Error`]. Failed logins are throttled per client address

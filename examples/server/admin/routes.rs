@@ -1,10 +1,12 @@
 //! The resource handlers of the admin API: domains, account classes,
-//! accounts, aliases, settings, the licence and its seats, and the store
-//! check. [`AdminApi::route`] dispatches an authenticated request to them.
+//! accounts, aliases, settings, the licence and its seats, mobile devices,
+//! and the store check. [`AdminApi::route`] dispatches an authenticated
+//! request to them.
 
 use std::collections::BTreeMap;
 
 use axigen_core::access::activesync_access;
+use axigen_core::devices::{Device, DeviceAccess, DeviceStore, WipeState};
 use axigen_core::directory::{Directory, DirectoryAdmin};
 use axigen_core::license::Feature;
 use axigen_core::mailstore::MailStore;
@@ -22,21 +24,22 @@ use super::{AdminApi, ApiError, ApiResult, Reply, method_not_allowed};
 // Request parsing helpers
 // ---------------------------------------------------------------------------
 
-/// `Some(true)` for `deep=true` / `deep=1`, `Some(false)` for `false` / `0`
-/// or absent; `None` for anything else.
-fn deep_flag(query: &str) -> Option<bool> {
-    let mut deep = false;
+/// The boolean query parameter `name`: `Some(true)` for `name=true` /
+/// `name=1` / a bare `name`, `Some(false)` for `false` / `0` or absent;
+/// `None` for anything else.
+fn query_flag(query: &str, name: &str) -> Option<bool> {
+    let mut flag = false;
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, "true"));
-        if key == "deep" {
-            deep = match value {
+        if key == name {
+            flag = match value {
                 "true" | "1" | "yes" => true,
                 "false" | "0" | "no" => false,
                 _ => return None,
             };
         }
     }
-    Some(deep)
+    Some(flag)
 }
 
 fn parse_json<'a, T: Deserialize<'a>>(body: &'a Bytes) -> Result<T, ApiError> {
@@ -114,6 +117,20 @@ struct AliasBody {
     account: String,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeviceAccessBody {
+    access: DeviceAccess,
+}
+
+/// A remote wipe request. The scope is required: a whole-device wipe is not
+/// something to get by leaving a field out.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WipeBody {
+    account_only: bool,
+}
+
 // ---------------------------------------------------------------------------
 // JSON views
 // ---------------------------------------------------------------------------
@@ -136,6 +153,63 @@ fn domain_json(d: &Domain) -> Value {
 fn class_json(c: &AccountClass) -> Value {
     json!({ "domain": c.domain, "name": c.name, "settings": c.settings })
 }
+
+/// A device as the API shows it: what the administrator sees and decides,
+/// never the policy keys themselves.
+fn device_json(d: &Device) -> Value {
+    json!({
+        "device_id": d.device_id,
+        "device_type": d.device_type,
+        "model": d.model,
+        "friendly_name": d.friendly_name,
+        "os": d.os,
+        "user_agent": d.user_agent,
+        "protocol_version": d.protocol_version,
+        "first_seen": d.first_seen,
+        "last_sync": d.last_sync,
+        "provisioned": d.policy_key != 0,
+        "access": d.access,
+        "wipe": d.wipe,
+    })
+}
+
+fn device_not_found(account: &Account, device_id: &str) -> ApiError {
+    ApiError::not_found(format!("device {device_id} of account {} does not exist", account.address))
+}
+
+/// Arms a remote wipe, told to the device at its next request. A pending
+/// wipe that was not sent yet is replaced (the latest request decides the
+/// scope); a wipe the device confirmed may be asked for again (it re-arms,
+/// e.g. for a device that came back). A wipe sent and not yet confirmed is
+/// refused: the device already has its instruction.
+fn request_wipe(device: &mut Device, account_only: bool, now: i64) -> axigen_core::Result<()> {
+    if let WipeState::Sent { sent_at, .. } = device.wipe {
+        return Err(axigen_core::Error::Conflict(format!(
+            "a remote wipe was sent to device {} at {sent_at} (Unix time) and is not acknowledged yet",
+            device.device_id
+        )));
+    }
+    device.wipe = WipeState::Pending { account_only, requested_at: now };
+    Ok(())
+}
+
+/// Withdraws a wipe that the device has not been told about yet.
+fn cancel_wipe(device: &mut Device) -> axigen_core::Result<()> {
+    match device.wipe {
+        WipeState::Pending { .. } => {
+            device.wipe = WipeState::None;
+            Ok(())
+        }
+        WipeState::Sent { .. } => Err(axigen_core::Error::Conflict(format!(
+            "the remote wipe was already sent to device {} and cannot be withdrawn",
+            device.device_id
+        ))),
+        WipeState::None | WipeState::Acknowledged { .. } => {
+            Err(axigen_core::Error::Conflict(format!("no remote wipe is pending for device {}", device.device_id)))
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Handlers
 // ---------------------------------------------------------------------------
@@ -315,6 +389,91 @@ impl AdminApi {
                 }
                 _ => Err(method_not_allowed("GET")),
             },
+            ["accounts", a, "devices"] => match *method {
+                Method::GET => {
+                    let account = self.account(a).await?;
+                    let devices = self.store.devices(account.id).await?;
+                    Ok(Reply::ok(Value::Array(devices.iter().map(device_json).collect())))
+                }
+                _ => Err(method_not_allowed("GET")),
+            },
+            ["accounts", a, "devices", d] => match *method {
+                Method::GET => {
+                    let account = self.account(a).await?;
+                    match self.store.device(account.id, d).await? {
+                        Some(device) => Ok(Reply::ok(device_json(&device))),
+                        None => Err(device_not_found(&account, d)),
+                    }
+                }
+                Method::DELETE => {
+                    // The device and its sync state go in one write: its
+                    // next request finds no partnership and starts over.
+                    // That would also forget a wipe in progress and let the
+                    // device sync again, so it takes `force=true` then.
+                    let force = query_flag(query, "force")
+                        .ok_or_else(|| ApiError::bad_request("`force` must be true or false"))?;
+                    let account = self.account(a).await?;
+                    let _guard = self.writes.lock().await;
+                    let device =
+                        self.store.device(account.id, d).await?.ok_or_else(|| device_not_found(&account, d))?;
+                    if !force && matches!(device.wipe, WipeState::Pending { .. } | WipeState::Sent { .. }) {
+                        return Err(ApiError::new(
+                            StatusCode::CONFLICT,
+                            format!(
+                                "a remote wipe of device {d} is in progress; removing the partnership would let the \
+                                 device synchronise again (add ?force=true to remove it anyway)"
+                            ),
+                        ));
+                    }
+                    if !self.store.delete_device(account.id, d).await? {
+                        return Err(device_not_found(&account, d));
+                    }
+                    tracing::info!(account = %account.address, device = %d, "device partnership removed");
+                    Ok(Reply::ok(json!({ "deleted": d })))
+                }
+                _ => Err(method_not_allowed("GET, DELETE")),
+            },
+            ["accounts", a, "devices", d, "access"] => match *method {
+                Method::PUT => {
+                    let req: DeviceAccessBody = parse_json(body)?;
+                    let account = self.account(a).await?;
+                    let device = self
+                        .change_device(&account, d, move |device| {
+                            device.access = req.access;
+                            Ok(())
+                        })
+                        .await?;
+                    tracing::info!(account = %account.address, device = %d, access = ?req.access, "device access set");
+                    Ok(Reply::ok(device_json(&device)))
+                }
+                _ => Err(method_not_allowed("PUT")),
+            },
+            ["accounts", a, "devices", d, "wipe"] => match *method {
+                Method::POST => {
+                    let req: WipeBody = parse_json(body)?;
+                    let account = self.account(a).await?;
+                    let now = i64::try_from(axigen_core::unix_now()).unwrap_or(i64::MAX);
+                    let _guard = self.writes.lock().await;
+                    let device = self
+                        .change_device(&account, d, move |device| request_wipe(device, req.account_only, now))
+                        .await?;
+                    tracing::warn!(
+                        account = %account.address,
+                        device = %d,
+                        account_only = req.account_only,
+                        "remote wipe requested"
+                    );
+                    Ok(Reply::json(StatusCode::ACCEPTED, device_json(&device)))
+                }
+                Method::DELETE => {
+                    let account = self.account(a).await?;
+                    let _guard = self.writes.lock().await;
+                    let device = self.change_device(&account, d, cancel_wipe).await?;
+                    tracing::info!(account = %account.address, device = %d, "pending remote wipe cancelled");
+                    Ok(Reply::ok(device_json(&device)))
+                }
+                _ => Err(method_not_allowed("POST, DELETE")),
+            },
             ["accounts", a, "seats", f] => {
                 let feature: Feature = f
                     .parse()
@@ -375,7 +534,8 @@ impl AdminApi {
             }
             ["check"] => match *method {
                 Method::POST => {
-                    let deep = deep_flag(query).ok_or_else(|| ApiError::bad_request("`deep` must be true or false"))?;
+                    let deep = query_flag(query, "deep")
+                        .ok_or_else(|| ApiError::bad_request("`deep` must be true or false"))?;
                     let store = self.store.clone();
                     let report = tokio::task::spawn_blocking(move || store.check(deep))
                         .await
@@ -413,6 +573,18 @@ impl AdminApi {
             .account_by_address(&address)
             .await?
             .ok_or_else(|| ApiError::not_found(format!("account {address} does not exist")))
+    }
+
+    /// Changes one device of `account` atomically (see
+    /// [`axigen_store::Store::update_device`]); 404 when it does not exist.
+    async fn change_device<F>(&self, account: &Account, device_id: &str, change: F) -> Result<Device, ApiError>
+    where
+        F: FnOnce(&mut Device) -> axigen_core::Result<()> + Send + 'static,
+    {
+        match self.store.update_device(account.id, device_id, change).await {
+            Err(axigen_core::Error::NotFound(_)) => Err(device_not_found(account, device_id)),
+            other => Ok(other?),
+        }
     }
 
     async fn address_of(&self, id: AccountId) -> Result<Value, ApiError> {

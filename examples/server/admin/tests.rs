@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::Instant;
 
+use axigen_core::devices::{Device, DeviceAccess, DeviceStore, WipeState};
 use axigen_core::directory::Directory;
 use axigen_core::license::{
     Edition, Feature, License, Licensing, SignedLicenseProvider, StaticLicenseProvider, generate_vendor_keypair,
@@ -561,4 +562,273 @@ async fn server_level_settings_can_be_read_and_set() {
     assert!(error_text(&err).contains("quota.messages"), "{err}");
     let (_, view) = f.req(Method::PATCH, "/api/v1/defaults", Some(json!({"quota.messages": "inherit"}))).await;
     assert_eq!(view["quota.messages"], json!({"value": 0, "level": "built-in"}));
+}
+
+/// A device as the ActiveSync endpoint would have recorded it.
+fn phone(account: axigen_core::model::AccountId, id: &str, model: &str) -> Device {
+    Device {
+        account,
+        device_id: id.into(),
+        device_type: "iPhone".into(),
+        model: Some(model.into()),
+        friendly_name: Some("Work phone".into()),
+        os: Some("iOS 17.4".into()),
+        user_agent: Some("Apple-iPhone15C2/2104.90".into()),
+        protocol_version: "16.1".into(),
+        first_seen: 1_700_000_000,
+        last_sync: 1_700_000_500,
+        policy_key: 0,
+        pending_policy_key: None,
+        policy_digest: None,
+        access: DeviceAccess::Allowed,
+        wipe: WipeState::None,
+    }
+}
+
+/// A fixture with `alice@example.com` (two devices, one provisioned with sync
+/// state) and `bob@example.com` (none).
+async fn device_fixture() -> (Fixture, axigen_core::model::AccountId) {
+    let f = fixture(None).await;
+    f.req(Method::POST, "/api/v1/domains", Some(json!({"name": "example.com"}))).await;
+    for user in ["alice", "bob"] {
+        let (status, body) = f
+            .req(
+                Method::POST,
+                "/api/v1/domains/example.com/accounts",
+                Some(json!({"local_part": user, "password": "p"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let alice = f
+        .store
+        .account_by_address(&axigen_core::model::Address::parse("alice@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let mut provisioned = phone(alice, "ApplF17XYZ", "iPhone15,2");
+    provisioned.policy_key = 3_141_592;
+    provisioned.policy_digest = Some("digest".into());
+    f.store.put_device(provisioned).await.unwrap();
+    f.store.put_device(phone(alice, "Andr0id1", "Pixel 8")).await.unwrap();
+    f.store.put_sync_state(alice, "ApplF17XYZ", "", b"hierarchy".to_vec()).await.unwrap();
+    f.store.put_sync_state(alice, "ApplF17XYZ", "5", b"inbox".to_vec()).await.unwrap();
+    (f, alice)
+}
+
+const ALICE_PHONE: &str = "/api/v1/accounts/alice@example.com/devices/ApplF17XYZ";
+
+#[tokio::test]
+async fn devices_are_listed_and_shown_per_account() {
+    let (f, _) = device_fixture().await;
+    let (status, list) = f.req(Method::GET, "/api/v1/accounts/alice%40example.com/devices", None).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    let ids: Vec<&str> = list.as_array().unwrap().iter().map(|d| d["device_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["Andr0id1", "ApplF17XYZ"]);
+    assert_eq!(
+        list[1],
+        json!({
+            "device_id": "ApplF17XYZ",
+            "device_type": "iPhone",
+            "model": "iPhone15,2",
+            "friendly_name": "Work phone",
+            "os": "iOS 17.4",
+            "user_agent": "Apple-iPhone15C2/2104.90",
+            "protocol_version": "16.1",
+            "first_seen": 1_700_000_000,
+            "last_sync": 1_700_000_500,
+            "provisioned": true,
+            "access": "allowed",
+            "wipe": {"state": "none"},
+        })
+    );
+    assert_eq!(list[0]["provisioned"], false);
+    // The policy key itself is never shown.
+    assert!(!list.to_string().contains("3141592") && !list.to_string().contains("digest"), "{list}");
+
+    let (status, one) = f.req(Method::GET, ALICE_PHONE, None).await;
+    assert_eq!((status, &one), (StatusCode::OK, &list[1]));
+    let (status, empty) = f.req(Method::GET, "/api/v1/accounts/bob@example.com/devices", None).await;
+    assert_eq!((status, empty), (StatusCode::OK, json!([])));
+
+    // Another account's device is not found under this one.
+    let (status, body) = f.req(Method::GET, "/api/v1/accounts/bob@example.com/devices/ApplF17XYZ", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(error_text(&body), "device ApplF17XYZ of account bob@example.com does not exist");
+    for path in ["/api/v1/accounts/nobody@example.com/devices", "/api/v1/accounts/nobody@example.com/devices/Phone1"] {
+        let (status, body) = f.req(Method::GET, path, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+        assert_eq!(error_text(&body), "account nobody@example.com does not exist");
+    }
+    let (status, body) = f.req(Method::GET, "/api/v1/accounts/alice@example.com/devices/not-valid", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(error_text(&body).contains("1 to 32 ASCII letters or digits"), "{body}");
+
+    let reply = f
+        .api
+        .respond(
+            &Method::POST,
+            "/api/v1/accounts/alice@example.com/devices",
+            Some(&basic("admin", "pw")),
+            Bytes::new(),
+            ADMIN_PEER,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(reply.headers.iter().any(|(n, v)| n == header::ALLOW && v == "GET"));
+    assert_eq!(f.req(Method::PATCH, ALICE_PHONE, None).await.0, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(f.req(Method::GET, &format!("{ALICE_PHONE}/access"), None).await.0, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(f.req(Method::PUT, &format!("{ALICE_PHONE}/wipe"), None).await.0, StatusCode::METHOD_NOT_ALLOWED);
+
+    // The store check counts them.
+    let (status, report) = f.req(Method::POST, "/api/v1/check", None).await;
+    assert_eq!(status, StatusCode::OK, "{report}");
+    assert_eq!((report["clean"].clone(), report["devices"].clone()), (json!(true), json!(2)));
+    assert_eq!(report["sync_states"], 2);
+}
+
+#[tokio::test]
+async fn device_access_is_set_in_the_store() {
+    let (f, alice) = device_fixture().await;
+    let access = format!("{ALICE_PHONE}/access");
+    for (value, expected) in [
+        ("blocked", DeviceAccess::Blocked),
+        ("quarantined", DeviceAccess::Quarantined),
+        ("allowed", DeviceAccess::Allowed),
+    ] {
+        let (status, body) = f.req(Method::PUT, &access, Some(json!({ "access": value }))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["access"], value);
+        // What the ActiveSync endpoint reads at the device's next request.
+        let stored = f.store.device(alice, "ApplF17XYZ").await.unwrap().unwrap();
+        assert_eq!(stored.access, expected);
+        // Nothing else of the record changes.
+        assert_eq!((stored.policy_key, stored.last_sync), (3_141_592, 1_700_000_500));
+    }
+
+    let (status, body) = f.req(Method::PUT, &access, Some(json!({"access": "denied"}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error_text(&body).contains("unknown variant `denied`"), "{body}");
+    let (status, body) = f.req(Method::PUT, &access, Some(json!({}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error_text(&body).contains("missing field `access`"), "{body}");
+    let (status, body) = f
+        .req(Method::PUT, "/api/v1/accounts/alice@example.com/devices/Gone1/access", Some(json!({"access": "blocked"})))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(error_text(&body), "device Gone1 of account alice@example.com does not exist");
+    assert!(f.store.device(alice, "Gone1").await.unwrap().is_none(), "no record is made for an unknown device");
+    assert_eq!(f.store.device(alice, "Andr0id1").await.unwrap().unwrap().access, DeviceAccess::Allowed);
+}
+
+#[tokio::test]
+async fn remote_wipe_is_requested_withdrawn_and_re_armed() {
+    let (f, alice) = device_fixture().await;
+    let wipe = format!("{ALICE_PHONE}/wipe");
+    let stored_wipe = || async { f.store.device(alice, "ApplF17XYZ").await.unwrap().unwrap().wipe };
+
+    // The scope must be given.
+    let (status, body) = f.req(Method::POST, &wipe, Some(json!({}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error_text(&body).contains("missing field `account_only`"), "{body}");
+    assert_eq!(stored_wipe().await, WipeState::None);
+    // Nothing to withdraw yet.
+    let (status, body) = f.req(Method::DELETE, &wipe, None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(error_text(&body).contains("no remote wipe is pending"), "{body}");
+
+    let before = axigen_core::unix_now() as i64;
+    let (status, body) = f.req(Method::POST, &wipe, Some(json!({"account_only": true}))).await;
+    let after = axigen_core::unix_now() as i64;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["wipe"]["state"], "pending");
+    assert_eq!(body["wipe"]["account_only"], true);
+    let WipeState::Pending { account_only: true, requested_at } = stored_wipe().await else {
+        panic!("not pending: {:?}", stored_wipe().await)
+    };
+    assert!((before..=after).contains(&requested_at), "{requested_at}");
+    // Asked again before the device was told: the latest scope decides.
+    let (status, body) = f.req(Method::POST, &wipe, Some(json!({"account_only": false}))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert!(matches!(stored_wipe().await, WipeState::Pending { account_only: false, .. }));
+    // Withdrawn while pending.
+    let (status, body) = f.req(Method::DELETE, &wipe, None).await;
+    assert_eq!((status, &body["wipe"]), (StatusCode::OK, &json!({"state": "none"})), "{body}");
+    assert_eq!(stored_wipe().await, WipeState::None);
+
+    // Once the device was told, neither a new request nor a withdrawal is taken.
+    f.req(Method::POST, &wipe, Some(json!({"account_only": false}))).await;
+    let mut device = f.store.device(alice, "ApplF17XYZ").await.unwrap().unwrap();
+    device.wipe = WipeState::Sent { account_only: false, sent_at: 1_700_003_000 };
+    f.store.put_device(device.clone()).await.unwrap();
+    let (status, body) = f.req(Method::POST, &wipe, Some(json!({"account_only": true}))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(error_text(&body).contains("not acknowledged yet"), "{body}");
+    let (status, body) = f.req(Method::DELETE, &wipe, None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(error_text(&body).contains("cannot be withdrawn"), "{body}");
+    assert_eq!(stored_wipe().await, device.wipe);
+
+    // After the device confirmed, a new wipe re-arms.
+    device.wipe = WipeState::Acknowledged { account_only: false, at: 1_700_003_100 };
+    f.store.put_device(device.clone()).await.unwrap();
+    let (status, body) = f.req(Method::GET, ALICE_PHONE, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["wipe"], json!({"state": "acknowledged", "account_only": false, "at": 1_700_003_100}));
+    let (status, body) = f.req(Method::POST, &wipe, Some(json!({"account_only": true}))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert!(matches!(stored_wipe().await, WipeState::Pending { account_only: true, .. }));
+
+    let (status, body) = f
+        .req(Method::POST, "/api/v1/accounts/alice@example.com/devices/Gone1/wipe", Some(json!({"account_only": true})))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, _) = f
+        .req(
+            Method::POST,
+            "/api/v1/accounts/nobody@example.com/devices/Gone1/wipe",
+            Some(json!({"account_only": true})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn removing_a_partnership_deletes_the_device_and_its_sync_state() {
+    let (f, alice) = device_fixture().await;
+    // A wipe in progress protects the partnership unless forced.
+    f.req(Method::POST, &format!("{ALICE_PHONE}/wipe"), Some(json!({"account_only": false}))).await;
+    let (status, body) = f.req(Method::DELETE, ALICE_PHONE, None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(error_text(&body).contains("force=true"), "{body}");
+    assert!(f.store.device(alice, "ApplF17XYZ").await.unwrap().is_some());
+    assert_eq!(f.req(Method::DELETE, &format!("{ALICE_PHONE}?force=maybe"), None).await.0, StatusCode::BAD_REQUEST);
+
+    let (status, body) = f.req(Method::DELETE, &format!("{ALICE_PHONE}?force=true"), None).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({"deleted": "ApplF17XYZ"})));
+    assert_eq!(f.store.device(alice, "ApplF17XYZ").await.unwrap(), None);
+    assert_eq!(f.store.sync_state(alice, "ApplF17XYZ", "").await.unwrap(), None);
+    assert_eq!(f.store.sync_state(alice, "ApplF17XYZ", "5").await.unwrap(), None);
+    let (status, body) = f.req(Method::DELETE, ALICE_PHONE, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body) = f.req(Method::GET, ALICE_PHONE, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+
+    // Without a wipe in progress no force is needed; the other device is kept.
+    f.store.put_sync_state(alice, "Andr0id1", "", b"h".to_vec()).await.unwrap();
+    let (status, _) = f.req(Method::DELETE, "/api/v1/accounts/alice@example.com/devices/Andr0id1", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(f.store.devices(alice).await.unwrap().is_empty());
+    assert_eq!(f.store.sync_state(alice, "Andr0id1", "").await.unwrap(), None);
+    let (_, report) = f.req(Method::POST, "/api/v1/check", None).await;
+    assert_eq!((report["clean"].clone(), report["devices"].clone()), (json!(true), json!(0)));
+
+    // Deleting the account through the API takes its devices too.
+    f.store.put_device(phone(alice, "Phone2", "Pixel 8")).await.unwrap();
+    f.store.put_sync_state(alice, "Phone2", "", b"h".to_vec()).await.unwrap();
+    assert_eq!(f.req(Method::DELETE, "/api/v1/accounts/alice@example.com", None).await.0, StatusCode::OK);
+    let (_, report) = f.req(Method::POST, "/api/v1/check", None).await;
+    assert_eq!(report["clean"], true, "{report}");
+    assert_eq!((report["devices"].clone(), report["sync_states"].clone()), (json!(0), json!(0)));
 }
