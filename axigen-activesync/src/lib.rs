@@ -9,4 +9,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod folders;
+mod provision;
+pub mod request;
+mod service;
 pub mod wbxml;
+
+pub use request::{Command, EasRequest, ProtocolVersion};
+pub use service::{ActiveSync, ActiveSyncConfig, HttpRequest, PATH};
+
+/// The commands this server answers (the `MS-ASProtocolCommands` header).
+pub const SERVED_COMMANDS: &[Command] = &[Command::FolderSync, Command::Provision];

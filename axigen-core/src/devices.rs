@@ -116,6 +116,15 @@ pub trait DeviceStore: Send + Sync {
     async fn devices(&self, account: AccountId) -> Result<Vec<Device>>;
     /// Creates or replaces a device record (durable when it returns).
     async fn put_device(&self, device: Device) -> Result<()>;
+    /// Changes a device in one atomic step (read, change, write), so that a
+    /// protocol updating what it owns never undoes an administrator's
+    /// decision made meanwhile. `NotFound` when there is no such device.
+    async fn update_device(
+        &self,
+        account: AccountId,
+        device_id: &str,
+        change: Box<dyn for<'d> FnOnce(&'d mut Device) + Send + 'static>,
+    ) -> Result<Device>;
     /// Removes a device and all its sync state; `false` when there was none.
     async fn delete_device(&self, account: AccountId, device_id: &str) -> Result<bool>;
     /// The protocol's state for one collection of a device (the folder

@@ -142,6 +142,19 @@ impl Store {
 
 #[async_trait]
 impl DeviceStore for Store {
+    async fn update_device(
+        &self,
+        account: AccountId,
+        device_id: &str,
+        change: Box<dyn for<'d> FnOnce(&'d mut Device) + Send + 'static>,
+    ) -> Result<Device> {
+        Store::update_device(self, account, device_id, move |d| {
+            change(d);
+            Ok(())
+        })
+        .await
+    }
+
     async fn device(&self, account: AccountId, device_id: &str) -> Result<Option<Device>> {
         validate_device_id(device_id)?;
         self.db

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use axigen_activesync::{ActiveSync, ActiveSyncConfig, HttpRequest};
 use axigen_core::delivery::DeliveryFilter;
 use axigen_core::directory::{Directory, DirectoryAdmin};
 use axigen_core::license::{LicenseProvider, Licensing, SignedLicenseProvider, StaticLicenseProvider};
@@ -232,15 +233,78 @@ fn inbound_backend(config: &Config, store: Arc<Store>) -> Result<Arc<InboundBack
     )))
 }
 
+/// The HTTP listeners: ActiveSync at `/Microsoft-Server-ActiveSync`, the
+/// admin API everywhere else.
 struct HttpService {
     admin: Arc<AdminApi>,
+    activesync: Arc<ActiveSync>,
 }
 
 #[async_trait]
 impl Service for HttpService {
     async fn serve(&self, conn: Box<dyn Connection>, info: ConnInfo, _tls: Option<Arc<rustls::ServerConfig>>) {
-        self.admin.clone().serve_connection(conn, info.peer).await;
+        let (admin, activesync) = (self.admin.clone(), self.activesync.clone());
+        let (peer, tls) = (info.peer, info.tls);
+        let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+            let (admin, activesync) = (admin.clone(), activesync.clone());
+            async move {
+                Ok::<_, std::convert::Infallible>(if ActiveSync::serves(req.uri().path()) {
+                    activesync_request(&activesync, req, peer, tls).await
+                } else {
+                    admin.handle(req, peer.ip()).await
+                })
+            }
+        });
+        let result = hyper::server::conn::http1::Builder::new()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(crate::admin::HEADER_READ_TIMEOUT)
+            .serve_connection(hyper_util::rt::TokioIo::new(conn), service)
+            .await;
+        if let Err(error) = result {
+            tracing::debug!(%peer, %error, "http connection ended with an error");
+        }
     }
+}
+
+/// Reads an ActiveSync request's body within the endpoint's limit and
+/// answers it.
+async fn activesync_request(
+    activesync: &ActiveSync,
+    req: hyper::Request<hyper::body::Incoming>,
+    peer: std::net::SocketAddr,
+    tls: bool,
+) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
+    use http_body_util::{BodyExt, Full, Limited};
+    let (parts, body) = req.into_parts();
+    let limit = activesync.config().max_request_bytes;
+    let too_large = || {
+        let mut r = hyper::Response::new(Full::new(bytes::Bytes::new()));
+        *r.status_mut() = hyper::StatusCode::PAYLOAD_TOO_LARGE;
+        r
+    };
+    let declared =
+        parts.headers.get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        info!(%peer, bytes = declared, "activesync request refused: body too large");
+        return too_large();
+    }
+    let body = match Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            info!(%peer, "activesync request refused: body too large or unreadable");
+            return too_large();
+        }
+    };
+    let request = HttpRequest {
+        method: parts.method,
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().unwrap_or_default().to_owned(),
+        headers: parts.headers,
+        body,
+        peer,
+        tls,
+    };
+    activesync.handle(request).await.map(Full::new)
 }
 
 async fn serve(config: Config) -> Result<(), String> {
@@ -257,6 +321,7 @@ async fn serve(config: Config) -> Result<(), String> {
     apply_directory(&store, &config).await?;
 
     let (licensing, provider) = licensing(&config, store.clone())?;
+    let activesync_licensing = Arc::new(licensing.clone());
     let admin = Arc::new(AdminApi::new(store.clone(), licensing, provider));
 
     // TLS: listeners without their own certificate use the development
@@ -281,6 +346,17 @@ async fn serve(config: Config) -> Result<(), String> {
     // One count of logins per account for every IMAP listener, so that
     // `imap.max_connections_per_account` holds across imap and imaps.
     let imap_accounts = Arc::new(AccountConnections::new());
+    let activesync = Arc::new(
+        ActiveSync::new(
+            ActiveSyncConfig::default(),
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            activesync_licensing,
+            store.notifier().clone(),
+        )
+        .with_throttle(auth_throttle.clone()),
+    );
 
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
@@ -301,7 +377,7 @@ async fn serve(config: Config) -> Result<(), String> {
         };
         let listener = Listener::bind(l, tls).map_err(|e| format!("listener[{i}] ({name}): {e}"))?;
         let service: Arc<dyn Service> = match l.service.as_str() {
-            "http" => Arc::new(HttpService { admin: admin.clone() }),
+            "http" => Arc::new(HttpService { admin: admin.clone(), activesync: activesync.clone() }),
             "imap" => {
                 let mut imap = ImapConfig::new(config.hostname.clone());
                 imap.max_connections_per_account = config.imap.max_connections_per_account;

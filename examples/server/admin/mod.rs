@@ -75,7 +75,7 @@ pub const MAX_AUTH_FAILURES: usize = 5;
 /// The window over which failed logins are counted.
 pub const AUTH_FAILURE_WINDOW: Duration = Duration::from_secs(60);
 /// How long a client may take to send the request head.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The admin API: shared by every admin connection (put it in an `Arc`).
 pub struct AdminApi {
@@ -234,6 +234,9 @@ impl AdminApi {
 
     /// Serves one admin connection (HTTP/1.1, keep-alive) until the client
     /// closes it. Errors are logged, not returned.
+    /// (The reference server routes requests itself, to serve ActiveSync
+    /// beside the API; this serves the API alone.)
+    #[cfg_attr(not(test), allow(dead_code))]
     pub async fn serve_connection<C>(self: Arc<Self>, conn: C, peer: SocketAddr)
     where
         C: AsyncRead + AsyncWrite + Unpin + Send + 'static,

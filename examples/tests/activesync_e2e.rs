@@ -1,0 +1,224 @@
+//! ActiveSync end to end: the reference server binary over HTTPS with its
+//! development certificate, driven by the real client `pyactivesync`
+//! (tests/clients/activesync_client.py); the directory, licence and devices
+//! are managed through the admin API with curl.
+//!
+//! Covers access as the seed describes it (explicit, inherited from the
+//! class, inherited from the domain, disabled, sub-options, edition, seat
+//! limit), provisioning with a policy key that changes only with the policy,
+//! FolderSync with retry and stale keys, malformed WBXML, and the
+//! administrator's device controls (block, quarantine, remote wipe).
+
+mod common;
+
+use std::process::Command;
+
+use common::{Server, client_script, curl, run_cli};
+use serde_json::Value;
+
+/// Runs one client action; its JSON output.
+fn device(server: &str, user: &str, device_id: &str, action: &str, arg: Option<&str>) -> Value {
+    let mut cmd = Command::new("python3");
+    cmd.arg(client_script("activesync_client.py")).args([server, user, &format!("pw-{user}"), device_id, action]);
+    if let Some(a) = arg {
+        cmd.arg(a);
+    }
+    let out = cmd.output().expect("python3 is installed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{action} for {user} failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+fn pyactivesync_installed() -> bool {
+    let ok = Command::new("python3").args(["-c", "import pyactivesync"]).status().is_ok_and(|s| s.success());
+    if !ok && std::env::var_os("CI").is_some() {
+        panic!("pyactivesync is not installed (CI installs it: pip install pyactivesync)");
+    }
+    ok
+}
+
+fn licence(dir: &std::path::Path, edition: &str, seats: &str, name: &str) -> String {
+    run_cli(&[
+        "license",
+        "issue",
+        "--signing-key",
+        dir.join("vendor/vendor-signing.key").to_str().unwrap(),
+        "--edition",
+        edition,
+        "--licensee",
+        "activesync e2e",
+        "--seats",
+        seats,
+        "--expires",
+        "30d",
+        "--out",
+        dir.join(name).to_str().unwrap(),
+    ]);
+    std::fs::read_to_string(dir.join(name)).unwrap()
+}
+
+#[test]
+fn pyactivesync_provisioning_access_rules_and_device_control() {
+    if !pyactivesync_installed() {
+        eprintln!("skipped: pyactivesync is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    run_cli(&["license", "keygen", "--out", d.join("vendor").to_str().unwrap()]);
+    let public_key = std::fs::read_to_string(d.join("vendor/vendor-public.key")).unwrap();
+    licence(d, "business", "activesync=3", "license.json");
+    let trial = licence(d, "trial", "activesync=3", "trial.json");
+    let business = std::fs::read_to_string(d.join("license.json")).unwrap();
+    let config = d.join("server.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"data_dir = "data"
+[log]
+format = "json"
+[license]
+public_key = "{}"
+file = "license.json"
+[[listener]]
+name = "http"
+service = "http"
+bind = "127.0.0.1:0"
+[[listener]]
+name = "https"
+service = "http"
+bind = "127.0.0.1:0"
+tls = "implicit"
+"#,
+            public_key.trim()
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&config, &["http", "https"]);
+    let admin = format!("admin:{}", server.admin_password().unwrap());
+    let api = format!("{}/api/v1", server.url("http", "http"));
+    let eas = server.listeners["https"].clone();
+    let call = |method: &str, path: &str, body: Option<&str>| {
+        let (code, v) = curl(method, &format!("{api}{path}"), &admin, body);
+        assert!(code < 300, "{method} {path}: {code} {v}");
+        v
+    };
+
+    // example.com: the class `mobile` enables ActiveSync; corp.example
+    // enables it for the whole domain; the server default is off.
+    call("POST", "/domains", Some(r#"{"name":"example.com"}"#));
+    call("POST", "/domains", Some(r#"{"name":"corp.example"}"#));
+    call("PATCH", "/domains/corp.example/settings", Some(r#"{"activesync.enabled": true}"#));
+    call("POST", "/domains/example.com/classes", Some(r#"{"name":"mobile"}"#));
+    call("PATCH", "/domains/example.com/classes/mobile/settings", Some(r#"{"activesync.enabled": true}"#));
+    for (domain, name, class) in [
+        ("example.com", "ann", Some("mobile")),
+        ("corp.example", "dan", None),
+        ("example.com", "eve", None),
+        ("example.com", "pat", None),
+        ("example.com", "zed", None),
+    ] {
+        let class = class.map_or(String::new(), |c| format!(r#","class":"{c}""#));
+        let body = format!(r#"{{"local_part":"{name}","password":"pw-{name}@{domain}"{class}}}"#);
+        call("POST", &format!("/domains/{domain}/accounts"), Some(&body));
+    }
+    // pat: enabled explicitly, mail only; zed: enabled explicitly.
+    call(
+        "PATCH",
+        "/accounts/pat@example.com/settings",
+        Some(r#"{"activesync.enabled": true, "activesync.contacts": false, "activesync.pim": false}"#),
+    );
+    call("PATCH", "/accounts/zed@example.com/settings", Some(r#"{"activesync.enabled": true}"#));
+
+    // Inherited from the class: provisions, and provisioning again keeps the key.
+    let ann = device(&eas, "ann@example.com", "annphone1", "provision", None);
+    let key = ann["key"].as_str().unwrap().to_owned();
+    assert_eq!(ann["again"], ann["key"], "the key changes only with the policy: {ann}");
+    let folders: Vec<(String, i64)> = ann["folders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f[3].as_str().unwrap().to_owned(), f[2].as_i64().unwrap()))
+        .collect();
+    for expected in
+        [("Inbox", 2), ("Drafts", 3), ("Trash", 4), ("Sent", 5), ("Tasks", 7), ("Calendar", 8), ("Contacts", 9)]
+    {
+        assert!(folders.contains(&(expected.0.to_owned(), expected.1)), "{expected:?} missing: {folders:?}");
+    }
+    // Inherited from the domain.
+    let dan = device(&eas, "dan@corp.example", "danphone", "provision", None);
+    assert!(dan["folders"].as_array().unwrap().len() >= 7, "{dan}");
+    // Disabled (server default): refused, with the reason.
+    let eve = device(&eas, "eve@example.com", "evephone", "refused", None);
+    assert_eq!(eve["status"], 403, "{eve}");
+    assert!(eve["text"].as_str().unwrap().contains("disabled"), "{eve}");
+    // Sub-options: mail folders only.
+    let pat = device(&eas, "pat@example.com", "patphone", "provision", None);
+    let kinds: Vec<i64> = pat["folders"].as_array().unwrap().iter().map(|f| f[2].as_i64().unwrap()).collect();
+    assert!(kinds.iter().all(|k| [2, 3, 4, 5, 12].contains(k)) && kinds.contains(&2), "{pat}");
+    // Three seats, taken by ann, dan and pat: zed is refused, with the reason.
+    let zed = device(&eas, "zed@example.com", "zedphone", "refused", None);
+    assert_eq!(zed["status"], 403, "{zed}");
+    assert!(zed["text"].as_str().unwrap().contains("seats"), "{zed}");
+    let (_, eff) = curl("GET", &format!("{api}/accounts/zed@example.com/effective"), &admin, None);
+    assert!(eff["activesync"]["reason"].as_str().unwrap().contains("seats"), "{eff}");
+
+    // Without a key: 142; a new policy makes the old key stale (144) and
+    // provisioning gives a new key.
+    assert_eq!(device(&eas, "ann@example.com", "annphone1", "folders", Some("0"))["status"], "142");
+    call("PATCH", "/accounts/ann@example.com/settings", Some(r#"{"limits.max_message_size": 1048576}"#));
+    assert_eq!(device(&eas, "ann@example.com", "annphone1", "folders", Some(&key))["status"], "144");
+    let again = device(&eas, "ann@example.com", "annphone1", "provision", None);
+    let key = again["key"].as_str().unwrap().to_owned();
+    assert_ne!(again["key"], ann["key"], "a new policy, a new key");
+    assert!(device(&eas, "ann@example.com", "annphone1", "folders", Some(&key))["folders"].is_array());
+
+    // FolderSync keys: a first sync, an unchanged one, a retry, a stale key.
+    let sync = device(&eas, "ann@example.com", "annphone1", "resync", Some(&key));
+    assert_eq!(sync["first"]["status"], "1", "{sync}");
+    assert!(sync["first"]["adds"].as_i64().unwrap() >= 7, "{sync}");
+    assert_eq!(sync["second"]["status"], "1", "{sync}");
+    assert_eq!(sync["second"]["adds"], 0, "{sync}");
+    assert_eq!(sync["retry"]["status"], "1", "{sync}");
+    assert_eq!(sync["stale"]["status"], "9", "{sync}");
+    // Malformed WBXML: the protocol's status, and the server carries on.
+    assert_eq!(device(&eas, "ann@example.com", "annphone1", "malformed", Some(&key))["status"], "102");
+
+    // The administrator's view of the device.
+    let devices = call("GET", "/accounts/ann@example.com/devices", None);
+    let phone = devices.as_array().unwrap().iter().find(|d| d["device_id"] == "annphone1").expect("listed").clone();
+    assert_eq!(phone["device_type"], "TestPhone", "{phone}");
+    assert_eq!(phone["model"], "pyactivesync", "{phone}");
+    assert_eq!(phone["provisioned"], true, "{phone}");
+    assert!(phone["last_sync"].as_i64().unwrap() > 0, "{phone}");
+    // Blocked: refused at once; allowed again: back.
+    call("PUT", "/accounts/ann@example.com/devices/annphone1/access", Some(r#"{"access":"blocked"}"#));
+    let blocked = device(&eas, "ann@example.com", "annphone1", "refused", None);
+    assert_eq!(blocked["status"], 403, "{blocked}");
+    assert!(blocked["text"].as_str().unwrap().contains("blocked"), "{blocked}");
+    // Quarantined: the folder list, but no content command.
+    call("PUT", "/accounts/ann@example.com/devices/annphone1/access", Some(r#"{"access":"quarantined"}"#));
+    assert!(device(&eas, "ann@example.com", "annphone1", "folders", Some(&key))["folders"].is_array());
+    call("PUT", "/accounts/ann@example.com/devices/annphone1/access", Some(r#"{"access":"allowed"}"#));
+
+    // Remote wipe: the device gets 140 for content, RemoteWipe when it
+    // provisions, and its acknowledgement shows in the admin API.
+    call("POST", "/accounts/ann@example.com/devices/annphone1/wipe", Some(r#"{"account_only": false}"#));
+    let wipe = device(&eas, "ann@example.com", "annphone1", "wipe", Some(&key));
+    assert_eq!(wipe["before"], "140", "{wipe}");
+    assert!(wipe["told"].to_string().contains("Provision.RemoteWipe"), "{wipe}");
+    assert_eq!(wipe["ack_status"], "1", "{wipe}");
+    let phone = call("GET", "/accounts/ann@example.com/devices/annphone1", None);
+    assert_eq!(phone["wipe"]["state"], "acknowledged", "{phone}");
+
+    // An edition without ActiveSync refuses every account.
+    let (code, v) = curl("PUT", &format!("{api}/license"), &admin, Some(&trial));
+    assert_eq!(code, 200, "{v}");
+    let dan = device(&eas, "dan@corp.example", "danphone", "refused", None);
+    assert_eq!(dan["status"], 403, "{dan}");
+    assert!(dan["text"].as_str().unwrap().contains("edition"), "{dan}");
+    let (code, v) = curl("PUT", &format!("{api}/license"), &admin, Some(&business));
+    assert_eq!(code, 200, "{v}");
+
+    assert_eq!(server.terminate(), 0);
+}

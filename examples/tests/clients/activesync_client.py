@@ -1,0 +1,100 @@
+"""One ActiveSync device session with pyactivesync, printed as JSON.
+
+Usage: activesync_client.py HOST:PORT USER PASSWORD DEVICE_ID ACTION [ARG]
+
+Actions:
+  provision          Provision (both phases) and list the folders.
+  folders KEY        List the folders holding policy key KEY, without provisioning.
+  refused            Expect the server to refuse the device; report the HTTP status and text.
+  malformed KEY      Send a FolderSync whose body is not WBXML, holding KEY.
+  resync KEY         FolderSync from key 0, then again with the key received, then retry the first key.
+  wipe KEY           Expect a remote wipe instead of content; provision to receive it and acknowledge it.
+
+The server uses its self-signed development certificate, so certificates are
+not verified.
+"""
+
+import json
+import sys
+import warnings
+
+import requests
+from pyactivesync import Client, StatusError
+from pyactivesync._wbxml import WBXMLReader, WBXMLWriter, find, find_all, text_of, wtag
+
+warnings.filterwarnings("ignore")  # urllib3: unverified HTTPS to the test server
+
+server, user, password, device_id, action = sys.argv[1:6]
+arg = sys.argv[6] if len(sys.argv) > 6 else None
+client = Client(server, user, password, device_id=device_id, verify_ssl=False, device_type="TestPhone")
+# requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE from the environment
+# override verify=False; this session ignores the environment.
+client._transport.session.trust_env = False
+out = {"action": action}
+
+
+def folders():
+    return sorted((f.id, f.parent_id, int(f.type), f.name) for f in client.list_folders())
+
+
+def folder_sync(key):
+    w = WBXMLWriter()
+    w.tag("FolderHierarchy", "FolderSync", children=[wtag("FolderHierarchy", "SyncKey", text=key)])
+    nodes = WBXMLReader(client._transport.post("FolderSync", user, w.render())).parse()
+    return {
+        "status": text_of(find(nodes, "FolderHierarchy.Status")),
+        "key": text_of(find(nodes, "FolderHierarchy.SyncKey")),
+        "adds": len(find_all(nodes, "FolderHierarchy.Add")),
+    }
+
+
+try:
+    if action == "provision":
+        out["key"] = client.provision()
+        out["again"] = client.provision()
+        out["folders"] = folders()
+    elif action == "folders":
+        client._transport.policy_key = arg
+        client._provisioned = True
+        try:
+            out["folders"] = folders()
+        except StatusError as e:
+            out["status"] = e.code
+    elif action == "refused":
+        try:
+            client.provision()
+            out["status"] = 200
+        except requests.HTTPError as e:
+            out["status"] = e.response.status_code
+            out["text"] = e.response.text
+    elif action == "malformed":
+        client._transport.policy_key = arg
+        raw = client._transport.post("FolderSync", user, b"\x03\x01\x6a\x00\x45\xff\xff")
+        nodes = WBXMLReader(raw).parse()
+        out["status"] = text_of(find(nodes, "FolderHierarchy.Status"))
+    elif action == "resync":
+        client._transport.policy_key = arg
+        first = folder_sync("0")
+        second = folder_sync(first["key"])
+        retry = folder_sync("0" if first["key"] is None else first["key"])
+        stale = folder_sync("12345")
+        out.update(first=first, second=second, retry=retry, stale=stale)
+    elif action == "wipe":
+        client._transport.policy_key = arg
+        out["before"] = folder_sync("0")["status"]
+        w = WBXMLWriter()
+        w.tag("Provision", "Provision", children=[wtag("Provision", "Policies", children=[
+            wtag("Provision", "Policy", children=[wtag("Provision", "PolicyType", text="MS-EAS-Provisioning-WBXML")])])])
+        nodes = WBXMLReader(client._transport.post("Provision", user, w.render())).parse()
+        out["told"] = [n[0] for n in nodes[0][2]] if nodes else []
+        kind = "Provision.AccountOnlyRemoteWipe" if find(nodes, "Provision.AccountOnlyRemoteWipe") else "Provision.RemoteWipe"
+        w = WBXMLWriter()
+        w.tag("Provision", "Provision", children=[wtag("Provision", kind.split(".")[1], children=[
+            wtag("Provision", "Status", text="1")])])
+        nodes = WBXMLReader(client._transport.post("Provision", user, w.render())).parse()
+        out["ack_status"] = text_of(find(nodes, "Provision.Status"))
+    else:
+        sys.exit(f"unknown action {action}")
+finally:
+    client.close()
+print(json.dumps(out))
