@@ -10,13 +10,16 @@
 #![warn(missing_docs)]
 
 mod folders;
+mod ping;
 mod provision;
 pub mod request;
 mod service;
+mod sync;
 pub mod wbxml;
 
 pub use request::{Command, EasRequest, ProtocolVersion};
 pub use service::{ActiveSync, ActiveSyncConfig, HttpRequest, PATH};
 
 /// The commands this server answers (the `MS-ASProtocolCommands` header).
-pub const SERVED_COMMANDS: &[Command] = &[Command::FolderSync, Command::Provision];
+pub const SERVED_COMMANDS: &[Command] =
+    &[Command::Sync, Command::FolderSync, Command::GetItemEstimate, Command::Ping, Command::Provision];

@@ -53,11 +53,24 @@ pub struct ActiveSyncConfig {
     pub max_request_bytes: usize,
     /// Whether requests over plain HTTP are served (default false: `403`).
     pub allow_plaintext: bool,
+    /// The shortest Ping heartbeat accepted (default 60 s): a device that
+    /// asks for less is told this bound (status 5).
+    pub min_heartbeat: std::time::Duration,
+    /// The longest Ping heartbeat accepted (default 59 minutes).
+    pub max_heartbeat: std::time::Duration,
+    /// Folders one Ping may watch (default 300).
+    pub max_ping_folders: usize,
 }
 
 impl Default for ActiveSyncConfig {
     fn default() -> Self {
-        ActiveSyncConfig { max_request_bytes: 32 << 20, allow_plaintext: false }
+        ActiveSyncConfig {
+            max_request_bytes: 32 << 20,
+            allow_plaintext: false,
+            min_heartbeat: std::time::Duration::from_secs(60),
+            max_heartbeat: std::time::Duration::from_secs(3540),
+            max_ping_folders: 300,
+        }
     }
 }
 
@@ -99,6 +112,7 @@ pub struct ActiveSync {
     pub(crate) licensing: Arc<Licensing>,
     pub(crate) notifier: Arc<ChangeNotifier>,
     pub(crate) throttle: Arc<AuthThrottle>,
+    pub(crate) pings: crate::ping::Pings,
 }
 
 impl std::fmt::Debug for ActiveSync {
@@ -181,7 +195,16 @@ impl ActiveSync {
         licensing: Arc<Licensing>,
         notifier: Arc<ChangeNotifier>,
     ) -> ActiveSync {
-        ActiveSync { config, directory, store, devices, licensing, notifier, throttle: Arc::default() }
+        ActiveSync {
+            config,
+            directory,
+            store,
+            devices,
+            licensing,
+            notifier,
+            throttle: Arc::default(),
+            pings: crate::ping::Pings::default(),
+        }
     }
 
     /// Shares the login throttle with other services.
@@ -193,6 +216,11 @@ impl ActiveSync {
     /// The change notifier that wakes Ping.
     pub fn notifier(&self) -> &Arc<ChangeNotifier> {
         &self.notifier
+    }
+
+    /// Devices with a Ping parked now.
+    pub fn parked_pings(&self) -> usize {
+        self.pings.parked()
     }
 
     /// The configuration.
@@ -459,6 +487,9 @@ impl ActiveSync {
         match command {
             Command::Provision => self.provision(ctx, root).await,
             Command::FolderSync => self.folder_sync(ctx, root).await,
+            Command::Sync => self.sync(ctx, root).await,
+            Command::GetItemEstimate => self.get_item_estimate(ctx, root).await,
+            Command::Ping => self.ping(ctx, root).await,
             other => {
                 info!(account = %ctx.principal.account, device = %ctx.device.device_id, command = other.name(), "command not available yet");
                 // MS-ASCMD 2.2.2: 137 NotYetImplemented... for commands this

@@ -17,16 +17,49 @@ use common::{Server, client_script, curl, run_cli};
 use serde_json::Value;
 
 /// Runs one client action; its JSON output.
-fn device(server: &str, user: &str, device_id: &str, action: &str, arg: Option<&str>) -> Value {
+fn device(server: &str, user: &str, device_id: &str, action: &str, args: &[&str]) -> Value {
     let mut cmd = Command::new("python3");
     cmd.arg(client_script("activesync_client.py")).args([server, user, &format!("pw-{user}"), device_id, action]);
-    if let Some(a) = arg {
-        cmd.arg(a);
-    }
+    cmd.args(args);
     let out = cmd.output().expect("python3 is installed");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{action} for {user} failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+/// Delivers messages `Delivery {first}..{last}` to `rcpt` over SMTP.
+fn deliver(smtp: &str, rcpt: &str, first: usize, last: usize) {
+    let (host, port) = smtp.rsplit_once(':').unwrap();
+    let script = r#"
+import smtplib, sys
+host, port, rcpt, first, last = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+s = smtplib.SMTP(host, port)
+for i in range(first, last):
+    msg = (f"From: Sender {i} <sender{i}@remote.example>\r\nTo: {rcpt}\r\nSubject: Delivery {i}\r\n"
+           f"Message-ID: <d{i}@remote.example>\r\n\r\nBody of delivery {i}.\r\n")
+    s.sendmail(f"sender{i}@remote.example", [rcpt], msg)
+s.quit()
+"#;
+    let ok = Command::new("python3")
+        .args(["-c", script, host, port, rcpt, &first.to_string(), &last.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "SMTP delivery failed");
+}
+
+/// Runs an imaplib script against the implicit-TLS IMAP listener as `user`;
+/// its standard output.
+fn imap(imaps: &str, user: &str, body: &str) -> String {
+    let (host, port) = imaps.rsplit_once(':').unwrap();
+    let script = format!(
+        "import imaplib, ssl, sys\nctx = ssl.create_default_context()\nctx.check_hostname = False\n\
+         ctx.verify_mode = ssl.CERT_NONE\nm = imaplib.IMAP4_SSL(sys.argv[1], int(sys.argv[2]), ssl_context=ctx)\n\
+         m.login(sys.argv[3], sys.argv[4])\n{body}\nm.logout()\n"
+    );
+    let out = Command::new("python3").args(["-c", &script, host, port, user, &format!("pw-{user}")]).output().unwrap();
+    assert!(out.status.success(), "imap script failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
 }
 
 fn pyactivesync_installed() -> bool {
@@ -89,12 +122,21 @@ name = "https"
 service = "http"
 bind = "127.0.0.1:0"
 tls = "implicit"
+[[listener]]
+name = "smtp"
+service = "smtp"
+bind = "127.0.0.1:0"
+[[listener]]
+name = "imaps"
+service = "imap"
+bind = "127.0.0.1:0"
+tls = "implicit"
 "#,
             public_key.trim()
         ),
     )
     .unwrap();
-    let server = Server::start(&config, &["http", "https"]);
+    let server = Server::start(&config, &["http", "https", "smtp", "imaps"]);
     let admin = format!("admin:{}", server.admin_password().unwrap());
     let api = format!("{}/api/v1", server.url("http", "http"));
     let eas = server.listeners["https"].clone();
@@ -131,7 +173,7 @@ tls = "implicit"
     call("PATCH", "/accounts/zed@example.com/settings", Some(r#"{"activesync.enabled": true}"#));
 
     // Inherited from the class: provisions, and provisioning again keeps the key.
-    let ann = device(&eas, "ann@example.com", "annphone1", "provision", None);
+    let ann = device(&eas, "ann@example.com", "annphone1", "provision", &[]);
     let key = ann["key"].as_str().unwrap().to_owned();
     assert_eq!(ann["again"], ann["key"], "the key changes only with the policy: {ann}");
     let folders: Vec<(String, i64)> = ann["folders"]
@@ -146,18 +188,20 @@ tls = "implicit"
         assert!(folders.contains(&(expected.0.to_owned(), expected.1)), "{expected:?} missing: {folders:?}");
     }
     // Inherited from the domain.
-    let dan = device(&eas, "dan@corp.example", "danphone", "provision", None);
+    let dan = device(&eas, "dan@corp.example", "danphone", "provision", &[]);
     assert!(dan["folders"].as_array().unwrap().len() >= 7, "{dan}");
     // Disabled (server default): refused, with the reason.
-    let eve = device(&eas, "eve@example.com", "evephone", "refused", None);
+    let eve = device(&eas, "eve@example.com", "evephone", "refused", &[]);
     assert_eq!(eve["status"], 403, "{eve}");
     assert!(eve["text"].as_str().unwrap().contains("disabled"), "{eve}");
     // Sub-options: mail folders only.
-    let pat = device(&eas, "pat@example.com", "patphone", "provision", None);
+    let pat = device(&eas, "pat@example.com", "patphone", "provision", &[]);
     let kinds: Vec<i64> = pat["folders"].as_array().unwrap().iter().map(|f| f[2].as_i64().unwrap()).collect();
     assert!(kinds.iter().all(|k| [2, 3, 4, 5, 12].contains(k)) && kinds.contains(&2), "{pat}");
+    let pat_key = pat["key"].as_str().unwrap().to_owned();
+    let inbox = pat["folders"].as_array().unwrap().iter().find(|f| f[2] == 2).unwrap()[0].as_str().unwrap().to_owned();
     // Three seats, taken by ann, dan and pat: zed is refused, with the reason.
-    let zed = device(&eas, "zed@example.com", "zedphone", "refused", None);
+    let zed = device(&eas, "zed@example.com", "zedphone", "refused", &[]);
     assert_eq!(zed["status"], 403, "{zed}");
     assert!(zed["text"].as_str().unwrap().contains("seats"), "{zed}");
     let (_, eff) = curl("GET", &format!("{api}/accounts/zed@example.com/effective"), &admin, None);
@@ -165,16 +209,16 @@ tls = "implicit"
 
     // Without a key: 142; a new policy makes the old key stale (144) and
     // provisioning gives a new key.
-    assert_eq!(device(&eas, "ann@example.com", "annphone1", "folders", Some("0"))["status"], "142");
+    assert_eq!(device(&eas, "ann@example.com", "annphone1", "folders", &["0"])["status"], "142");
     call("PATCH", "/accounts/ann@example.com/settings", Some(r#"{"limits.max_message_size": 1048576}"#));
-    assert_eq!(device(&eas, "ann@example.com", "annphone1", "folders", Some(&key))["status"], "144");
-    let again = device(&eas, "ann@example.com", "annphone1", "provision", None);
+    assert_eq!(device(&eas, "ann@example.com", "annphone1", "folders", &[&key])["status"], "144");
+    let again = device(&eas, "ann@example.com", "annphone1", "provision", &[]);
     let key = again["key"].as_str().unwrap().to_owned();
     assert_ne!(again["key"], ann["key"], "a new policy, a new key");
-    assert!(device(&eas, "ann@example.com", "annphone1", "folders", Some(&key))["folders"].is_array());
+    assert!(device(&eas, "ann@example.com", "annphone1", "folders", &[&key])["folders"].is_array());
 
     // FolderSync keys: a first sync, an unchanged one, a retry, a stale key.
-    let sync = device(&eas, "ann@example.com", "annphone1", "resync", Some(&key));
+    let sync = device(&eas, "ann@example.com", "annphone1", "resync", &[&key]);
     assert_eq!(sync["first"]["status"], "1", "{sync}");
     assert!(sync["first"]["adds"].as_i64().unwrap() >= 7, "{sync}");
     assert_eq!(sync["second"]["status"], "1", "{sync}");
@@ -182,7 +226,7 @@ tls = "implicit"
     assert_eq!(sync["retry"]["status"], "1", "{sync}");
     assert_eq!(sync["stale"]["status"], "9", "{sync}");
     // Malformed WBXML: the protocol's status, and the server carries on.
-    assert_eq!(device(&eas, "ann@example.com", "annphone1", "malformed", Some(&key))["status"], "102");
+    assert_eq!(device(&eas, "ann@example.com", "annphone1", "malformed", &[&key])["status"], "102");
 
     // The administrator's view of the device.
     let devices = call("GET", "/accounts/ann@example.com/devices", None);
@@ -193,28 +237,116 @@ tls = "implicit"
     assert!(phone["last_sync"].as_i64().unwrap() > 0, "{phone}");
     // Blocked: refused at once; allowed again: back.
     call("PUT", "/accounts/ann@example.com/devices/annphone1/access", Some(r#"{"access":"blocked"}"#));
-    let blocked = device(&eas, "ann@example.com", "annphone1", "refused", None);
+    let blocked = device(&eas, "ann@example.com", "annphone1", "refused", &[]);
     assert_eq!(blocked["status"], 403, "{blocked}");
     assert!(blocked["text"].as_str().unwrap().contains("blocked"), "{blocked}");
     // Quarantined: the folder list, but no content command.
     call("PUT", "/accounts/ann@example.com/devices/annphone1/access", Some(r#"{"access":"quarantined"}"#));
-    assert!(device(&eas, "ann@example.com", "annphone1", "folders", Some(&key))["folders"].is_array());
+    assert!(device(&eas, "ann@example.com", "annphone1", "folders", &[&key])["folders"].is_array());
     call("PUT", "/accounts/ann@example.com/devices/annphone1/access", Some(r#"{"access":"allowed"}"#));
 
     // Remote wipe: the device gets 140 for content, RemoteWipe when it
     // provisions, and its acknowledgement shows in the admin API.
     call("POST", "/accounts/ann@example.com/devices/annphone1/wipe", Some(r#"{"account_only": false}"#));
-    let wipe = device(&eas, "ann@example.com", "annphone1", "wipe", Some(&key));
+    let wipe = device(&eas, "ann@example.com", "annphone1", "wipe", &[&key]);
     assert_eq!(wipe["before"], "140", "{wipe}");
     assert!(wipe["told"].to_string().contains("Provision.RemoteWipe"), "{wipe}");
     assert_eq!(wipe["ack_status"], "1", "{wipe}");
     let phone = call("GET", "/accounts/ann@example.com/devices/annphone1", None);
     assert_eq!(phone["wipe"]["state"], "acknowledged", "{phone}");
 
+    // Mail sync. 25 messages delivered over SMTP reach the device in windows
+    // of 10 (MoreAvailable), with their headers and bodies decoded.
+    let smtp = server.listeners["smtp"].clone();
+    let imaps = server.listeners["imaps"].clone();
+    deliver(&smtp, "pat@example.com", 0, 25);
+    let first = device(&eas, "pat@example.com", "patphone", "sync", &[&pat_key, &inbox]);
+    let items = first["items"].as_array().unwrap().clone();
+    assert_eq!(items.len(), 25, "{first}");
+    assert!(first["batches"].as_i64().unwrap() >= 3, "{first}");
+    let id_of = |subject: &str| {
+        items.iter().find(|i| i["subject"] == subject).unwrap_or_else(|| panic!("{subject} missing: {first}"))["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let sample = items.iter().find(|i| i["subject"] == "Delivery 7").unwrap();
+    assert_eq!(sample["read"], "0", "{sample}");
+    assert!(sample["from"].as_str().unwrap().contains("sender7@remote.example"), "{sample}");
+    assert!(sample["body"].as_str().unwrap().contains("Body of delivery 7."), "{sample}");
+    let key = first["key"].as_str().unwrap().to_owned();
+    // The device reads and flags one message and deletes another: IMAP sees it.
+    let ops = format!(
+        r#"[{{"id":"{}","read":true,"flagged":true}},{{"id":"{}","delete":true}}]"#,
+        id_of("Delivery 0"),
+        id_of("Delivery 1")
+    );
+    let changed = device(&eas, "pat@example.com", "patphone", "change", &[&pat_key, &inbox, &key, &ops]);
+    let key = changed["key"].as_str().unwrap().to_owned();
+    let seen = imap(
+        &imaps,
+        "pat@example.com",
+        r#"m.select("INBOX")
+typ, data = m.search(None, "HEADER", "Message-ID", '"<d0@remote.example>"')
+print("flags", m.fetch(data[0], "(FLAGS)")[1])
+print("one in inbox", m.search(None, "HEADER", "Message-ID", '"<d1@remote.example>"')[1])
+m.select("Trash")
+print("one in trash", m.search(None, "HEADER", "Message-ID", '"<d1@remote.example>"')[1])
+m.select("INBOX")
+typ, data = m.search(None, "HEADER", "Message-ID", '"<d2@remote.example>"')
+m.store(data[0], "+FLAGS", "(\Seen)")
+typ, data = m.search(None, "HEADER", "Message-ID", '"<d3@remote.example>"')
+m.store(data[0], "+FLAGS", "(\Deleted)")
+m.expunge()"#,
+    );
+    assert!(seen.contains("\\Seen") && seen.contains("\\Flagged"), "{seen}");
+    assert!(seen.contains("one in inbox [b'']"), "{seen}");
+    assert!(!seen.contains("one in trash [b'']"), "{seen}");
+    // IMAP's changes reach the device; its own changes are not sent back.
+    let back = device(&eas, "pat@example.com", "patphone", "sync", &[&pat_key, &inbox, &key]);
+    assert_eq!(back["items"].as_array().unwrap().len(), 0, "{back}");
+    let changed: Vec<&Value> = back["changed"].as_array().unwrap().iter().collect();
+    assert_eq!(changed.len(), 1, "{back}");
+    assert_eq!(changed[0]["id"], id_of("Delivery 2").as_str(), "{back}");
+    assert_eq!(changed[0]["read"], "1", "{back}");
+    assert_eq!(back["deleted"], serde_json::json!([id_of("Delivery 3")]), "{back}");
+    let key = back["key"].as_str().unwrap().to_owned();
+    // GetItemEstimate counts what the next Sync brings.
+    deliver(&smtp, "pat@example.com", 25, 26);
+    let estimate = device(&eas, "pat@example.com", "patphone", "estimate", &[&pat_key, &inbox, &key]);
+    assert_eq!(estimate["estimate"], 1, "{estimate}");
+    let caught_up = device(&eas, "pat@example.com", "patphone", "sync", &[&pat_key, &inbox, &key]);
+    assert_eq!(caught_up["items"].as_array().unwrap().len(), 1, "{caught_up}");
+    // Ping: a heartbeat under the bound is refused with the bound; a parked
+    // Ping is woken by a delivery within a second.
+    let markers = tempfile::tempdir().unwrap();
+    let marker = markers.path().join("pinging");
+    let short =
+        device(&eas, "pat@example.com", "patphone", "ping", &[&pat_key, &inbox, "10", marker.to_str().unwrap()]);
+    assert_eq!(short["status"], "5", "{short}");
+    std::fs::remove_file(&marker).unwrap();
+    let ping = {
+        let (eas, pat_key, inbox, marker) = (eas.clone(), pat_key.clone(), inbox.clone(), marker.clone());
+        std::thread::spawn(move || {
+            device(&eas, "pat@example.com", "patphone", "ping", &[&pat_key, &inbox, "60", marker.to_str().unwrap()])
+        })
+    };
+    while !marker.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    deliver(&smtp, "pat@example.com", 26, 27);
+    let delivered = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64();
+    let woken = ping.join().unwrap();
+    assert_eq!(woken["status"], "2", "{woken}");
+    assert_eq!(woken["folders"], serde_json::json!([inbox]), "{woken}");
+    let late = woken["returned_at"].as_f64().unwrap() - delivered;
+    assert!(late < 1.0, "Ping answered {late:.3} s after the delivery: {woken}");
+
     // An edition without ActiveSync refuses every account.
     let (code, v) = curl("PUT", &format!("{api}/license"), &admin, Some(&trial));
     assert_eq!(code, 200, "{v}");
-    let dan = device(&eas, "dan@corp.example", "danphone", "refused", None);
+    let dan = device(&eas, "dan@corp.example", "danphone", "refused", &[]);
     assert_eq!(dan["status"], 403, "{dan}");
     assert!(dan["text"].as_str().unwrap().contains("edition"), "{dan}");
     let (code, v) = curl("PUT", &format!("{api}/license"), &admin, Some(&business));

@@ -9,6 +9,14 @@ Actions:
   malformed KEY      Send a FolderSync whose body is not WBXML, holding KEY.
   resync KEY         FolderSync from key 0, then again with the key received, then retry the first key.
   wipe KEY           Expect a remote wipe instead of content; provision to receive it and acknowledge it.
+  sync KEY FOLDER [SYNCKEY]
+                     Sync FOLDER (from 0, or from SYNCKEY) in windows of 10 until nothing more.
+  change KEY FOLDER SYNCKEY OPS
+                     Apply OPS (JSON list of {"id","read","flagged","delete"}) through Sync.
+  estimate KEY FOLDER SYNCKEY
+                     GetItemEstimate.
+  ping KEY FOLDER HEARTBEAT MARKER
+                     Ping FOLDER; creates the file MARKER just before sending; reports status and seconds.
 
 The server uses its self-signed development certificate, so certificates are
 not verified.
@@ -20,12 +28,14 @@ import warnings
 
 import requests
 from pyactivesync import Client, StatusError
+from pyactivesync.models import EmailChange
 from pyactivesync._wbxml import WBXMLReader, WBXMLWriter, find, find_all, text_of, wtag
 
 warnings.filterwarnings("ignore")  # urllib3: unverified HTTPS to the test server
 
 server, user, password, device_id, action = sys.argv[1:6]
 arg = sys.argv[6] if len(sys.argv) > 6 else None
+rest = sys.argv[7:]
 client = Client(server, user, password, device_id=device_id, verify_ssl=False, device_type="TestPhone")
 # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE from the environment
 # override verify=False; this session ignores the environment.
@@ -93,6 +103,43 @@ try:
             wtag("Provision", "Status", text="1")])])
         nodes = WBXMLReader(client._transport.post("Provision", user, w.render())).parse()
         out["ack_status"] = text_of(find(nodes, "Provision.Status"))
+    elif action in ("sync", "change", "estimate", "ping"):
+        client._transport.policy_key = arg
+        client._provisioned = True
+        folder = rest[0]
+        if action == "sync":
+            key = rest[1] if len(rest) > 1 else "0"
+            batches, items, changed, deleted = 0, [], [], []
+            if key == "0":
+                key = client.sync_folder(folder, "0").sync_key
+            while True:
+                r = client.sync_folder(folder, key, window_size=10)
+                batches += 1
+                key = r.sync_key
+                items += [{"id": i.server_id, "subject": i.fields.get("Email.Subject"), "read": i.fields.get("Email.Read"),
+                           "from": i.fields.get("Email.From"), "body": i.fields.get("AirSyncBase.Data")} for i in r.added]
+                changed += [{"id": i.server_id, "read": i.fields.get("Email.Read"),
+                             "flagged": i.fields.get("Email.Status")} for i in r.changed]
+                deleted += r.deleted
+                if not r.more_available:
+                    break
+            out.update(key=key, batches=batches, items=items, changed=changed, deleted=deleted)
+        elif action == "change":
+            ops = json.loads(rest[2])
+            changes = [EmailChange(server_id=o["id"], read=o.get("read"), flagged=o.get("flagged"),
+                                   delete=o.get("delete", False)) for o in ops]
+            r = client.apply_email_changes(folder, rest[1], changes)
+            out.update(key=r.sync_key, statuses=r.statuses)
+        elif action == "estimate":
+            out["estimate"] = client.get_item_estimate(folder, rest[1])
+        else:
+            import time
+            heartbeat, marker = int(rest[1]), rest[2]
+            open(marker, "w").close()
+            started = time.time()
+            r = client.ping(folder, heartbeat=heartbeat, timeout=heartbeat + 30)
+            out.update(status=r.status, folders=r.changed_folder_ids, seconds=time.time() - started,
+                       returned_at=time.time())
     else:
         sys.exit(f"unknown action {action}")
 finally:
