@@ -731,3 +731,27 @@ async fn search_decodes_encoded_words() {
     let reply = exchange(&mut stream, "s4 SEARCH SUBJECT samstag\r\n", "s4 ").await;
     assert!(reply.starts_with("* SEARCH\r\n"), "{reply}");
 }
+
+/// FETCH and SEARCH answer from the session's copy of the listing only
+/// while the folder is unchanged: another session's change shows at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_and_search_see_other_sessions_changes() {
+    let server = start(true).await;
+    let mut a = logged_in(server.addr).await;
+    let mut b = logged_in(server.addr).await;
+    exchange(&mut a, "a1 SELECT INBOX\r\n", "a1 ").await;
+    exchange(&mut b, "b1 SELECT INBOX\r\n", "b1 ").await;
+    let reply = exchange(&mut a, "a2 FETCH 1 FLAGS\r\n", "a2 ").await;
+    assert!(reply.starts_with("* 1 FETCH (FLAGS ())"), "{reply}");
+    let reply = exchange(&mut a, "a3 SEARCH UNSEEN\r\n", "a3 ").await;
+    assert!(reply.starts_with("* SEARCH 1 2 3\r\n"), "{reply}");
+    exchange(&mut b, "b2 STORE 1 +FLAGS.SILENT (\\Seen \\Flagged)\r\n", "b2 ").await;
+    let reply = exchange(&mut a, "a4 FETCH 1 FLAGS\r\n", "a4 ").await;
+    assert!(reply.starts_with("* 1 FETCH (FLAGS (\\Seen \\Flagged))"), "{reply}");
+    let reply = exchange(&mut a, "a5 SEARCH UNSEEN\r\n", "a5 ").await;
+    assert!(reply.starts_with("* SEARCH 2 3\r\n"), "{reply}");
+    // A body fetch that sets \Seen is seen by the next SEARCH of the same session.
+    exchange(&mut a, "a6 FETCH 2 BODY[TEXT]\r\n", "a6 ").await;
+    let reply = exchange(&mut a, "a7 SEARCH UNSEEN\r\n", "a7 ").await;
+    assert!(reply.starts_with("* SEARCH 3\r\n"), "{reply}");
+}

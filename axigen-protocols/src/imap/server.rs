@@ -426,6 +426,8 @@ impl Driver<'_> {
             return Ok(true);
         };
         let mut changes = self.service.notifier.subscribe(account);
+        // An idling connection keeps no copy of its folder's listing.
+        self.session.release_caches();
         self.session.idle_poll(&mut self.out).await;
         self.flush().await?;
         self.reader.expect_line();

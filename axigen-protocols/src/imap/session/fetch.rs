@@ -126,16 +126,24 @@ fn header_only(a: &FetchAttribute) -> bool {
     }
 }
 
-/// A folder's messages by UID, as the store lists them (in UID order).
-struct ByUid(Vec<MessageMeta>);
+/// A folder's messages by UID (the store lists them in UID order), shared
+/// with the session's copy; the few this FETCH changes are kept aside.
+struct ByUid {
+    list: std::sync::Arc<Vec<MessageMeta>>,
+    changed: std::collections::HashMap<Uid, MessageMeta>,
+}
 
 impl ByUid {
     fn get(&self, uid: &Uid) -> Option<&MessageMeta> {
-        self.0.binary_search_by_key(uid, |m| m.uid).ok().map(|i| &self.0[i])
+        self.changed.get(uid).or_else(|| self.list.binary_search_by_key(uid, |m| m.uid).ok().map(|i| &self.list[i]))
     }
 
     fn get_mut(&mut self, uid: &Uid) -> Option<&mut MessageMeta> {
-        self.0.binary_search_by_key(uid, |m| m.uid).ok().map(|i| &mut self.0[i])
+        if !self.changed.contains_key(uid) {
+            let meta = self.list.binary_search_by_key(uid, |m| m.uid).ok().map(|i| self.list[i].clone())?;
+            self.changed.insert(*uid, meta);
+        }
+        self.changed.get_mut(uid)
     }
 
     fn contains_key(&self, uid: &Uid) -> bool {
@@ -187,11 +195,11 @@ impl Session {
         let folder = selected.folder;
         // RFC 4314 4: \Seen is set by a body fetch only with the s right.
         let read_only = selected.read_only || !selected.rights.contains(axigen_core::acl::Rights::SEEN);
-        let messages = match self.store.messages(account, folder).await {
+        let messages = match self.selected_messages().await {
             Ok(m) => m,
             Err(err) => return store_error(tag, &err),
         };
-        let mut metas = ByUid(messages);
+        let mut metas = ByUid { list: messages, changed: std::collections::HashMap::new() };
         if let Some(since) = cmd.changed_since {
             if cmd.vanished {
                 // RFC 7162 3.2.6: the UIDs of the set expunged since CHANGEDSINCE.

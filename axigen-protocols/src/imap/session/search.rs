@@ -229,11 +229,10 @@ impl Session {
             return tagged(tag, Status::No, "unsupported charset")
                 .with_code(Code::BadCharset(vec!["UTF-8".into(), "US-ASCII".into()]));
         }
-        let Some(selected) = self.selected.as_ref() else {
+        if self.selected.is_none() {
             return tagged(tag, Status::Bad, "no mailbox selected");
-        };
-        let (account, folder) = (selected.owner, selected.folder);
-        let messages = match self.store.messages(account, folder).await {
+        }
+        let messages = match self.selected_messages().await {
             Ok(m) => m,
             Err(err) => return store_error(tag, &err),
         };
@@ -248,7 +247,7 @@ impl Session {
         let largest_uid = selected.uids.last().map_or(0, |u| u.0);
         let mut found: Vec<u32> = Vec::new();
         let mut highest_modseq = 0;
-        for meta in &messages {
+        for meta in messages.iter() {
             let Some(seq) = selected.seq_of(meta.uid) else { continue };
             let content = if with_body {
                 match self.store.content(meta.blob).await {

@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 
 use axigen_core::acl::Rights;
 use axigen_core::mailstore::{
@@ -39,6 +40,10 @@ pub struct Selected {
     pub modseq: ModSeq,
     /// MODSEQs of flag changes this session made and already reported.
     own_changes: HashSet<ModSeq>,
+    /// The folder's messages as last read, with the folder's HIGHESTMODSEQ
+    /// at that read: FETCH and SEARCH reuse it while the folder has not
+    /// changed (one point read instead of a listing).
+    listing: Option<(ModSeq, Arc<Vec<MessageMeta>>)>,
 }
 
 impl Selected {
@@ -113,6 +118,33 @@ fn expunge_response(out: &mut Vec<u8>, seq: u32) {
 }
 
 impl Session {
+    /// The selected folder's messages in UID order: the session's copy while
+    /// the folder's HIGHESTMODSEQ has not moved, else a fresh listing.
+    pub(super) async fn selected_messages(&mut self) -> axigen_core::Result<Arc<Vec<MessageMeta>>> {
+        let Some(selected) = self.selected.as_ref() else { return Ok(Arc::default()) };
+        let (owner, folder) = (selected.owner, selected.folder);
+        // The folder first, then the listing: a change landing between the
+        // two only makes the copy look older than it is.
+        let Some(info) = self.store.folder(owner, folder).await? else { return Ok(Arc::default()) };
+        if let Some((modseq, list)) = &selected.listing
+            && *modseq == info.highest_modseq
+        {
+            return Ok(list.clone());
+        }
+        let list = Arc::new(self.store.messages(owner, folder).await?);
+        if let Some(selected) = self.selected.as_mut() {
+            selected.listing = Some((info.highest_modseq, list.clone()));
+        }
+        Ok(list)
+    }
+
+    /// Drops what the session keeps only to answer faster (while it idles).
+    pub fn release_caches(&mut self) {
+        if let Some(selected) = self.selected.as_mut() {
+            selected.listing = None;
+        }
+    }
+
     pub(super) async fn select(
         &mut self,
         tag: &Tag,
@@ -162,7 +194,12 @@ impl Session {
             uids: messages.iter().map(|m| m.uid).collect(),
             modseq,
             own_changes: HashSet::new(),
+            listing: None,
         };
+        // The folder was read before the listing: the listing is at least
+        // as new as the MODSEQ it is kept under.
+        let mut selected = selected;
+        selected.listing = Some((folder.highest_modseq, Arc::new(messages)));
         let system = vec![Flag::Answered, Flag::Flagged, Flag::Deleted, Flag::Seen, Flag::Draft];
         self.data(out, &Data::Flags(system.clone()));
         self.data(out, &Data::Exists(selected.exists()));
