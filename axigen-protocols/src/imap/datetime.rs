@@ -119,16 +119,7 @@ impl DateTime {
     pub fn from_unix(timestamp: i64) -> Option<DateTime> {
         let days = timestamp.div_euclid(86400);
         let secs = timestamp.rem_euclid(86400);
-        // Howard Hinnant's civil_from_days.
-        let z = days + 719468;
-        let era = z.div_euclid(146097);
-        let doe = z - era * 146097;
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = doy - (153 * mp + 2) / 5 + 1;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 };
-        let year = yoe + era * 400 + i64::from(month <= 2);
+        let (year, month, day) = axigen_core::civil_from_days(days);
         let date = Date::new(u16::try_from(year).ok()?, month as u8, day as u8).ok()?;
         DateTime::new(date, (secs / 3600) as u8, (secs / 60 % 60) as u8, (secs % 60) as u8, 0).ok()
     }
