@@ -126,6 +126,22 @@ fn header_only(a: &FetchAttribute) -> bool {
     }
 }
 
+/// Decimal digits of `n`, without the formatting machinery (FETCH writes
+/// one line per message of the folder).
+fn push_number(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
 /// A folder's messages by UID (the store lists them in UID order), shared
 /// with the session's copy; the few this FETCH changes are kept aside.
 struct ByUid {
@@ -135,7 +151,12 @@ struct ByUid {
 
 impl ByUid {
     fn get(&self, uid: &Uid) -> Option<&MessageMeta> {
-        self.changed.get(uid).or_else(|| self.list.binary_search_by_key(uid, |m| m.uid).ok().map(|i| &self.list[i]))
+        if !self.changed.is_empty()
+            && let Some(meta) = self.changed.get(uid)
+        {
+            return Some(meta);
+        }
+        self.list.binary_search_by_key(uid, |m| m.uid).ok().map(|i| &self.list[i])
     }
 
     fn get_mut(&mut self, uid: &Uid) -> Option<&mut MessageMeta> {
@@ -329,7 +350,9 @@ impl Session {
         let add_modseq = self.condstore
             && (extra_flags || attrs.contains(&FetchAttribute::Flags))
             && !attrs.contains(&FetchAttribute::ModSeq);
-        let _ = write!(out, "* {seq} FETCH (");
+        out.extend_from_slice(b"* ");
+        push_number(out, u64::from(seq));
+        out.extend_from_slice(b" FETCH (");
         let mut first = true;
         let mut sep = |out: &mut Vec<u8>| {
             if !first {
@@ -343,7 +366,8 @@ impl Session {
             sep(out);
             match attr {
                 FetchAttribute::Uid => {
-                    let _ = write!(out, "UID {}", meta.uid.0);
+                    out.extend_from_slice(b"UID ");
+                    push_number(out, u64::from(meta.uid.0));
                 }
                 FetchAttribute::Flags => {
                     out.extend_from_slice(b"FLAGS ");
@@ -357,7 +381,9 @@ impl Session {
                     let _ = write!(out, "RFC822.SIZE {}", meta.size);
                 }
                 FetchAttribute::ModSeq => {
-                    let _ = write!(out, "MODSEQ ({})", meta.modseq.0);
+                    out.extend_from_slice(b"MODSEQ (");
+                    push_number(out, meta.modseq.0);
+                    out.push(b')');
                 }
                 FetchAttribute::Envelope => {
                     out.extend_from_slice(b"ENVELOPE ");
@@ -447,6 +473,15 @@ fn part_name(part: &[std::num::NonZeroU32]) -> String {
 #[cfg(test)]
 mod tests {
     use super::header_fields;
+
+    #[test]
+    fn numbers() {
+        for n in [0u64, 7, 10, 4_294_967_295, u64::MAX] {
+            let mut out = Vec::new();
+            super::push_number(&mut out, n);
+            assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
+        }
+    }
 
     #[test]
     fn header_fields_filter() {
