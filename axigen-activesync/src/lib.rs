@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 mod folders;
+mod manage;
 mod ping;
 mod provision;
 pub mod request;
@@ -21,5 +22,14 @@ pub use request::{Command, EasRequest, ProtocolVersion};
 pub use service::{ActiveSync, ActiveSyncConfig, HttpRequest, PATH};
 
 /// The commands this server answers (the `MS-ASProtocolCommands` header).
-pub const SERVED_COMMANDS: &[Command] =
-    &[Command::Sync, Command::FolderSync, Command::GetItemEstimate, Command::Ping, Command::Provision];
+pub const SERVED_COMMANDS: &[Command] = &[
+    Command::Sync,
+    Command::FolderSync,
+    Command::FolderCreate,
+    Command::FolderUpdate,
+    Command::FolderDelete,
+    Command::MoveItems,
+    Command::GetItemEstimate,
+    Command::Ping,
+    Command::Provision,
+];

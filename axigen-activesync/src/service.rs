@@ -490,6 +490,10 @@ impl ActiveSync {
             Command::Sync => self.sync(ctx, root).await,
             Command::GetItemEstimate => self.get_item_estimate(ctx, root).await,
             Command::Ping => self.ping(ctx, root).await,
+            Command::FolderCreate => self.folder_create(ctx, root).await,
+            Command::FolderUpdate => self.folder_update(ctx, root).await,
+            Command::FolderDelete => self.folder_delete(ctx, root).await,
+            Command::MoveItems => self.move_items(ctx, root).await,
             other => {
                 info!(account = %ctx.principal.account, device = %ctx.device.device_id, command = other.name(), "command not available yet");
                 // MS-ASCMD 2.2.2: 137 NotYetImplemented... for commands this

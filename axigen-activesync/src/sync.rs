@@ -49,6 +49,9 @@ pub(crate) struct Point {
     /// UIDs the device deleted, whose expunges are not to be sent back.
     #[serde(default)]
     pub gone: Vec<u32>,
+    /// UIDs the device got from MoveItems, whose additions are not sent again.
+    #[serde(default)]
+    pub moved_in: Vec<u32>,
 }
 
 /// A collection's state: the current key and the one before.
@@ -275,6 +278,30 @@ impl ActiveSync {
         Ok(self.store.folder(ctx.principal.account, FolderId(id)).await?.filter(|f| f.kind == FolderKind::Mail))
     }
 
+    /// Notes on the device's collection states that it moved `uid` out of
+    /// `from` and has it as `new_uid` in `to` (MoveItems): neither the
+    /// expunge nor the addition is sent back to it.
+    pub(crate) async fn note_move(
+        &self,
+        ctx: &Context,
+        from: FolderId,
+        uid: Uid,
+        to: FolderId,
+        new_uid: Uid,
+    ) -> axigen_core::Result<()> {
+        if let Some(mut state) = self.collection_state(ctx, from).await? {
+            state.point.gone.push(uid.0);
+            self.put_collection_state(ctx, from, &state).await?;
+        }
+        if let Some(mut state) = self.collection_state(ctx, to).await?
+            && new_uid.0 >= state.point.limit
+        {
+            state.point.moved_in.push(new_uid.0);
+            self.put_collection_state(ctx, to, &state).await?;
+        }
+        Ok(())
+    }
+
     /// The Sync command.
     pub(crate) async fn sync(&self, ctx: Context, root: Option<Element>) -> Response<Bytes> {
         let command = ctx.request.command;
@@ -380,7 +407,8 @@ impl ActiveSync {
         let mut responses = Element::new(CodePage::AirSync, "Responses");
         let mut own_flags: HashSet<u64> = base.own.iter().copied().collect();
         let mut own_gone: HashSet<Uid> = base.gone.iter().map(|u| Uid(*u)).collect();
-        let (own_before, gone_before) = (own_flags.len(), own_gone.len());
+        let mut moved_in: HashSet<Uid> = base.moved_in.iter().map(|u| Uid(*u)).collect();
+        let (own_before, gone_before, moved_before) = (own_flags.len(), own_gone.len(), moved_in.len());
         if let Some(commands) = req.commands {
             self.apply_client_commands(
                 ctx,
@@ -434,6 +462,7 @@ impl ActiveSync {
                     }
                     let item = match change.kind {
                         ChangeKind::Added { uid } if uid.0 < base.limit || own_gone.contains(&uid) => None,
+                        ChangeKind::Added { uid } if moved_in.remove(&uid) => None,
                         ChangeKind::Added { uid } => by_uid(uid).filter(|m| in_window(m)).map(|m| (uid, "Add", m)),
                         ChangeKind::Flags { .. } if own_flags.remove(&change.modseq.0) => None,
                         ChangeKind::Flags { uid } => by_uid(uid).map(|m| (uid, "Change", m)),
@@ -487,9 +516,15 @@ impl ActiveSync {
         point.own.sort_unstable();
         point.gone = own_gone.iter().map(|u| u.0).collect();
         point.gone.sort_unstable();
+        point.moved_in = moved_in.iter().map(|u| u.0).collect();
+        point.moved_in.sort_unstable();
 
         // A new key when the device's point moved or it changed something.
-        let changed = point != base || own_flags.len() != own_before || own_gone.len() != gone_before || count > 0;
+        let changed = point != base
+            || own_flags.len() != own_before
+            || own_gone.len() != gone_before
+            || moved_in.len() != moved_before
+            || count > 0;
         let new_key = if retry {
             state.key
         } else if changed {
@@ -687,7 +722,7 @@ impl ActiveSync {
             self.store.changes_since(account, ModSeq(point.modseq)).await?.iter().filter(|c| c.folder == folder.id)
         {
             match change.kind {
-                ChangeKind::Added { uid } if uid.0 >= point.limit => {
+                ChangeKind::Added { uid } if uid.0 >= point.limit && !point.moved_in.contains(&uid.0) => {
                     uids.insert(uid);
                 }
                 ChangeKind::Flags { .. } if own.contains(&change.modseq.0) => {}

@@ -343,6 +343,23 @@ m.expunge()"#,
     let late = woken["returned_at"].as_f64().unwrap() - delivered;
     assert!(late < 1.0, "Ping answered {late:.3} s after the delivery: {woken}");
 
+    // Folders created, renamed and deleted from the device, and an item
+    // moved into one: the move is not sent back as a new item twice.
+    let item = id_of("Delivery 4");
+    let managed = device(&eas, "pat@example.com", "patphone", "manage", &[&pat_key, &inbox, &item]);
+    let ids = managed["ids"].as_array().unwrap();
+    let renamed = managed["renamed"].to_string();
+    assert!(renamed.contains("\"Clients\"") && renamed.contains("\"2026\""), "{managed}");
+    assert!(renamed.contains(&format!("[{},\"{}\",12,\"2026\"]", ids[1], ids[0].as_str().unwrap())), "{managed}");
+    assert!(managed["moved_to"].as_str().unwrap().starts_with(&format!("{}:", ids[1].as_str().unwrap())), "{managed}");
+    assert_eq!(managed["in_year"], serde_json::json!([managed["moved_to"]]), "{managed}");
+    assert_eq!(managed["inbox_delete"], "3", "{managed}");
+    assert_eq!(managed["duplicate"], "2", "{managed}");
+    let after = managed["after_delete"].to_string();
+    assert!(!after.contains("Clients") && !after.contains("2026") && after.contains("Inbox"), "{managed}");
+    let listed = imap(&imaps, "pat@example.com", r#"print(m.list()[1])"#);
+    assert!(!listed.contains("Clients"), "{listed}");
+
     // An edition without ActiveSync refuses every account.
     let (code, v) = curl("PUT", &format!("{api}/license"), &admin, Some(&trial));
     assert_eq!(code, 200, "{v}");

@@ -15,6 +15,8 @@ Actions:
                      Apply OPS (JSON list of {"id","read","flagged","delete"}) through Sync.
   estimate KEY FOLDER SYNCKEY
                      GetItemEstimate.
+  manage KEY INBOX ITEM
+                     FolderCreate/Update/Delete and MoveItems of ITEM out of INBOX.
   ping KEY FOLDER HEARTBEAT MARKER
                      Ping FOLDER; creates the file MARKER just before sending; reports status and seconds.
 
@@ -103,6 +105,32 @@ try:
             wtag("Provision", "Status", text="1")])])
         nodes = WBXMLReader(client._transport.post("Provision", user, w.render())).parse()
         out["ack_status"] = text_of(find(nodes, "Provision.Status"))
+    elif action == "manage":
+        from pyactivesync.models import FolderType
+        client._transport.policy_key = arg
+        client._provisioned = True
+        inbox, item = rest[0], rest[1]
+        projects = client.create_folder("Projects")
+        year = client.create_folder("2026", parent_id=projects.id, type=FolderType(12))
+        client.update_folder(projects.id, "Clients")
+        out["renamed"] = [f for f in folders() if f[0] in (projects.id, year.id)]
+        out["moved_to"] = client.move_item(item, inbox, year.id)
+        first = client.sync_folder(year.id, "0")
+        second = client.sync_folder(year.id, first.sync_key)
+        out["in_year"] = [i.server_id for i in second.added]
+        try:
+            client.delete_folder(inbox)
+            out["inbox_delete"] = "1"
+        except StatusError as e:
+            out["inbox_delete"] = e.code
+        try:
+            client.create_folder("Clients")
+            out["duplicate"] = "1"
+        except StatusError as e:
+            out["duplicate"] = e.code
+        client.delete_folder(projects.id)
+        out["after_delete"] = [f[3] for f in folders()]
+        out["ids"] = [projects.id, year.id]
     elif action in ("sync", "change", "estimate", "ping"):
         client._transport.policy_key = arg
         client._provisioned = True
