@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 mod folders;
+mod itemops;
 mod manage;
 mod ping;
 mod provision;
@@ -30,6 +31,7 @@ pub const SERVED_COMMANDS: &[Command] = &[
     Command::FolderDelete,
     Command::MoveItems,
     Command::GetItemEstimate,
+    Command::ItemOperations,
     Command::Ping,
     Command::Provision,
 ];

@@ -490,6 +490,7 @@ impl ActiveSync {
             Command::Sync => self.sync(ctx, root).await,
             Command::GetItemEstimate => self.get_item_estimate(ctx, root).await,
             Command::Ping => self.ping(ctx, root).await,
+            Command::ItemOperations => self.item_operations(ctx, root).await,
             Command::FolderCreate => self.folder_create(ctx, root).await,
             Command::FolderUpdate => self.folder_update(ctx, root).await,
             Command::FolderDelete => self.folder_delete(ctx, root).await,

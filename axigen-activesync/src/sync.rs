@@ -86,24 +86,24 @@ pub(crate) fn eas_date(unix: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000Z", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
-fn server_id(folder: FolderId, uid: Uid) -> String {
+pub(crate) fn server_id(folder: FolderId, uid: Uid) -> String {
     format!("{}:{}", folder.0, uid.0)
 }
 
-fn parse_server_id(id: &str) -> Option<(FolderId, Uid)> {
+pub(crate) fn parse_server_id(id: &str) -> Option<(FolderId, Uid)> {
     let (f, u) = id.split_once(':')?;
     Some((FolderId(f.parse().ok()?), Uid(u.parse().ok()?)))
 }
 
 /// What the device asked for the bodies (MS-ASAIRS BodyPreference).
 #[derive(Debug, Clone, Copy)]
-struct BodyWanted {
+pub(crate) struct BodyWanted {
     /// 1 plain text, 2 HTML, 4 MIME.
     kind: u8,
     truncation: Option<usize>,
 }
 
-fn body_preference(options: Option<&Element>) -> BodyWanted {
+pub(crate) fn body_preference(options: Option<&Element>) -> BodyWanted {
     let pref = options.and_then(|o| o.child(CodePage::AirSyncBase, "BodyPreference"));
     let kind = pref
         .and_then(|p| p.child_text(CodePage::AirSyncBase, "Type"))
@@ -129,7 +129,7 @@ fn truncate(text: &str, max: usize) -> &str {
 }
 
 /// The email's ApplicationData (MS-ASEMAIL 2.2.2) from its content.
-fn email_data(meta: &MessageMeta, content: &[u8], body: BodyWanted) -> Element {
+pub(crate) fn email_data(meta: &MessageMeta, folder: FolderId, content: &[u8], body: BodyWanted) -> Element {
     use mail_parser::MessageParser;
     let message = MessageParser::new().parse(content);
     let addresses = |a: Option<&mail_parser::Address<'_>>| -> String {
@@ -211,6 +211,9 @@ fn email_data(meta: &MessageMeta, content: &[u8], body: BodyWanted) -> Element {
         None => String::from_utf8_lossy(&full).into_owned(),
     };
     b = b.with(Element::new(CodePage::AirSyncBase, "Data").with_text(data_text));
+    if let Some(list) = message.as_ref().and_then(|m| crate::itemops::attachments(folder, meta.uid, m)) {
+        data.push(list);
+    }
     data.push(b);
     data.push(Element::new(CodePage::Email, "MessageClass").with_text("IPM.Note"));
     data.push(Element::new(CodePage::Email, "InternetCPID").with_text("65001"));
@@ -442,7 +445,7 @@ impl ActiveSync {
                     commands.push(
                         Element::new(CodePage::AirSync, "Add")
                             .with_text_child("ServerId", server_id(folder.id, m.uid))
-                            .with(email_data(m, &content, req.body)),
+                            .with(email_data(m, folder.id, &content, req.body)),
                     );
                     count += 1;
                     last = Some(m.uid.0);
@@ -492,7 +495,7 @@ impl ActiveSync {
                         }
                         let data = if op == "Add" {
                             let content = self.store.content(m.blob).await?;
-                            email_data(m, &content, req.body)
+                            email_data(m, folder.id, &content, req.body)
                         } else {
                             flags_data(m)
                         };

@@ -19,6 +19,15 @@ Actions:
                      FolderCreate/Update/Delete and MoveItems of ITEM out of INBOX.
   ping KEY FOLDER HEARTBEAT MARKER
                      Ping FOLDER; creates the file MARKER just before sending; reports status and seconds.
+  itemops KEY FOLDER SUBJECT
+                     Sync FOLDER from 0, then ItemOperations on the message called SUBJECT: fetches
+                     (plain, MIME, truncated, AllOrNone), its first attachment (whole and a Range),
+                     and the refusals (unknown item, wrong collection, bad FileReference, bad
+                     Range, unknown store, malformed requests).
+  empty KEY FOLDER SYNCKEY [subfolders]
+                     ItemOperations EmptyFolderContents of FOLDER (with DeleteSubFolders when the
+                     last argument is "subfolders"), then Sync from SYNCKEY (not when it is "-")
+                     and FolderSync from 0.
 
 The server uses its self-signed development certificate, so certificates are
 not verified.
@@ -32,6 +41,14 @@ import requests
 from pyactivesync import Client, StatusError
 from pyactivesync.models import EmailChange
 from pyactivesync._wbxml import WBXMLReader, WBXMLWriter, find, find_all, text_of, wtag
+from pyactivesync._codepages import CODEPAGES, PAGE_INDEX, REVERSE
+from pyactivesync.models import BodyType
+
+# pyactivesync's ItemOperations table stops at Part; EmptyFolderContents and
+# DeleteSubFolders are MS-ASWBXML code page 20 tokens 0x12 and 0x13.
+for _name, _token in (("EmptyFolderContents", 0x12), ("DeleteSubFolders", 0x13)):
+    CODEPAGES["ItemOperations"].setdefault(_name, _token)
+    REVERSE[PAGE_INDEX["ItemOperations"]].setdefault(_token, _name)
 
 warnings.filterwarnings("ignore")  # urllib3: unverified HTTPS to the test server
 
@@ -58,6 +75,27 @@ def folder_sync(key):
         "key": text_of(find(nodes, "FolderHierarchy.SyncKey")),
         "adds": len(find_all(nodes, "FolderHierarchy.Add")),
     }
+
+
+def item_operations(*operations):
+    """One raw ItemOperations request; the parsed response."""
+    w = WBXMLWriter()
+    w.tag("ItemOperations", "ItemOperations", children=list(operations))
+    return WBXMLReader(client._transport.post("ItemOperations", user, w.render())).parse()
+
+
+def fetch_op(*children, store="Mailbox"):
+    store_tag = [wtag("ItemOperations", "Store", text=store)] if store is not None else []
+    return wtag("ItemOperations", "Fetch", children=store_tag + list(children))
+
+
+def fetch_status(nodes, kind="Fetch"):
+    """The top-level Status and the Status of each operation."""
+    root = find(nodes, "ItemOperations.ItemOperations")
+    top = text_of(next((n for n in root[2] if n[0] == "ItemOperations.Status"), None)) if root else None
+    ops = [text_of(next((c for c in n[2] if c[0] == "ItemOperations.Status"), None))
+           for n in find_all(nodes, f"ItemOperations.{kind}")]
+    return {"top": top, "ops": ops}
 
 
 try:
@@ -168,6 +206,119 @@ try:
             r = client.ping(folder, heartbeat=heartbeat, timeout=heartbeat + 30)
             out.update(status=r.status, folders=r.changed_folder_ids, seconds=time.time() - started,
                        returned_at=time.time())
+    elif action == "itemops":
+        import base64
+        client._transport.policy_key = arg
+        client._provisioned = True
+        folder, subject = rest[0], rest[1]
+        key = client.sync_folder(folder, "0").sync_key
+        synced = client.sync_folder(folder, key, window_size=100)
+        item = next(i for i in synced.added if i.fields.get("Email.Subject") == subject)
+        sid = item.server_id
+        out["sync"] = {"id": sid, "file_reference": item.fields.get("AirSyncBase.FileReference"),
+                       "display_name": item.fields.get("AirSyncBase.DisplayName"),
+                       "method": item.fields.get("AirSyncBase.Method")}
+        plain = client.fetch_item(folder, sid, body_type=BodyType.PLAIN_TEXT)
+        out["plain"] = {"subject": plain.fields.get("Email.Subject"), "from": plain.fields.get("Email.From"),
+                        "type": int(plain.body.type), "body": plain.body.data,
+                        "truncated": plain.body.truncated,
+                        "attachments": [{"name": a.display_name, "ref": a.file_reference, "method": a.method,
+                                         "size": a.estimated_data_size, "inline": a.is_inline,
+                                         "content_id": a.content_id} for a in plain.attachments]}
+        mime = client.fetch_item(folder, sid, body_type=BodyType.MIME)
+        out["mime"] = {"type": int(mime.body.type), "data": mime.body.data.decode("utf-8", "replace"),
+                       "size": mime.body.estimated_data_size}
+        # The response's envelope: Status, CollectionId, ServerId, Class.
+        nodes = item_operations(fetch_op(wtag("AirSync", "CollectionId", text=folder),
+                                         wtag("AirSync", "ServerId", text=sid)))
+        out["envelope"] = {"status": fetch_status(nodes), "collection": text_of(find(nodes, "AirSync.CollectionId")),
+                           "server_id": text_of(find(nodes, "AirSync.ServerId")),
+                           "class": text_of(find(nodes, "AirSync.Class"))}
+        # TruncationSize, and AllOrNone.
+        for name, all_or_none in (("truncated", "0"), ("all_or_none", "1")):
+            nodes = item_operations(fetch_op(
+                wtag("AirSync", "CollectionId", text=folder), wtag("AirSync", "ServerId", text=sid),
+                wtag("ItemOperations", "Options", children=[wtag("AirSyncBase", "BodyPreference", children=[
+                    wtag("AirSyncBase", "Type", text="1"), wtag("AirSyncBase", "TruncationSize", text="5"),
+                    wtag("AirSyncBase", "AllOrNone", text=all_or_none)])])))
+            body = find(nodes, "AirSyncBase.Body")
+            data = next((c for c in body[2] if c[0] == "AirSyncBase.Data"), None) if body else None
+            out[name] = {"status": fetch_status(nodes), "truncated": text_of(find(nodes, "AirSyncBase.Truncated")),
+                         "has_data": data is not None, "data": text_of(data) if data else None}
+        ref = plain.attachments[0].file_reference if plain.attachments else out["sync"]["file_reference"]
+        out["attachment"] = base64.b64encode(client.fetch_attachment(ref)).decode()
+        nodes = item_operations(fetch_op(wtag("AirSyncBase", "FileReference", text=ref),
+                                         wtag("ItemOperations", "Options", children=[
+                                             wtag("ItemOperations", "Range", text="2-5")])))
+        out["range"] = {"status": fetch_status(nodes), "range": text_of(find(nodes, "ItemOperations.Range")),
+                        "total": text_of(find(nodes, "ItemOperations.Total")),
+                        "data": text_of(find(nodes, "ItemOperations.Data")),
+                        "content_type": text_of(find(nodes, "AirSyncBase.ContentType"))}
+        # Refusals.
+        refused = {}
+        try:
+            client.fetch_item(folder, f"{folder}:999999", body_type=BodyType.PLAIN_TEXT)
+            refused["unknown_item"] = "1"
+        except StatusError as e:
+            refused["unknown_item"] = e.code
+        other = str(int(folder) + 1000)
+        refused["wrong_collection"] = fetch_status(item_operations(fetch_op(
+            wtag("AirSync", "CollectionId", text=other), wtag("AirSync", "ServerId", text=sid))))["ops"]
+        refused["bad_reference"] = fetch_status(item_operations(
+            fetch_op(wtag("AirSyncBase", "FileReference", text=ref.rsplit(":", 1)[0] + ":99"))))["ops"]
+        refused["garbage_reference"] = fetch_status(item_operations(
+            fetch_op(wtag("AirSyncBase", "FileReference", text="not-a-reference"))))["ops"]
+        refused["bad_range"] = fetch_status(item_operations(fetch_op(
+            wtag("AirSyncBase", "FileReference", text=ref),
+            wtag("ItemOperations", "Options", children=[wtag("ItemOperations", "Range", text="9-3")]))))["ops"]
+        refused["past_end"] = fetch_status(item_operations(fetch_op(
+            wtag("AirSyncBase", "FileReference", text=ref),
+            wtag("ItemOperations", "Options", children=[wtag("ItemOperations", "Range", text="99999999-99999999")]))))["ops"]
+        refused["unknown_store"] = fetch_status(item_operations(fetch_op(
+            wtag("AirSyncBase", "FileReference", text=ref), store="DocumentLibrary")))["ops"]
+        refused["no_store"] = fetch_status(item_operations(fetch_op(
+            wtag("AirSyncBase", "FileReference", text=ref), store=None)))["ops"]
+        refused["no_target"] = fetch_status(item_operations(fetch_op()))["ops"]
+        refused["empty_request"] = fetch_status(item_operations())["top"]
+        w = WBXMLWriter()
+        w.tag("FolderHierarchy", "FolderSync", children=[wtag("FolderHierarchy", "SyncKey", text="0")])
+        nodes = WBXMLReader(client._transport.post("ItemOperations", user, w.render())).parse()
+        refused["wrong_root"] = text_of(find(nodes, "ItemOperations.Status"))
+        nodes = WBXMLReader(client._transport.post("ItemOperations", user, b"\x03\x01\x6a\x00\x54\xff")).parse()
+        refused["not_wbxml"] = text_of(find(nodes, "ItemOperations.Status"))
+        # Two operations in one request: each answered, in order.
+        nodes = item_operations(
+            fetch_op(wtag("AirSync", "CollectionId", text=folder), wtag("AirSync", "ServerId", text=sid)),
+            fetch_op(wtag("AirSync", "CollectionId", text=folder), wtag("AirSync", "ServerId", text=f"{folder}:999999")))
+        refused["batch"] = fetch_status(nodes)["ops"]
+        out["refused"] = refused
+        out["key"] = synced.sync_key
+    elif action == "empty":
+        client._transport.policy_key = arg
+        client._provisioned = True
+        folder, sync_key = rest[0], rest[1]
+        options = []
+        if len(rest) > 2 and rest[2] == "subfolders":
+            options = [wtag("ItemOperations", "Options", children=[wtag("ItemOperations", "DeleteSubFolders")])]
+        nodes = item_operations(wtag("ItemOperations", "EmptyFolderContents",
+                                     children=[wtag("AirSync", "CollectionId", text=folder)] + options))
+        out["status"] = fetch_status(nodes, "EmptyFolderContents")
+        out["collection"] = text_of(find(nodes, "AirSync.CollectionId"))
+        deleted, added, key = [], [], sync_key
+        while key != "-":
+            r = client.sync_folder(folder, key, window_size=100)
+            key = r.sync_key
+            deleted += r.deleted
+            added += [i.server_id for i in r.added]
+            if not r.more_available:
+                break
+        out.update(key=key, deleted=deleted, added=added)
+        out["folders"] = folders()
+        missing = item_operations(wtag("ItemOperations", "EmptyFolderContents",
+                                       children=[wtag("AirSync", "CollectionId", text="987654")]))
+        out["missing"] = fetch_status(missing, "EmptyFolderContents")["ops"]
+        no_id = item_operations(wtag("ItemOperations", "EmptyFolderContents"))
+        out["no_id"] = fetch_status(no_id, "EmptyFolderContents")["ops"]
     else:
         sys.exit(f"unknown action {action}")
 finally:
