@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod compose;
 mod folders;
 mod itemops;
 mod manage;
@@ -30,6 +31,9 @@ pub const SERVED_COMMANDS: &[Command] = &[
     Command::FolderUpdate,
     Command::FolderDelete,
     Command::MoveItems,
+    Command::SendMail,
+    Command::SmartReply,
+    Command::SmartForward,
     Command::GetItemEstimate,
     Command::ItemOperations,
     Command::Ping,

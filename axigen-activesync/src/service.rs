@@ -60,6 +60,8 @@ pub struct ActiveSyncConfig {
     pub max_heartbeat: std::time::Duration,
     /// Folders one Ping may watch (default 300).
     pub max_ping_folders: usize,
+    /// This server's name, for the Message-ID of mail sent from devices.
+    pub hostname: String,
 }
 
 impl Default for ActiveSyncConfig {
@@ -70,6 +72,7 @@ impl Default for ActiveSyncConfig {
             min_heartbeat: std::time::Duration::from_secs(60),
             max_heartbeat: std::time::Duration::from_secs(3540),
             max_ping_folders: 300,
+            hostname: "localhost".into(),
         }
     }
 }
@@ -113,6 +116,8 @@ pub struct ActiveSync {
     pub(crate) notifier: Arc<ChangeNotifier>,
     pub(crate) throttle: Arc<AuthThrottle>,
     pub(crate) pings: crate::ping::Pings,
+    /// Where mail sent from devices goes: the submission path.
+    pub(crate) submission: Option<Arc<dyn axigen_protocols::smtp::SmtpBackend>>,
 }
 
 impl std::fmt::Debug for ActiveSync {
@@ -204,7 +209,20 @@ impl ActiveSync {
             notifier,
             throttle: Arc::default(),
             pings: crate::ping::Pings::default(),
+            submission: None,
         }
+    }
+
+    /// Sends mail from devices (SendMail, SmartReply, SmartForward) through
+    /// this submission backend, with the device's account as the
+    /// authenticated sender.
+    pub fn with_submission(mut self, backend: Arc<dyn axigen_protocols::smtp::SmtpBackend>) -> ActiveSync {
+        self.submission = Some(backend);
+        self
+    }
+
+    pub(crate) fn hostname(&self) -> String {
+        self.config.hostname.clone()
     }
 
     /// Shares the login throttle with other services.
@@ -468,11 +486,12 @@ impl ActiveSync {
     async fn dispatch(&self, ctx: Context) -> Response<Bytes> {
         let command = ctx.request.command;
         // Commands that carry no WBXML body.
-        let root = if ctx.body.is_empty()
-            || matches!(
-                command,
-                Command::SendMail | Command::SmartForward | Command::SmartReply | Command::GetAttachment
-            ) {
+        // SendMail, SmartReply and SmartForward carry either a ComposeMail
+        // document (14.0 and later) or the MIME message itself.
+        let wbxml_body = ctx.body.starts_with(&[0x03, 0x01, 0x6a]);
+        let raw_mime =
+            matches!(command, Command::SendMail | Command::SmartForward | Command::SmartReply) && !wbxml_body;
+        let root = if ctx.body.is_empty() || raw_mime || command == Command::GetAttachment {
             None
         } else {
             match wbxml::decode(&ctx.body) {
@@ -495,6 +514,7 @@ impl ActiveSync {
             Command::FolderUpdate => self.folder_update(ctx, root).await,
             Command::FolderDelete => self.folder_delete(ctx, root).await,
             Command::MoveItems => self.move_items(ctx, root).await,
+            Command::SendMail | Command::SmartReply | Command::SmartForward => self.compose(ctx, root).await,
             other => {
                 info!(account = %ctx.principal.account, device = %ctx.device.device_id, command = other.name(), "command not available yet");
                 // MS-ASCMD 2.2.2: 137 NotYetImplemented... for commands this

@@ -346,16 +346,19 @@ async fn serve(config: Config) -> Result<(), String> {
     // One count of logins per account for every IMAP listener, so that
     // `imap.max_connections_per_account` holds across imap and imaps.
     let imap_accounts = Arc::new(AccountConnections::new());
+    let activesync_config = ActiveSyncConfig { hostname: config.hostname.clone(), ..ActiveSyncConfig::default() };
+    let activesync_submission: Arc<dyn SmtpBackend> = inbound.clone();
     let activesync = Arc::new(
         ActiveSync::new(
-            ActiveSyncConfig::default(),
+            activesync_config,
             store.clone(),
             store.clone(),
             store.clone(),
             activesync_licensing,
             store.notifier().clone(),
         )
-        .with_throttle(auth_throttle.clone()),
+        .with_throttle(auth_throttle.clone())
+        .with_submission(activesync_submission),
     );
 
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);

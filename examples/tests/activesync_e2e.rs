@@ -164,11 +164,13 @@ tls = "implicit"
         let body = format!(r#"{{"local_part":"{name}","password":"pw-{name}@{domain}"{class}}}"#);
         call("POST", &format!("/domains/{domain}/accounts"), Some(&body));
     }
-    // pat: enabled explicitly, mail only; zed: enabled explicitly.
+    // pat: enabled explicitly, mail only, no relaying; zed: enabled explicitly.
     call(
         "PATCH",
         "/accounts/pat@example.com/settings",
-        Some(r#"{"activesync.enabled": true, "activesync.contacts": false, "activesync.pim": false}"#),
+        Some(
+            r#"{"activesync.enabled": true, "activesync.contacts": false, "activesync.pim": false, "relay.allowed": false}"#,
+        ),
     );
     call("PATCH", "/accounts/zed@example.com/settings", Some(r#"{"activesync.enabled": true}"#));
 
@@ -342,6 +344,43 @@ m.expunge()"#,
     assert_eq!(woken["folders"], serde_json::json!([inbox]), "{woken}");
     let late = woken["returned_at"].as_f64().unwrap() - delivered;
     assert!(late < 1.0, "Ping answered {late:.3} s after the delivery: {woken}");
+
+    // Mail from the device: SendMail with a Bcc, SmartForward (the
+    // original attached), SmartReply (the original quoted); copies in Sent;
+    // relaying refused without relay.allowed.
+    let sent = device(
+        &eas,
+        "pat@example.com",
+        "patphone",
+        "send",
+        &[&pat_key, &inbox, &id_of("Delivery 5"), &id_of("Delivery 6")],
+    );
+    assert_eq!(sent["send"], "1", "{sent}");
+    assert_eq!(sent["forward"], "1", "{sent}");
+    assert_eq!(sent["reply"], "1", "{sent}");
+    assert_eq!(sent["missing"], "150", "{sent}");
+    assert_eq!(sent["relay"], "110", "{sent}");
+    let ann_sees = imap(
+        &imaps,
+        "ann@example.com",
+        r#"m.select("INBOX")
+for subject in ["From the phone", "Fw: Delivery 5", "Re: Delivery 6"]:
+    typ, data = m.search(None, "SUBJECT", '"' + subject + '"')
+    print(subject, "->", m.fetch(data[0], "(BODYSTRUCTURE BODY.PEEK[])")[1] if data[0] else "missing")"#,
+    );
+    assert!(!ann_sees.contains("missing"), "{ann_sees}");
+    assert!(ann_sees.contains(r#"("message" "rfc822""#), "the forward attaches the original: {ann_sees}");
+    assert!(ann_sees.contains("> Body of delivery 6."), "the reply quotes the original: {ann_sees}");
+    assert!(!ann_sees.contains("zed@example.com"), "Bcc is not disclosed: {ann_sees}");
+    let zed_sees = imap(
+        &imaps,
+        "zed@example.com",
+        r#"m.select("INBOX")
+print(m.search(None, "SUBJECT", '"From the phone"')[1])"#,
+    );
+    assert!(!zed_sees.contains("[b'']"), "the Bcc recipient got it: {zed_sees}");
+    let pat_sent = imap(&imaps, "pat@example.com", r#"print(m.select("Sent")[1])"#);
+    assert!(pat_sent.contains("[b'3']"), "three copies in Sent: {pat_sent}");
 
     // Folders created, renamed and deleted from the device, and an item
     // moved into one: the move is not sent back as a new item twice.

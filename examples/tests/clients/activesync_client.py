@@ -15,6 +15,8 @@ Actions:
                      Apply OPS (JSON list of {"id","read","flagged","delete"}) through Sync.
   estimate KEY FOLDER SYNCKEY
                      GetItemEstimate.
+  send KEY FOLDER FORWARD_ITEM REPLY_ITEM
+                     SendMail (with Bcc), SmartForward and SmartReply to ann, and a refused relay.
   manage KEY INBOX ITEM
                      FolderCreate/Update/Delete and MoveItems of ITEM out of INBOX.
   ping KEY FOLDER HEARTBEAT MARKER
@@ -169,6 +171,51 @@ try:
         client.delete_folder(projects.id)
         out["after_delete"] = [f[3] for f in folders()]
         out["ids"] = [projects.id, year.id]
+    elif action == "send":
+        from email.message import EmailMessage
+        client._transport.policy_key = arg
+        client._provisioned = True
+        folder, forward_item, reply_item = rest[0], rest[1], rest[2]
+        msg = EmailMessage()
+        msg["From"] = user
+        msg["To"] = "ann@example.com"
+        msg["Bcc"] = "zed@example.com"
+        msg["Subject"] = "From the phone"
+        msg.set_content("Written on the phone.")
+        client.send_mail(msg)
+        out["send"] = "1"
+
+        def compose(command, item, subject, text):
+            m = EmailMessage()
+            m["From"] = user
+            m["To"] = "ann@example.com"
+            m["Subject"] = subject
+            m.set_content(text)
+            mime = m.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+            w = WBXMLWriter()
+            w.tag("ComposeMail", command, children=[
+                wtag("ComposeMail", "ClientId", text=f"{command}-{item}".replace(":", "-")),
+                wtag("ComposeMail", "SaveInSentItems"),
+                wtag("ComposeMail", "Source", children=[
+                    wtag("ComposeMail", "FolderId", text=folder), wtag("ComposeMail", "ItemId", text=item)]),
+                wtag("ComposeMail", "MIME", opaque=mime),
+            ])
+            raw = client._transport.post(command, user, w.render())
+            return text_of(find(WBXMLReader(raw).parse(), "ComposeMail.Status")) if raw else "1"
+
+        out["forward"] = compose("SmartForward", forward_item, "Fw: Delivery 5", "See below.")
+        out["reply"] = compose("SmartReply", reply_item, "Re: Delivery 6", "Thanks.")
+        out["missing"] = compose("SmartReply", f"{folder}:999999", "Re: nothing", "x")
+        far = EmailMessage()
+        far["From"] = user
+        far["To"] = "someone@remote.example"
+        far["Subject"] = "Not relayed"
+        far.set_content("x")
+        try:
+            client.send_mail(far)
+            out["relay"] = "1"
+        except StatusError as e:
+            out["relay"] = e.code
     elif action in ("sync", "change", "estimate", "ping"):
         client._transport.policy_key = arg
         client._provisioned = True
