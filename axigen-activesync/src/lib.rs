@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod autodiscover;
 mod compose;
 mod folders;
 mod itemops;
@@ -20,6 +21,7 @@ mod service;
 mod sync;
 pub mod wbxml;
 
+pub use autodiscover::AUTODISCOVER_PATH;
 pub use request::{Command, EasRequest, ProtocolVersion};
 pub use service::{ActiveSync, ActiveSyncConfig, HttpRequest, PATH};
 

@@ -246,9 +246,9 @@ impl ActiveSync {
         &self.config
     }
 
-    /// Whether a path is this endpoint's.
+    /// Whether a path is this endpoint's (ActiveSync or Autodiscover).
     pub fn serves(path: &str) -> bool {
-        path.eq_ignore_ascii_case(PATH)
+        path.eq_ignore_ascii_case(PATH) || path.eq_ignore_ascii_case(crate::autodiscover::AUTODISCOVER_PATH)
     }
 
     /// Answers one request.
@@ -265,6 +265,10 @@ impl ActiveSync {
         if !req.tls && !self.config.allow_plaintext {
             return plain(StatusCode::FORBIDDEN, "ActiveSync needs HTTPS");
         }
+        let autodiscover = req.path.eq_ignore_ascii_case(crate::autodiscover::AUTODISCOVER_PATH);
+        if autodiscover && req.method != Method::POST {
+            return self.autodiscover_method();
+        }
         if req.method != Method::OPTIONS && req.method != Method::POST {
             let mut r = plain(StatusCode::METHOD_NOT_ALLOWED, "");
             r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("OPTIONS,POST"));
@@ -274,6 +278,9 @@ impl ActiveSync {
             Ok(p) => p,
             Err(r) => return r,
         };
+        if autodiscover {
+            return self.autodiscover(req, &principal).await;
+        }
         if req.method == Method::OPTIONS {
             return options_response();
         }

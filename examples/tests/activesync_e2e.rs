@@ -257,6 +257,26 @@ tls = "implicit"
     let phone = call("GET", "/accounts/ann@example.com/devices/annphone1", None);
     assert_eq!(phone["wipe"]["state"], "acknowledged", "{phone}");
 
+    // Autodiscover: a phone with only an address and a password finds the
+    // endpoint; another account's address is not answered.
+    let ask = |address: &str| {
+        format!(
+            r#"<?xml version="1.0" encoding="utf-8"?><Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/mobilesync/requestschema/2006"><Request><EMailAddress>{address}</EMailAddress><AcceptableResponseSchema>http://schemas.microsoft.com/exchange/autodiscover/mobilesync/responseschema/2006</AcceptableResponseSchema></Request></Autodiscover>"#
+        )
+    };
+    let url = format!("https://{eas}/autodiscover/autodiscover.xml");
+    let (code, found) = curl("POST", &url, "pat@example.com:pw-pat@example.com", Some(&ask("pat@example.com")));
+    assert_eq!(code, 200, "{found}");
+    let found = found.as_str().unwrap().to_owned();
+    assert!(found.contains(&format!("<Url>https://{eas}/Microsoft-Server-ActiveSync</Url>")), "{found}");
+    assert!(
+        found.contains("<Type>MobileSync</Type>") && found.contains("<EMailAddress>pat@example.com</EMailAddress>"),
+        "{found}"
+    );
+    let (_, other) = curl("POST", &url, "pat@example.com:pw-pat@example.com", Some(&ask("ann@example.com")));
+    assert!(other.as_str().unwrap().contains("<ErrorCode>600</ErrorCode>"), "{other}");
+    assert_eq!(curl("POST", &url, "pat@example.com:wrong", Some(&ask("pat@example.com"))).0, 401);
+
     // Mail sync. 25 messages delivered over SMTP reach the device in windows
     // of 10 (MoreAvailable), with their headers and bodies decoded.
     let smtp = server.listeners["smtp"].clone();
