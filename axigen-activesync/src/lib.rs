@@ -11,13 +11,16 @@
 
 mod autodiscover;
 mod compose;
+mod directory_search;
 mod folders;
 mod itemops;
 mod manage;
 mod ping;
 mod provision;
 pub mod request;
+mod search;
 mod service;
+mod settings;
 mod sync;
 pub mod wbxml;
 
@@ -38,6 +41,9 @@ pub const SERVED_COMMANDS: &[Command] = &[
     Command::SmartForward,
     Command::GetItemEstimate,
     Command::ItemOperations,
+    Command::Settings,
+    Command::ResolveRecipients,
+    Command::Search,
     Command::Ping,
     Command::Provision,
 ];

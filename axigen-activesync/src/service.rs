@@ -522,6 +522,9 @@ impl ActiveSync {
             Command::FolderDelete => self.folder_delete(ctx, root).await,
             Command::MoveItems => self.move_items(ctx, root).await,
             Command::SendMail | Command::SmartReply | Command::SmartForward => self.compose(ctx, root).await,
+            Command::Settings => self.settings(ctx, root).await,
+            Command::ResolveRecipients => self.resolve_recipients(ctx, root).await,
+            Command::Search => self.search(ctx, root).await,
             other => {
                 info!(account = %ctx.principal.account, device = %ctx.device.device_id, command = other.name(), "command not available yet");
                 // MS-ASCMD 2.2.2: 137 NotYetImplemented... for commands this

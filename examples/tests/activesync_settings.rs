@@ -1,0 +1,279 @@
+//! ActiveSync Settings, ResolveRecipients and Search end to end: the
+//! reference server binary over HTTPS, driven by the real client
+//! `pyactivesync` (tests/clients/activesync_settings.py). DeviceInformation
+//! lands in the device record the administrator sees; UserInformation gives
+//! the display name and primary address; Oof is refused (no out-of-office
+//! service); recipients resolve by address, alias and local part, unknown
+//! ones and certificates get their statuses; the GAL finds exact matches in
+//! the user's domain only; mailbox searches match subject, sender and body
+//! text case-insensitively with Range/Total, by date, across subfolders,
+//! with results ItemOperations can fetch, and refuse what they cannot run.
+
+mod common;
+
+use std::process::Command;
+
+use common::{Server, curl, run_cli};
+use serde_json::{Value, json};
+
+/// Delivers, over SMTP, three messages to `rcpt` (oldest first).
+fn deliver(smtp: &str, rcpt: &str) {
+    let (host, port) = smtp.rsplit_once(':').unwrap();
+    let script = r#"
+import smtplib, sys, time
+from email.message import EmailMessage
+host, port, rcpt = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+s = smtplib.SMTP(host, port)
+for sender, subject, body in [
+    ("Carol Smith <carol@remote.example>", "Budget review", "The numbers are in for the budget."),
+    ("dave@remote.example", "Lunch", "The Budget lunch is on Friday."),
+    ("eve@remote.example", "Unrelated", "Nothing to see here."),
+]:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = rcpt
+    msg["Subject"] = subject
+    msg.set_content(body + "\n")
+    s.send_message(msg, sender.split("<")[-1].rstrip(">"), [rcpt])
+    time.sleep(1.1)
+s.quit()
+"#;
+    let ok = Command::new("python3").args(["-c", script, host, port, rcpt]).status().unwrap().success();
+    assert!(ok, "SMTP delivery failed");
+}
+
+/// Creates folders and files messages in them over IMAP.
+fn imap(imaps: &str, user: &str, body: &str) {
+    let (host, port) = imaps.rsplit_once(':').unwrap();
+    let script = format!(
+        "import imaplib, ssl, sys\nctx = ssl.create_default_context()\nctx.check_hostname = False\n\
+         ctx.verify_mode = ssl.CERT_NONE\nm = imaplib.IMAP4_SSL(sys.argv[1], int(sys.argv[2]), ssl_context=ctx)\n\
+         m.login(sys.argv[3], sys.argv[4])\n{body}\nm.logout()\n"
+    );
+    let out = Command::new("python3").args(["-c", &script, host, port, user, &format!("pw-{user}")]).output().unwrap();
+    assert!(out.status.success(), "imap script failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn pyactivesync_installed() -> bool {
+    let ok = Command::new("python3").args(["-c", "import pyactivesync"]).status().is_ok_and(|s| s.success());
+    if !ok && std::env::var_os("CI").is_some() {
+        panic!("pyactivesync is not installed (CI installs it: pip install pyactivesync)");
+    }
+    ok
+}
+
+#[test]
+fn pyactivesync_settings_resolve_recipients_and_search() {
+    if !pyactivesync_installed() {
+        eprintln!("skipped: pyactivesync is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    run_cli(&["license", "keygen", "--out", d.join("vendor").to_str().unwrap()]);
+    let public_key = std::fs::read_to_string(d.join("vendor/vendor-public.key")).unwrap();
+    run_cli(&[
+        "license",
+        "issue",
+        "--signing-key",
+        d.join("vendor/vendor-signing.key").to_str().unwrap(),
+        "--edition",
+        "business",
+        "--licensee",
+        "activesync settings",
+        "--seats",
+        "activesync=3",
+        "--expires",
+        "30d",
+        "--out",
+        d.join("license.json").to_str().unwrap(),
+    ]);
+    let config = d.join("server.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"data_dir = "data"
+[log]
+format = "json"
+[license]
+public_key = "{}"
+file = "license.json"
+[[listener]]
+name = "http"
+service = "http"
+bind = "127.0.0.1:0"
+[[listener]]
+name = "https"
+service = "http"
+bind = "127.0.0.1:0"
+tls = "implicit"
+[[listener]]
+name = "smtp"
+service = "smtp"
+bind = "127.0.0.1:0"
+[[listener]]
+name = "imaps"
+service = "imap"
+bind = "127.0.0.1:0"
+tls = "implicit"
+"#,
+            public_key.trim()
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&config, &["http", "https", "smtp", "imaps"]);
+    let admin = format!("admin:{}", server.admin_password().unwrap());
+    let api = format!("{}/api/v1", server.url("http", "http"));
+    let eas = server.listeners["https"].clone();
+    let call = |method: &str, path: &str, body: Option<&str>| {
+        let (code, v) = curl(method, &format!("{api}{path}"), &admin, body);
+        assert!(code < 300, "{method} {path}: {code} {v}");
+        v
+    };
+    call("POST", "/domains", Some(r#"{"name":"example.com"}"#));
+    call("POST", "/domains", Some(r#"{"name":"other.org"}"#));
+    call(
+        "POST",
+        "/domains/example.com/accounts",
+        Some(r#"{"local_part":"ops","password":"pw-ops@example.com","display_name":"Olive Ops"}"#),
+    );
+    call(
+        "POST",
+        "/domains/example.com/accounts",
+        Some(r#"{"local_part":"ann","password":"pw-ann@example.com","display_name":"Ann Example"}"#),
+    );
+    call("POST", "/domains/other.org/accounts", Some(r#"{"local_part":"ann","password":"pw-ann@other.org"}"#));
+    call("PUT", "/aliases/info@example.com", Some(r#"{"account":"ann@example.com"}"#));
+    call("PATCH", "/accounts/ops@example.com/settings", Some(r#"{"activesync.enabled": true}"#));
+    let user = "ops@example.com";
+    deliver(&server.listeners["smtp"], user);
+    imap(
+        &server.listeners["imaps"],
+        user,
+        r#"m.create("Archive")
+m.create("Archive/2025")
+m.append("Archive", None, None, b"From: a@example.com\r\nSubject: top archived note\r\n\r\nkept\r\n")
+m.append("Archive/2025", None, None, b"From: a@example.com\r\nSubject: deep note\r\n\r\nArchived long ago\r\n")"#,
+    );
+
+    let out = Command::new("python3")
+        .arg(common::client_script("activesync_settings.py"))
+        .args([eas.as_str(), user, "pw-ops@example.com", "settingsphone"])
+        .output()
+        .expect("python3 is installed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "client failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+
+    // Settings.
+    let s = &v["settings"];
+    assert_eq!(s["device"]["status"], "1", "{s}");
+    assert_eq!(s["device"]["DeviceInformation"]["status"], "1", "{s}");
+    let (code, devices) = curl("GET", &format!("{api}/accounts/{user}/devices"), &admin, None);
+    assert_eq!(code, 200, "{devices}");
+    let phone = devices.as_array().unwrap().iter().find(|d| d["device_id"] == "settingsphone").expect("device listed");
+    assert_eq!(phone["model"], "Pixel 8", "{phone}");
+    assert_eq!(phone["friendly_name"], "Ops phone", "{phone}");
+    assert_eq!(phone["os"], "Android 14", "{phone}");
+    // The user agent is the HTTP User-Agent of the latest request, which
+    // every request refreshes after DeviceInformation set it.
+    assert!(phone["user_agent"].as_str().is_some_and(|a| !a.is_empty()), "{phone}");
+    assert_eq!(s["user"]["UserInformation"]["status"], "1", "{s}");
+    let info = &s["user"]["UserInformation"]["data"];
+    assert_eq!(info["Settings.UserDisplayName"], "Olive Ops", "{s}");
+    assert_eq!(info["Settings.PrimarySmtpAddress"], user, "{s}");
+    assert_eq!(s["addresses"], json!([user]), "{s}");
+    assert_eq!(s["get_oof"], "Settings.Oof:3", "{s}");
+    assert_eq!(s["set_oof"], "Settings.Oof:3", "{s}");
+    assert_eq!(s["password"]["DevicePassword"]["status"], "1", "{s}");
+    assert_eq!(s["rights"]["RightsManagementInformation"]["status"], "1", "{s}");
+    assert_eq!(s["batch"]["status"], "1", "{s}");
+    assert_eq!(s["batch"]["UserInformation"]["status"], "1", "{s}");
+    assert_eq!(s["batch"]["Oof"]["status"], "3", "{s}");
+    assert_eq!(s["batch"]["DevicePassword"]["status"], "2", "{s}");
+    assert_eq!(s["no_operation"]["status"], "2", "{s}");
+    assert_eq!(s["wrong_root"], "2", "{s}");
+
+    // ResolveRecipients: address, alias, local part, display form.
+    let r = &v["resolve"];
+    let ann = json!([["1", "Ann Example", "ann@example.com"]]);
+    for asked in ["ann@example.com", "info@example.com", "ann", "Ann Example <ANN@example.com>"] {
+        assert_eq!(r[asked], ann, "{asked}: {r}");
+    }
+    assert_eq!(r["raw"]["status"], "1", "{r}");
+    let responses = r["raw"]["responses"].as_array().unwrap();
+    assert_eq!(responses.len(), 3, "{r}");
+    for unknown in &responses[..2] {
+        assert_eq!(unknown["status"], "4", "{r}");
+        assert_eq!(unknown["count"], "0", "{r}");
+        assert_eq!(unknown["address"], Value::Null, "{r}");
+    }
+    assert_eq!(responses[0]["to"], "nobody@example.com", "{r}");
+    assert_eq!(responses[2]["status"], "1", "{r}");
+    assert_eq!(responses[2]["address"], "ann@example.com", "{r}");
+    assert_eq!(responses[2]["cert_status"], "7", "{r}");
+    assert_eq!(responses[2]["cert_count"], "0", "{r}");
+    assert_eq!(r["empty"], "5", "{r}");
+
+    // GAL: exact matches in the user's domain only.
+    let g = &v["gal"];
+    let ann_gal = json!([["Ann Example", "ann@example.com", "ann"]]);
+    for q in ["ann", "ann@example.com", "info", "ANN"] {
+        assert_eq!(g[q], ann_gal, "{q}: {g}");
+    }
+    for q in ["an", "ghost", "carol@remote.example"] {
+        assert_eq!(g[q], json!([]), "{q}: {g}");
+    }
+
+    // Mailbox search.
+    let m = &v["mailbox"];
+    let subjects = |r: &Value| -> Vec<String> {
+        r["results"].as_array().unwrap().iter().map(|x| x["subject"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(m["budget"]["top"], "1", "{m}");
+    assert_eq!(m["budget"]["status"], "1", "{m}");
+    // Newest first: the body match, then the subject match.
+    assert_eq!(subjects(&m["budget"]), ["Lunch", "Budget review"], "{m}");
+    assert_eq!(m["budget"]["range"], "0-1", "{m}");
+    assert_eq!(m["budget"]["total"], "2", "{m}");
+    let first = &m["budget"]["results"][0];
+    assert_eq!(first["class"], "Email", "{m}");
+    let inbox = first["collection"].as_str().unwrap();
+    assert!(first["long_id"].as_str().unwrap().starts_with(&format!("{inbox}:")), "{m}");
+    assert!(first["body"].as_str().unwrap().contains("Budget lunch"), "{m}");
+    assert_eq!(subjects(&m["first"]), ["Lunch"], "{m}");
+    assert_eq!((&m["first"]["range"], &m["first"]["total"]), (&json!("0-0"), &json!("2")), "{m}");
+    assert_eq!(subjects(&m["second"]), ["Budget review"], "{m}");
+    assert_eq!(m["second"]["range"], "1-1", "{m}");
+    assert_eq!(subjects(&m["sender"]), ["Budget review"], "{m}");
+    assert!(m["sender"]["results"][0]["from"].as_str().unwrap().contains("carol@remote.example"), "{m}");
+    assert_eq!(subjects(&m["words"]), ["Budget review"], "{m}");
+    // Every folder; the Archive with its subfolder; the Archive alone.
+    let sorted = |r: &Value| {
+        let mut s = subjects(r);
+        s.sort();
+        s
+    };
+    assert_eq!(sorted(&m["everywhere"]), ["deep note", "top archived note"], "{m}");
+    assert_eq!(m["everywhere"]["total"], "2", "{m}");
+    assert_eq!(sorted(&m["deep"]), ["deep note", "top archived note"], "{m}");
+    assert_eq!(subjects(&m["shallow"]), ["top archived note"], "{m}");
+    assert_eq!(m["shallow"]["total"], "1", "{m}");
+    assert_eq!(m["inbox_only"]["total"], "0", "{m}");
+    assert_eq!((&m["nothing"]["status"], &m["nothing"]["total"]), (&json!("1"), &json!("0")), "{m}");
+    assert_eq!(m["nothing"]["results"], json!([]), "{m}");
+    assert_eq!(m["nothing"]["range"], Value::Null, "{m}");
+    assert_eq!(m["truncated"]["results"][0]["body"], "The n", "{m}");
+    assert_eq!(m["truncated"]["results"][0]["truncated"], "1", "{m}");
+    assert_eq!(m["after"], json!(["Budget review", "Lunch", "Unrelated"]), "{m}");
+    assert_eq!(m["future"], json!([]), "{m}");
+    assert_eq!(m["fetched_subject"], "Budget review", "{m}");
+    assert_eq!(m["unknown_folder"]["status"], "2", "{m}");
+    assert_eq!(m["contacts_folder"]["status"], "2", "{m}");
+    assert_eq!(m["or"]["status"], "8", "{m}");
+    assert_eq!(m["bad_range"]["status"], "2", "{m}");
+    assert_eq!(m["library"]["status"], "2", "{m}");
+    assert_eq!(m["no_store"], "103", "{m}");
+
+    assert_eq!(server.terminate(), 0);
+}
