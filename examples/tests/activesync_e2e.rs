@@ -13,7 +13,8 @@ mod common;
 
 use std::process::Command;
 
-use common::{Server, client_script, curl, run_cli};
+use common::licensed::{Licensed, pyactivesync_installed};
+use common::{client_script, curl};
 use serde_json::Value;
 
 /// Runs one client action; its JSON output.
@@ -62,89 +63,17 @@ fn imap(imaps: &str, user: &str, body: &str) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn pyactivesync_installed() -> bool {
-    let ok = Command::new("python3").args(["-c", "import pyactivesync"]).status().is_ok_and(|s| s.success());
-    if !ok && std::env::var_os("CI").is_some() {
-        panic!("pyactivesync is not installed (CI installs it: pip install pyactivesync)");
-    }
-    ok
-}
-
-fn licence(dir: &std::path::Path, edition: &str, seats: &str, name: &str) -> String {
-    run_cli(&[
-        "license",
-        "issue",
-        "--signing-key",
-        dir.join("vendor/vendor-signing.key").to_str().unwrap(),
-        "--edition",
-        edition,
-        "--licensee",
-        "activesync e2e",
-        "--seats",
-        seats,
-        "--expires",
-        "30d",
-        "--out",
-        dir.join(name).to_str().unwrap(),
-    ]);
-    std::fs::read_to_string(dir.join(name)).unwrap()
-}
-
 #[test]
 fn pyactivesync_provisioning_access_rules_and_device_control() {
     if !pyactivesync_installed() {
         eprintln!("skipped: pyactivesync is not installed");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    run_cli(&["license", "keygen", "--out", d.join("vendor").to_str().unwrap()]);
-    let public_key = std::fs::read_to_string(d.join("vendor/vendor-public.key")).unwrap();
-    licence(d, "business", "activesync=3", "license.json");
-    let trial = licence(d, "trial", "activesync=3", "trial.json");
-    let business = std::fs::read_to_string(d.join("license.json")).unwrap();
-    let config = d.join("server.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"data_dir = "data"
-[log]
-format = "json"
-[license]
-public_key = "{}"
-file = "license.json"
-[[listener]]
-name = "http"
-service = "http"
-bind = "127.0.0.1:0"
-[[listener]]
-name = "https"
-service = "http"
-bind = "127.0.0.1:0"
-tls = "implicit"
-[[listener]]
-name = "smtp"
-service = "smtp"
-bind = "127.0.0.1:0"
-[[listener]]
-name = "imaps"
-service = "imap"
-bind = "127.0.0.1:0"
-tls = "implicit"
-"#,
-            public_key.trim()
-        ),
-    )
-    .unwrap();
-    let server = Server::start(&config, &["http", "https", "smtp", "imaps"]);
-    let admin = format!("admin:{}", server.admin_password().unwrap());
-    let api = format!("{}/api/v1", server.url("http", "http"));
-    let eas = server.listeners["https"].clone();
-    let call = |method: &str, path: &str, body: Option<&str>| {
-        let (code, v) = curl(method, &format!("{api}{path}"), &admin, body);
-        assert!(code < 300, "{method} {path}: {code} {v}");
-        v
-    };
+    let env = Licensed::start("business", "activesync=3");
+    let trial = env.issue("trial", "activesync=3", "trial.json");
+    let business = std::fs::read_to_string(env.dir.path().join("license.json")).unwrap();
+    let (admin, api, eas) = (env.admin().to_owned(), env.api().to_owned(), env.listener("https"));
+    let call = |method: &str, path: &str, body: Option<&str>| env.call(method, path, body);
 
     // example.com: the class `mobile` enables ActiveSync; corp.example
     // enables it for the whole domain; the server default is off.
@@ -279,8 +208,8 @@ tls = "implicit"
 
     // Mail sync. 25 messages delivered over SMTP reach the device in windows
     // of 10 (MoreAvailable), with their headers and bodies decoded.
-    let smtp = server.listeners["smtp"].clone();
-    let imaps = server.listeners["imaps"].clone();
+    let smtp = env.listener("smtp");
+    let imaps = env.listener("imaps");
     deliver(&smtp, "pat@example.com", 0, 25);
     let first = device(&eas, "pat@example.com", "patphone", "sync", &[&pat_key, &inbox]);
     let items = first["items"].as_array().unwrap().clone();
@@ -428,5 +357,5 @@ print(m.search(None, "SUBJECT", '"From the phone"')[1])"#,
     let (code, v) = curl("PUT", &format!("{api}/license"), &admin, Some(&business));
     assert_eq!(code, 200, "{v}");
 
-    assert_eq!(server.terminate(), 0);
+    assert_eq!(env.server.terminate(), 0);
 }

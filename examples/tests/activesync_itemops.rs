@@ -13,7 +13,8 @@ mod common;
 use std::process::Command;
 
 use base64::Engine as _;
-use common::{Server, client_script, curl, run_cli};
+use common::client_script;
+use common::licensed::{Licensed, pyactivesync_installed};
 use serde_json::Value;
 
 /// Runs one client action; its JSON output.
@@ -79,84 +80,16 @@ s.quit()
     assert!(ok, "SMTP delivery failed");
 }
 
-fn pyactivesync_installed() -> bool {
-    let ok = Command::new("python3").args(["-c", "import pyactivesync"]).status().is_ok_and(|s| s.success());
-    if !ok && std::env::var_os("CI").is_some() {
-        panic!("pyactivesync is not installed (CI installs it: pip install pyactivesync)");
-    }
-    ok
-}
-
 #[test]
 fn pyactivesync_item_operations_fetch_attachments_and_empty_folder() {
     if !pyactivesync_installed() {
         eprintln!("skipped: pyactivesync is not installed");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    run_cli(&["license", "keygen", "--out", d.join("vendor").to_str().unwrap()]);
-    let public_key = std::fs::read_to_string(d.join("vendor/vendor-public.key")).unwrap();
-    run_cli(&[
-        "license",
-        "issue",
-        "--signing-key",
-        d.join("vendor/vendor-signing.key").to_str().unwrap(),
-        "--edition",
-        "business",
-        "--licensee",
-        "activesync itemops",
-        "--seats",
-        "activesync=3",
-        "--expires",
-        "30d",
-        "--out",
-        d.join("license.json").to_str().unwrap(),
-    ]);
-    let config = d.join("server.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"data_dir = "data"
-[log]
-format = "json"
-[license]
-public_key = "{}"
-file = "license.json"
-[[listener]]
-name = "http"
-service = "http"
-bind = "127.0.0.1:0"
-[[listener]]
-name = "https"
-service = "http"
-bind = "127.0.0.1:0"
-tls = "implicit"
-[[listener]]
-name = "smtp"
-service = "smtp"
-bind = "127.0.0.1:0"
-[[listener]]
-name = "imaps"
-service = "imap"
-bind = "127.0.0.1:0"
-tls = "implicit"
-"#,
-            public_key.trim()
-        ),
-    )
-    .unwrap();
-    let server = Server::start(&config, &["http", "https", "smtp", "imaps"]);
-    let admin = format!("admin:{}", server.admin_password().unwrap());
-    let api = format!("{}/api/v1", server.url("http", "http"));
-    let eas = server.listeners["https"].clone();
-    let smtp = server.listeners["smtp"].clone();
-    let imaps = server.listeners["imaps"].clone();
-    let call = |method: &str, path: &str, body: Option<&str>| {
-        let (code, v) = curl(method, &format!("{api}{path}"), &admin, body);
-        assert!(code < 300, "{method} {path}: {code} {v}");
-        v
-    };
+    let srv = Licensed::start("business", "activesync=3");
+    let eas = srv.listener("https");
+    let (smtp, imaps) = (srv.listener("smtp"), srv.listener("imaps"));
+    let call = |method: &str, path: &str, body: Option<&str>| srv.call(method, path, body);
     call("POST", "/domains", Some(r#"{"name":"example.com"}"#));
     call("POST", "/domains/example.com/accounts", Some(r#"{"local_part":"ops","password":"pw-ops@example.com"}"#));
     call("PATCH", "/accounts/ops@example.com/settings", Some(r#"{"activesync.enabled": true}"#));
@@ -296,5 +229,5 @@ print("projects", m.select("Projects")[1])"#,
     assert!(!listed.contains("Projects/2026"), "{listed}");
     assert!(listed.contains("projects [b'0']"), "{listed}");
 
-    assert_eq!(server.terminate(), 0);
+    assert_eq!(srv.server.terminate(), 0);
 }

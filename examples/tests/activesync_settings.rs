@@ -13,7 +13,8 @@ mod common;
 
 use std::process::Command;
 
-use common::{Server, curl, run_cli};
+use common::curl;
+use common::licensed::{Licensed, pyactivesync_installed};
 use serde_json::{Value, json};
 
 /// Delivers, over SMTP, three messages to `rcpt` (oldest first).
@@ -54,82 +55,15 @@ fn imap(imaps: &str, user: &str, body: &str) {
     assert!(out.status.success(), "imap script failed: {}", String::from_utf8_lossy(&out.stderr));
 }
 
-fn pyactivesync_installed() -> bool {
-    let ok = Command::new("python3").args(["-c", "import pyactivesync"]).status().is_ok_and(|s| s.success());
-    if !ok && std::env::var_os("CI").is_some() {
-        panic!("pyactivesync is not installed (CI installs it: pip install pyactivesync)");
-    }
-    ok
-}
-
 #[test]
 fn pyactivesync_settings_resolve_recipients_and_search() {
     if !pyactivesync_installed() {
         eprintln!("skipped: pyactivesync is not installed");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    run_cli(&["license", "keygen", "--out", d.join("vendor").to_str().unwrap()]);
-    let public_key = std::fs::read_to_string(d.join("vendor/vendor-public.key")).unwrap();
-    run_cli(&[
-        "license",
-        "issue",
-        "--signing-key",
-        d.join("vendor/vendor-signing.key").to_str().unwrap(),
-        "--edition",
-        "business",
-        "--licensee",
-        "activesync settings",
-        "--seats",
-        "activesync=3",
-        "--expires",
-        "30d",
-        "--out",
-        d.join("license.json").to_str().unwrap(),
-    ]);
-    let config = d.join("server.toml");
-    std::fs::write(
-        &config,
-        format!(
-            r#"data_dir = "data"
-[log]
-format = "json"
-[license]
-public_key = "{}"
-file = "license.json"
-[[listener]]
-name = "http"
-service = "http"
-bind = "127.0.0.1:0"
-[[listener]]
-name = "https"
-service = "http"
-bind = "127.0.0.1:0"
-tls = "implicit"
-[[listener]]
-name = "smtp"
-service = "smtp"
-bind = "127.0.0.1:0"
-[[listener]]
-name = "imaps"
-service = "imap"
-bind = "127.0.0.1:0"
-tls = "implicit"
-"#,
-            public_key.trim()
-        ),
-    )
-    .unwrap();
-    let server = Server::start(&config, &["http", "https", "smtp", "imaps"]);
-    let admin = format!("admin:{}", server.admin_password().unwrap());
-    let api = format!("{}/api/v1", server.url("http", "http"));
-    let eas = server.listeners["https"].clone();
-    let call = |method: &str, path: &str, body: Option<&str>| {
-        let (code, v) = curl(method, &format!("{api}{path}"), &admin, body);
-        assert!(code < 300, "{method} {path}: {code} {v}");
-        v
-    };
+    let env = Licensed::start("business", "activesync=3");
+    let (admin, api, eas) = (env.admin().to_owned(), env.api().to_owned(), env.listener("https"));
+    let call = |method: &str, path: &str, body: Option<&str>| env.call(method, path, body);
     call("POST", "/domains", Some(r#"{"name":"example.com"}"#));
     call("POST", "/domains", Some(r#"{"name":"other.org"}"#));
     call(
@@ -146,9 +80,9 @@ tls = "implicit"
     call("PUT", "/aliases/info@example.com", Some(r#"{"account":"ann@example.com"}"#));
     call("PATCH", "/accounts/ops@example.com/settings", Some(r#"{"activesync.enabled": true}"#));
     let user = "ops@example.com";
-    deliver(&server.listeners["smtp"], user);
+    deliver(&env.listener("smtp"), user);
     imap(
-        &server.listeners["imaps"],
+        &env.listener("imaps"),
         user,
         r#"m.create("Archive")
 m.create("Archive/2025")
@@ -275,5 +209,5 @@ m.append("Archive/2025", None, None, b"From: a@example.com\r\nSubject: deep note
     assert_eq!(m["library"]["status"], "2", "{m}");
     assert_eq!(m["no_store"], "103", "{m}");
 
-    assert_eq!(server.terminate(), 0);
+    assert_eq!(env.server.terminate(), 0);
 }

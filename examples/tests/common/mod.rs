@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod licensed;
+
 /// `target/debug/examples/server`, built by `cargo test` before the tests run.
 pub fn server_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
