@@ -396,7 +396,9 @@ impl ActiveSync {
         let refresh = move |d: &mut Device| {
             d.device_type = kind;
             d.protocol_version = protocol;
-            if agent.is_some() {
+            // What the device says of itself in DeviceInformation wins over
+            // the HTTP header, which only fills a gap.
+            if d.user_agent.is_none() {
                 d.user_agent = agent;
             }
         };

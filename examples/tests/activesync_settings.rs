@@ -111,7 +111,7 @@ m.append("Archive/2025", None, None, b"From: a@example.com\r\nSubject: deep note
     assert_eq!(phone["os"], "Android 14", "{phone}");
     // The user agent is the HTTP User-Agent of the latest request, which
     // every request refreshes after DeviceInformation set it.
-    assert!(phone["user_agent"].as_str().is_some_and(|a| !a.is_empty()), "{phone}");
+    assert_eq!(phone["user_agent"], "TestPhone/2.0", "DeviceInformation wins over the HTTP header: {phone}");
     assert_eq!(s["user"]["UserInformation"]["status"], "1", "{s}");
     let info = &s["user"]["UserInformation"]["data"];
     assert_eq!(info["Settings.UserDisplayName"], "Olive Ops", "{s}");
