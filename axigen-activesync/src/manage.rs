@@ -100,166 +100,144 @@ impl ActiveSync {
         self.store.folder(ctx.principal.account, FolderId(id)).await
     }
 
+    /// Answers a folder command: `<name><Status>1</Status>...extra</name>`,
+    /// or only the status the handler failed with.
+    fn folder_answer(name: &str, result: Result<Vec<Element>, u16>) -> Response<Bytes> {
+        let (status, extra) = match result {
+            Ok(extra) => (1, extra),
+            Err(status) => (status, Vec::new()),
+        };
+        let mut answer = Element::new(CodePage::FolderHierarchy, name).with_text_child("Status", status.to_string());
+        for e in extra {
+            answer.push(e);
+        }
+        wbxml_response(&answer)
+    }
+
+    /// The named fields of a folder command document; 10 (a malformed
+    /// request) when it is not that command or a field is missing.
+    fn folder_fields<const N: usize>(
+        root: Option<&Element>,
+        command: &str,
+        names: [&str; N],
+    ) -> Result<[String; N], u16> {
+        let root = root.filter(|r| r.is(CodePage::FolderHierarchy, command)).ok_or(10u16)?;
+        let mut out: [String; N] = std::array::from_fn(|_| String::new());
+        for (slot, name) in out.iter_mut().zip(names) {
+            *slot = root.child_text(CodePage::FolderHierarchy, name).ok_or(10u16)?.into_owned();
+        }
+        Ok(out)
+    }
+
+    /// A folder the device may change: visible (4 otherwise) and not special
+    /// (`special_status` otherwise).
+    async fn changeable_folder(&self, ctx: &Context, id: &str, special_status: u16) -> Result<FolderInfo, u16> {
+        let folder = self.visible_folder(ctx, id).await.map_err(|_| 6u16)?.ok_or(4u16)?;
+        if special(&folder) {
+            return Err(special_status);
+        }
+        Ok(folder)
+    }
+
     /// FolderCreate.
     pub(crate) async fn folder_create(&self, ctx: Context, root: Option<Element>) -> Response<Bytes> {
-        let command = ctx.request.command;
-        let answer = |status: u16| {
-            Element::new(CodePage::FolderHierarchy, "FolderCreate").with_text_child("Status", status.to_string())
-        };
-        let Some(root) = root.filter(|r| r.is(CodePage::FolderHierarchy, "FolderCreate")) else {
-            return status_only(command, 10);
-        };
-        let field = |name: &str| root.child_text(CodePage::FolderHierarchy, name).map(|t| t.into_owned());
-        let (Some(key), Some(parent), Some(name), Some(kind)) =
-            (field("SyncKey"), field("ParentId"), field("DisplayName"), field("Type"))
-        else {
-            return wbxml_response(&answer(10));
-        };
-        let Some(kind) = kind_of(&kind) else { return wbxml_response(&answer(10)) };
+        Self::folder_answer("FolderCreate", self.create_folder_from_device(&ctx, root.as_ref()).await)
+    }
+
+    async fn create_folder_from_device(&self, ctx: &Context, root: Option<&Element>) -> Result<Vec<Element>, u16> {
+        let [key, parent, name, kind] =
+            Self::folder_fields(root, "FolderCreate", ["SyncKey", "ParentId", "DisplayName", "Type"])?;
+        let kind = kind_of(&kind).ok_or(10u16)?;
         if !valid_name(&name) {
-            return wbxml_response(&answer(10));
+            return Err(10);
         }
-        let state = match self.hierarchy_at(&ctx, &key).await {
-            Ok(s) => s,
-            Err(status) => return wbxml_response(&answer(status)),
-        };
+        let state = self.hierarchy_at(ctx, &key).await?;
         let account = ctx.principal.account;
-        let (full, _) = match self.child_name(&ctx, &parent, &name).await {
-            Ok(n) => n,
-            Err(status) => return wbxml_response(&answer(status)),
-        };
-        match self.store.folder_by_name(account, &full).await {
-            // 2: a folder of that name exists.
-            Ok(Some(_)) => return wbxml_response(&answer(2)),
-            Ok(None) => {}
-            Err(_) => return wbxml_response(&answer(6)),
+        let (full, _) = self.child_name(ctx, &parent, &name).await?;
+        // 2: a folder of that name exists.
+        if self.store.folder_by_name(account, &full).await.map_err(|_| 6u16)?.is_some() {
+            return Err(2);
         }
-        let created = match self.store.create_folder(account, &full, kind, None).await {
-            Ok(f) => f,
-            Err(err) => {
-                warn!(account = %account, error = %err, "FolderCreate failed");
-                return wbxml_response(&answer(6));
-            }
-        };
+        let created = self.store.create_folder(account, &full, kind, None).await.map_err(|err| {
+            warn!(account = %account, error = %err, "FolderCreate failed");
+            6u16
+        })?;
         info!(account = %account, device = %ctx.device.device_id, folder = %full, "folder created by the device");
-        let key = match self.advance_hierarchy(&ctx, state).await {
-            Ok(k) => k,
-            Err(status) => return wbxml_response(&answer(status)),
-        };
-        wbxml_response(
-            &answer(1)
-                .with_text_child("SyncKey", key.to_string())
-                .with_text_child("ServerId", created.id.0.to_string()),
-        )
+        let key = self.advance_hierarchy(ctx, state).await?;
+        Ok(vec![
+            Element::new(CodePage::FolderHierarchy, "SyncKey").with_text(key.to_string()),
+            Element::new(CodePage::FolderHierarchy, "ServerId").with_text(created.id.0.to_string()),
+        ])
     }
 
     /// FolderUpdate: rename and move.
     pub(crate) async fn folder_update(&self, ctx: Context, root: Option<Element>) -> Response<Bytes> {
-        let command = ctx.request.command;
-        let answer = |status: u16| {
-            Element::new(CodePage::FolderHierarchy, "FolderUpdate").with_text_child("Status", status.to_string())
-        };
-        let Some(root) = root.filter(|r| r.is(CodePage::FolderHierarchy, "FolderUpdate")) else {
-            return status_only(command, 10);
-        };
-        let field = |name: &str| root.child_text(CodePage::FolderHierarchy, name).map(|t| t.into_owned());
-        let (Some(key), Some(id), Some(parent), Some(name)) =
-            (field("SyncKey"), field("ServerId"), field("ParentId"), field("DisplayName"))
-        else {
-            return wbxml_response(&answer(10));
-        };
+        Self::folder_answer("FolderUpdate", self.update_folder_from_device(&ctx, root.as_ref()).await)
+    }
+
+    async fn update_folder_from_device(&self, ctx: &Context, root: Option<&Element>) -> Result<Vec<Element>, u16> {
+        let [key, id, parent, name] =
+            Self::folder_fields(root, "FolderUpdate", ["SyncKey", "ServerId", "ParentId", "DisplayName"])?;
         if !valid_name(&name) {
-            return wbxml_response(&answer(10));
+            return Err(10);
         }
-        let state = match self.hierarchy_at(&ctx, &key).await {
-            Ok(s) => s,
-            Err(status) => return wbxml_response(&answer(status)),
-        };
+        let state = self.hierarchy_at(ctx, &key).await?;
         let account = ctx.principal.account;
-        let folder = match self.visible_folder(&ctx, &id).await {
-            Ok(Some(f)) => f,
-            // 4: the folder does not exist.
-            Ok(None) => return wbxml_response(&answer(4)),
-            Err(_) => return wbxml_response(&answer(6)),
-        };
-        if special(&folder) {
-            // 2: a special folder cannot be renamed.
-            return wbxml_response(&answer(2));
-        }
-        let (full, parent) = match self.child_name(&ctx, &parent, &name).await {
-            Ok(n) => n,
-            Err(status) => return wbxml_response(&answer(status)),
-        };
+        // 2: a special folder cannot be renamed.
+        let folder = self.changeable_folder(ctx, &id, 2).await?;
+        let (full, parent) = self.child_name(ctx, &parent, &name).await?;
         // A folder cannot go under itself.
         if parent.is_some_and(|p| p.id == folder.id || p.name.starts_with(&format!("{}/", folder.name))) {
-            return wbxml_response(&answer(5));
+            return Err(5);
         }
         if full != folder.name {
-            match self.store.folder_by_name(account, &full).await {
-                Ok(Some(_)) => return wbxml_response(&answer(2)),
-                Ok(None) => {}
-                Err(_) => return wbxml_response(&answer(6)),
+            if self.store.folder_by_name(account, &full).await.map_err(|_| 6u16)?.is_some() {
+                return Err(2);
             }
-            if let Err(err) = self.store.rename_folder(account, folder.id, &full).await {
+            self.store.rename_folder(account, folder.id, &full).await.map_err(|err| {
                 warn!(account = %account, error = %err, "FolderUpdate failed");
-                return wbxml_response(&answer(6));
-            }
+                6u16
+            })?;
             info!(account = %account, device = %ctx.device.device_id, from = %folder.name, to = %full, "folder renamed by the device");
         }
-        let key = match self.advance_hierarchy(&ctx, state).await {
-            Ok(k) => k,
-            Err(status) => return wbxml_response(&answer(status)),
-        };
-        wbxml_response(&answer(1).with_text_child("SyncKey", key.to_string()))
+        let key = self.advance_hierarchy(ctx, state).await?;
+        Ok(vec![Element::new(CodePage::FolderHierarchy, "SyncKey").with_text(key.to_string())])
     }
 
     /// FolderDelete, with the folder's subfolders.
     pub(crate) async fn folder_delete(&self, ctx: Context, root: Option<Element>) -> Response<Bytes> {
-        let command = ctx.request.command;
-        let answer = |status: u16| {
-            Element::new(CodePage::FolderHierarchy, "FolderDelete").with_text_child("Status", status.to_string())
-        };
-        let Some(root) = root.filter(|r| r.is(CodePage::FolderHierarchy, "FolderDelete")) else {
-            return status_only(command, 10);
-        };
-        let field = |name: &str| root.child_text(CodePage::FolderHierarchy, name).map(|t| t.into_owned());
-        let (Some(key), Some(id)) = (field("SyncKey"), field("ServerId")) else {
-            return wbxml_response(&answer(10));
-        };
-        let state = match self.hierarchy_at(&ctx, &key).await {
-            Ok(s) => s,
-            Err(status) => return wbxml_response(&answer(status)),
-        };
+        Self::folder_answer("FolderDelete", self.delete_folder_from_device(&ctx, root.as_ref()).await)
+    }
+
+    async fn delete_folder_from_device(&self, ctx: &Context, root: Option<&Element>) -> Result<Vec<Element>, u16> {
+        let [key, id] = Self::folder_fields(root, "FolderDelete", ["SyncKey", "ServerId"])?;
+        let state = self.hierarchy_at(ctx, &key).await?;
         let account = ctx.principal.account;
-        let folder = match self.visible_folder(&ctx, &id).await {
-            Ok(Some(f)) => f,
-            Ok(None) => return wbxml_response(&answer(4)),
-            Err(_) => return wbxml_response(&answer(6)),
-        };
-        if special(&folder) {
-            // 3: a special folder cannot be deleted.
-            return wbxml_response(&answer(3));
-        }
-        let mut doomed = match self.store.folders(account).await {
-            Ok(all) => all.into_iter().filter(|f| f.name.starts_with(&format!("{}/", folder.name))).collect::<Vec<_>>(),
-            Err(_) => return wbxml_response(&answer(6)),
-        };
+        // 3: a special folder cannot be deleted.
+        let folder = self.changeable_folder(ctx, &id, 3).await?;
+        let prefix = format!("{}/", folder.name);
+        let mut doomed: Vec<FolderInfo> = self
+            .store
+            .folders(account)
+            .await
+            .map_err(|_| 6u16)?
+            .into_iter()
+            .filter(|f| f.name.starts_with(&prefix))
+            .collect();
         // The deepest first, the folder itself last.
         doomed.sort_by_key(|f| std::cmp::Reverse(f.name.matches('/').count()));
         doomed.push(folder.clone());
         for f in &doomed {
-            if let Err(err) = self.store.delete_folder(account, f.id).await {
+            self.store.delete_folder(account, f.id).await.map_err(|err| {
                 warn!(account = %account, folder = %f.name, error = %err, "FolderDelete failed");
-                return wbxml_response(&answer(6));
-            }
+                6u16
+            })?;
+            // The collection's state goes with it (an empty state reads as none).
             let _ = self.devices.put_sync_state(account, &ctx.device.device_id, &f.id.0.to_string(), Vec::new()).await;
         }
         info!(account = %account, device = %ctx.device.device_id, folder = %folder.name, "folder deleted by the device");
-        let key = match self.advance_hierarchy(&ctx, state).await {
-            Ok(k) => k,
-            Err(status) => return wbxml_response(&answer(status)),
-        };
-        wbxml_response(&answer(1).with_text_child("SyncKey", key.to_string()))
+        let key = self.advance_hierarchy(ctx, state).await?;
+        Ok(vec![Element::new(CodePage::FolderHierarchy, "SyncKey").with_text(key.to_string())])
     }
 
     /// MoveItems: mail between folders the device sees.
