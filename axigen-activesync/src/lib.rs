@@ -12,9 +12,11 @@
 mod autodiscover;
 mod compose;
 mod directory_search;
+mod find;
 mod folders;
 mod itemops;
 mod manage;
+mod oof;
 mod ping;
 mod provision;
 pub mod request;
@@ -44,6 +46,7 @@ pub const SERVED_COMMANDS: &[Command] = &[
     Command::Settings,
     Command::ResolveRecipients,
     Command::Search,
+    Command::Find,
     Command::Ping,
     Command::Provision,
 ];

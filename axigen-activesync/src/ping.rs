@@ -11,6 +11,9 @@
 //!   delayed rather than served faster.
 //! - The folders and heartbeat of the last full Ping are kept, so an empty
 //!   Ping repeats it.
+//! - The same holds for Sync used as a poll: a device whose Syncs bring
+//!   nothing and change nothing, more than a few times within a short time,
+//!   gets those answers delayed (see [`Pings::empty_sync`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -45,6 +48,7 @@ struct DevicePings {
     generation: u64,
     cancel: Option<tokio::sync::watch::Sender<bool>>,
     recent: Vec<Instant>,
+    empty_syncs: Vec<Instant>,
 }
 
 impl Pings {
@@ -63,6 +67,19 @@ impl Pings {
         let (tx, rx) = tokio::sync::watch::channel(false);
         entry.cancel = Some(tx);
         (entry.generation, rx, entry.recent.len() > LOOP_PINGS)
+    }
+
+    /// Records a Sync that brought the device nothing and carried no change
+    /// from it; whether the device now polls in a loop (more than
+    /// [`LOOP_PINGS`] such Syncs within [`LOOP_WINDOW`]), in which case the
+    /// answer is to wait [`LOOP_DELAY`].
+    pub(crate) fn empty_sync(&self, account: AccountId, device: &str) -> Option<Duration> {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = inner.entry((account, device.to_owned())).or_default();
+        let now = Instant::now();
+        entry.empty_syncs.retain(|t| now.duration_since(*t) < LOOP_WINDOW);
+        entry.empty_syncs.push(now);
+        (entry.empty_syncs.len() > LOOP_PINGS).then_some(LOOP_DELAY)
     }
 
     fn finish(&self, account: AccountId, device: &str, generation: u64) {

@@ -54,21 +54,21 @@ const MAX_RANGE: usize = 100;
 
 /// A mailbox query.
 #[derive(Debug, Default, PartialEq, Eq)]
-struct MailQuery {
+pub(crate) struct MailQuery {
     /// Folder ids named by CollectionId (empty: every visible mail folder).
-    collections: Vec<String>,
+    pub(crate) collections: Vec<String>,
     /// Whether the item class asked for is mail.
-    email: bool,
+    pub(crate) email: bool,
     /// Lower-cased words that must all appear.
-    words: Vec<String>,
+    pub(crate) words: Vec<String>,
     /// Received strictly after / before (Unix seconds).
-    after: Option<i64>,
-    before: Option<i64>,
+    pub(crate) after: Option<i64>,
+    pub(crate) before: Option<i64>,
 }
 
 /// Why a query cannot be run.
 #[derive(Debug, PartialEq, Eq)]
-enum QueryError {
+pub(crate) enum QueryError {
     Invalid,
     TooComplex,
 }
@@ -85,7 +85,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 
 /// `2026-11-28T15:20:00.000Z` (MS-ASDTYPE 2.3; fraction and `Z` optional)
 /// as Unix seconds.
-fn parse_eas_date(text: &str) -> Option<i64> {
+pub(crate) fn parse_eas_date(text: &str) -> Option<i64> {
     let text = text.trim().trim_end_matches('Z');
     let (date, time) = text.split_once('T')?;
     let mut d = date.split('-').map(|p| p.parse::<i64>().ok());
@@ -349,6 +349,37 @@ impl ActiveSync {
         start: usize,
         end: usize,
     ) -> axigen_core::Result<Result<(Vec<Element>, usize), QueryError>> {
+        let (matches, total) = match self.mail_matches(ctx, query, deep, start, end).await? {
+            Ok(found) => found,
+            Err(e) => return Ok(Err(e)),
+        };
+        let body = body_preference(options);
+        let results = matches
+            .into_iter()
+            .map(|(folder, meta, content)| {
+                let data = email_data(&meta, folder, &content, body);
+                let mut properties = Element::new(CodePage::Search, "Properties");
+                properties.children = data.children;
+                Element::new(CodePage::Search, "Result")
+                    .with(Element::new(CodePage::AirSync, "Class").with_text("Email"))
+                    .with(Element::new(CodePage::Search, "LongId").with_text(server_id(folder, meta.uid)))
+                    .with(Element::new(CodePage::AirSync, "CollectionId").with_text(folder.0.to_string()))
+                    .with(properties)
+            })
+            .collect();
+        Ok(Ok((results, total)))
+    }
+
+    /// The matches in `start..=end`, newest first, with their content, and
+    /// how many matches there are: what Search and Find answer from.
+    pub(crate) async fn mail_matches(
+        &self,
+        ctx: &Context,
+        query: &MailQuery,
+        deep: bool,
+        start: usize,
+        end: usize,
+    ) -> axigen_core::Result<Result<(Vec<(FolderId, MessageMeta, Bytes)>, usize), QueryError>> {
         let folders = match self.search_folders(ctx, query, deep).await? {
             Ok(f) => f,
             Err(e) => return Ok(Err(e)),
@@ -365,29 +396,19 @@ impl ActiveSync {
             candidates.extend(messages.into_iter().filter(|m| query.in_dates(m)).map(|m| (folder.id, m)));
         }
         candidates.sort_by(|a, b| b.1.internal_date.cmp(&a.1.internal_date).then(b.1.uid.cmp(&a.1.uid)));
-        let body = body_preference(options);
         let mut total = 0usize;
-        let mut results = Vec::new();
+        let mut matches = Vec::new();
         for (folder, meta) in candidates {
             let content = self.store.content(meta.blob).await?;
             if !query.matches_text(&content) {
                 continue;
             }
             if total >= start && total <= end {
-                let data = email_data(&meta, folder, &content, body);
-                let mut properties = Element::new(CodePage::Search, "Properties");
-                properties.children = data.children;
-                results.push(
-                    Element::new(CodePage::Search, "Result")
-                        .with(Element::new(CodePage::AirSync, "Class").with_text("Email"))
-                        .with(Element::new(CodePage::Search, "LongId").with_text(server_id(folder, meta.uid)))
-                        .with(Element::new(CodePage::AirSync, "CollectionId").with_text(folder.0.to_string()))
-                        .with(properties),
-                );
+                matches.push((folder, meta, content));
             }
             total += 1;
         }
-        Ok(Ok((results, total)))
+        Ok(Ok((matches, total)))
     }
 }
 

@@ -118,6 +118,8 @@ pub struct ActiveSync {
     pub(crate) pings: crate::ping::Pings,
     /// Where mail sent from devices goes: the submission path.
     pub(crate) submission: Option<Arc<dyn axigen_protocols::smtp::SmtpBackend>>,
+    /// Where Settings Oof keeps the out-of-office reply.
+    pub(crate) auto_reply: Option<Arc<dyn axigen_core::autoreply::AutoReplyStore>>,
 }
 
 impl std::fmt::Debug for ActiveSync {
@@ -175,7 +177,12 @@ pub(crate) fn status_only(command: Command, status: u16) -> Response<Bytes> {
         Command::SmartForward => (CodePage::ComposeMail, "SmartForward"),
         Command::SmartReply => (CodePage::ComposeMail, "SmartReply"),
         Command::Provision => (CodePage::Provision, "Provision"),
-        Command::GetAttachment => return plain(StatusCode::INTERNAL_SERVER_ERROR, ""),
+        // GetAttachment answers with the attachment's bytes, never WBXML:
+        // a device to be provisioned gets HTTP 449 as before 14.0.
+        Command::GetAttachment => {
+            let code = if matches!(status, 142..=144) { 449 } else { 500 };
+            return plain(StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), "");
+        }
     };
     let status_page = match command {
         Command::GetItemEstimate => CodePage::GetItemEstimate,
@@ -210,6 +217,7 @@ impl ActiveSync {
             throttle: Arc::default(),
             pings: crate::ping::Pings::default(),
             submission: None,
+            auto_reply: None,
         }
     }
 
@@ -218,6 +226,13 @@ impl ActiveSync {
     /// authenticated sender.
     pub fn with_submission(mut self, backend: Arc<dyn axigen_protocols::smtp::SmtpBackend>) -> ActiveSync {
         self.submission = Some(backend);
+        self
+    }
+
+    /// Keeps the out-of-office settings a device reads and sets (Settings
+    /// Oof) in this store; the SMTP delivery path sends the replies.
+    pub fn with_auto_reply(mut self, store: Arc<dyn axigen_core::autoreply::AutoReplyStore>) -> ActiveSync {
+        self.auto_reply = Some(store);
         self
     }
 
@@ -527,6 +542,7 @@ impl ActiveSync {
             Command::Settings => self.settings(ctx, root).await,
             Command::ResolveRecipients => self.resolve_recipients(ctx, root).await,
             Command::Search => self.search(ctx, root).await,
+            Command::Find => self.find(ctx, root).await,
             other => {
                 info!(account = %ctx.principal.account, device = %ctx.device.device_id, command = other.name(), "command not available yet");
                 // MS-ASCMD 2.2.2: 137 NotYetImplemented... for commands this

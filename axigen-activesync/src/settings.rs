@@ -12,10 +12,9 @@
 //!   bare `EmailAddresses` list). The directory looks aliases up by their
 //!   own address only and cannot list an account's aliases, so only the
 //!   primary address is given.
-//! * **Oof Get/Set**: this server has no out-of-office auto-reply (neither
-//!   a store for the settings nor a responder in delivery), so both are
-//!   answered with the Oof status 3 (access denied) rather than by
-//!   pretending to keep settings that would never act.
+//! * **Oof Get/Set**: the account's out-of-office reply (see `oof.rs`),
+//!   which SMTP delivery sends; status 3 (access denied) when the endpoint
+//!   was built without an out-of-office store.
 //! * **DevicePassword Set**: the recovery password is acknowledged
 //!   (status 1); the server keeps no copy, there being no recovery service
 //!   that would hand it out.
@@ -35,7 +34,7 @@ use crate::service::{ActiveSync, Context, status_only, wbxml_response};
 use crate::wbxml::{CodePage, Element};
 
 /// MS-ASCMD 2.2.3.177.15: the Settings status codes used here.
-mod status {
+pub(crate) mod status {
     pub const SUCCESS: u16 = 1;
     /// Protocol error: the request does not validate.
     pub const PROTOCOL: u16 = 2;
@@ -84,7 +83,7 @@ impl DeviceInfo {
 }
 
 /// One property's answer: `<name><Status>n</Status>...</name>`.
-fn answer(name: &str, status: u16) -> Element {
+pub(crate) fn answer(name: &str, status: u16) -> Element {
     Element::new(CodePage::Settings, name).with_text_child("Status", status.to_string())
 }
 
@@ -115,10 +114,7 @@ impl ActiveSync {
             let element = match (property.name(), get, set) {
                 ("DeviceInformation", _, Some(set)) => self.device_information(&ctx, set).await,
                 ("UserInformation", Some(_), _) => self.user_information(&ctx).await,
-                ("Oof", _, _) => {
-                    info!(account = %account, device = %device, set = set.is_some(), "Settings Oof refused: no out-of-office service");
-                    answer("Oof", status::ACCESS_DENIED)
-                }
+                ("Oof", get, set) => self.oof(&ctx, get, set).await,
                 ("DevicePassword", _, Some(set)) => {
                     let given = set.child_text(CodePage::Settings, "Password").is_some_and(|p| !p.is_empty());
                     info!(account = %account, device = %device, given, "Settings DevicePassword acknowledged (not kept)");

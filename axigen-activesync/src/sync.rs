@@ -103,6 +103,13 @@ pub(crate) struct BodyWanted {
     truncation: Option<usize>,
 }
 
+impl BodyWanted {
+    /// Plain text cut at `max` bytes: enough for a preview.
+    pub(crate) fn plain_preview(max: usize) -> BodyWanted {
+        BodyWanted { kind: 1, truncation: Some(max) }
+    }
+}
+
 pub(crate) fn body_preference(options: Option<&Element>) -> BodyWanted {
     let pref = options.and_then(|o| o.child(CodePage::AirSyncBase, "BodyPreference"));
     let kind = pref
@@ -318,8 +325,20 @@ impl ActiveSync {
         let global_window =
             root.child_text(CodePage::AirSync, "WindowSize").and_then(|w| w.trim().parse::<usize>().ok());
         let mut out = Element::new(CodePage::AirSync, "Collections");
+        let mut empty = true;
         for collection in collections.children_named(CodePage::AirSync, "Collection") {
-            out.push(self.sync_collection(&ctx, collection, global_window).await);
+            let answer = self.sync_collection(&ctx, collection, global_window).await;
+            // A poll that finds nothing: no change from the device, none for it,
+            // and no first key (a new collection is not a poll).
+            empty &= collection.child(CodePage::AirSync, "Commands").is_none()
+                && collection.child_text(CodePage::AirSync, "SyncKey").is_none_or(|k| k.trim() != "0")
+                && answer.child(CodePage::AirSync, "Commands").is_none()
+                && answer.child(CodePage::AirSync, "MoreAvailable").is_none();
+            out.push(answer);
+        }
+        if empty && let Some(delay) = self.pings.empty_sync(ctx.principal.account, &ctx.device.device_id) {
+            info!(account = %ctx.principal.account, device = %ctx.device.device_id, "device polls with Sync in a loop: answer delayed");
+            tokio::time::sleep(delay).await;
         }
         let now = unix_now();
         if let Err(r) = self.update(&ctx.device, move |d| d.last_sync = now).await {

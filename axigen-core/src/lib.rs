@@ -25,6 +25,7 @@
 
 pub mod access;
 pub mod acl;
+pub mod autoreply;
 pub mod delivery;
 pub mod devices;
 pub mod directory;

@@ -282,7 +282,49 @@ impl Store {
         }
         self.check_acl(&mut r)?;
         self.check_devices(&mut r)?;
+        self.check_autoreply(&mut r)?;
         Ok(r)
+    }
+
+    /// Whether the directory has the account (remembered in `seen`).
+    fn account_exists(&self, seen: &mut HashMap<AccountId, bool>, account: AccountId) -> Result<bool> {
+        if let Some(&exists) = seen.get(&account) {
+            return Ok(exists);
+        }
+        let exists = self
+            .db
+            .get_cf(crate::commit::cf(&self.db, CF_DIRECTORY), account_key(account))
+            .map_err(crate::commit::storage)?
+            .is_some();
+        seen.insert(account, exists);
+        Ok(exists)
+    }
+
+    /// Every out-of-office record belongs to an account that exists; the
+    /// settings decode and each reply record holds a time.
+    fn check_autoreply(&self, r: &mut CheckReport) -> Result<()> {
+        let mut accounts: HashMap<AccountId, bool> = HashMap::new();
+        for (k, v) in self.scan(CF_AUTOREPLY, b"")? {
+            let Ok(account) = be32(&k).map(AccountId) else {
+                r.add("autoreply", format!("key {k:?} is too short"));
+                continue;
+            };
+            let obj = format!("out-of-office record of account {account}");
+            let exists = self.account_exists(&mut accounts, account)?;
+            if !exists {
+                r.add(&obj, "record of an account that does not exist");
+            }
+            match k.get(4) {
+                Some(b'S') if k.len() == 5 => {
+                    if let Err(e) = crate::autoreply::decode_settings(&v) {
+                        r.add(&obj, e.to_string());
+                    }
+                }
+                Some(b'R') if k.len() > 5 && v.len() == 8 => {}
+                _ => r.add(&obj, format!("unknown key {k:?} or value of {} bytes", v.len())),
+            }
+        }
+        Ok(())
     }
 
     /// Every device record decodes, matches its key and belongs to an
@@ -311,18 +353,7 @@ impl Store {
                 Ok(_) => {}
                 Err(e) => r.add(&obj, e.to_string()),
             }
-            let exists = match accounts.get(&account) {
-                Some(&exists) => exists,
-                None => {
-                    let exists = self
-                        .db
-                        .get_cf(crate::commit::cf(&self.db, CF_DIRECTORY), account_key(account))
-                        .map_err(crate::commit::storage)?
-                        .is_some();
-                    accounts.insert(account, exists);
-                    exists
-                }
-            };
+            let exists = self.account_exists(&mut accounts, account)?;
             if !exists {
                 r.add(&obj, "device of an account that does not exist");
             }

@@ -9,6 +9,7 @@
 //! | 3 | adds the `structure` column family: every blob's message structure (postcard) |
 //! | 4 | adds the `acl` column family: folder access lists and shared-folder subscriptions |
 //! | 5 | adds the `device` and `sync_state` column families: ActiveSync partnerships and their sync state |
+//! | 6 | adds the `autoreply` column family: out-of-office settings and whom they answered |
 //!
 //! A layout change bumps [`FORMAT_VERSION`] and adds a function to
 //! [`MIGRATIONS`] that rewrites a store of the previous version in one synced
@@ -27,12 +28,12 @@ use crate::commit::{Db, cf, storage};
 use crate::keys::{ALL_CFS, CF_BLOB, CF_META, CF_STRUCTURE, META_FORMAT, encode_structure};
 
 /// The layout version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 5;
+pub const FORMAT_VERSION: u32 = 6;
 
 type Migration = fn(&Db, &mut WriteBatch) -> Result<()>;
 
 /// `MIGRATIONS[i]` upgrades a store from version `i + 1` to `i + 2`.
-const MIGRATIONS: &[Migration] = &[add_queue, add_structures, add_acl, add_devices];
+const MIGRATIONS: &[Migration] = &[add_queue, add_structures, add_acl, add_devices, add_autoreply];
 
 /// Bounds of one batch of structure records written by the 2 -> 3 upgrade.
 const STRUCTURE_BATCH_RECORDS: usize = 512;
@@ -68,6 +69,17 @@ fn add_devices(db: &Db, _batch: &mut WriteBatch) -> Result<()> {
         if db.cf_handle(name).is_none() {
             return Err(Error::Format(format!("the {name} column family was not created")));
         }
+    }
+    Ok(())
+}
+
+/// 5 -> 6: the `autoreply` column family is created empty when the store
+/// is opened: no account is away yet. The bump keeps format-5 software,
+/// which would not delete an account's out-of-office records with it, away
+/// from the store.
+fn add_autoreply(db: &Db, _batch: &mut WriteBatch) -> Result<()> {
+    if db.cf_handle(crate::keys::CF_AUTOREPLY).is_none() {
+        return Err(Error::Format("the autoreply column family was not created".into()));
     }
     Ok(())
 }

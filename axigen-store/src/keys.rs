@@ -29,6 +29,7 @@ pub const CF_STRUCTURE: &str = "structure";
 pub const CF_ACL: &str = "acl";
 pub const CF_DEVICE: &str = "device";
 pub const CF_SYNC_STATE: &str = "sync_state";
+pub const CF_AUTOREPLY: &str = "autoreply";
 
 /// Every column family, in creation order.
 pub const ALL_CFS: &[&str] = &[
@@ -47,6 +48,7 @@ pub const ALL_CFS: &[&str] = &[
     CF_ACL,
     CF_DEVICE,
     CF_SYNC_STATE,
+    CF_AUTOREPLY,
 ];
 
 pub const META_FORMAT: &[u8] = b"format";

@@ -3,8 +3,9 @@
 //! [`Directory`](axigen_core::directory::Directory),
 //! [`DirectoryAdmin`](axigen_core::directory::DirectoryAdmin) and
 //! [`SeatStore`](axigen_core::license::SeatStore),
-//! [`QueueStore`](axigen_core::queue::QueueStore) and
-//! [`DeviceStore`](axigen_core::devices::DeviceStore)).
+//! [`QueueStore`](axigen_core::queue::QueueStore),
+//! [`DeviceStore`](axigen_core::devices::DeviceStore) and
+//! [`AutoReplyStore`](axigen_core::autoreply::AutoReplyStore)).
 //!
 //! # Durability
 //!
@@ -46,6 +47,8 @@
 //! | | `S` owner folder account | empty: the account subscribed to the shared folder |
 //! | `device` | account-id device-id | JSON [`Device`](axigen_core::devices::Device): an ActiveSync partnership |
 //! | `sync_state` | account-id device-id-length(u8) device-id collection | the protocol's opaque state for one collection |
+//! | `autoreply` | account-id `S` | JSON [`AutoReply`](axigen_core::autoreply::AutoReply): out-of-office settings |
+//! | | account-id `R` sender | when the sender was last answered (i64, Unix seconds) |
 //!
 //! A message delivered to many folders, or copied, is stored once in `blob`
 //! and counted in `blob_ref`; the blob goes when its last reference does.
@@ -64,6 +67,7 @@
 #![forbid(unsafe_code)]
 
 mod acl;
+mod autoreply;
 mod check;
 mod commit;
 mod devices;

@@ -223,14 +223,15 @@ fn inbound_backend(config: &Config, store: Arc<Store>) -> Result<Arc<InboundBack
     for s in &config.processing.scanner {
         filters.push(Arc::new(CommandScanner::new(s.clone())));
     }
-    Ok(Arc::new(InboundBackend::new(
+    let backend = InboundBackend::new(
         store.clone(),
         store.clone(),
-        store,
+        store.clone(),
         filters,
         config.hostname.clone(),
         config.smtp.max_message_size,
-    )))
+    );
+    Ok(Arc::new(backend.with_auto_reply(store)))
 }
 
 /// The HTTP listeners: ActiveSync at `/Microsoft-Server-ActiveSync`, the
@@ -358,7 +359,8 @@ async fn serve(config: Config) -> Result<(), String> {
             store.notifier().clone(),
         )
         .with_throttle(auth_throttle.clone())
-        .with_submission(activesync_submission),
+        .with_submission(activesync_submission)
+        .with_auto_reply(store.clone()),
     );
 
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);

@@ -2,12 +2,13 @@
 //! reference server binary over HTTPS, driven by the real client
 //! `pyactivesync` (tests/clients/activesync_settings.py). DeviceInformation
 //! lands in the device record the administrator sees; UserInformation gives
-//! the display name and primary address; Oof is refused (no out-of-office
-//! service); recipients resolve by address, alias and local part, unknown
+//! the display name and primary address; Oof Get and Set answer (the reply
+//! itself is tested in activesync_oof.rs); recipients resolve by address, alias and local part, unknown
 //! ones and certificates get their statuses; the GAL finds exact matches in
 //! the user's domain only; mailbox searches match subject, sender and body
 //! text case-insensitively with Range/Total, by date, across subfolders,
-//! with results ItemOperations can fetch, and refuse what they cannot run.
+//! with results ItemOperations can fetch, and refuse what they cannot run;
+//! Find (16.1) does the same in the mailbox and the GAL.
 
 mod common;
 
@@ -117,13 +118,15 @@ m.append("Archive/2025", None, None, b"From: a@example.com\r\nSubject: deep note
     assert_eq!(info["Settings.UserDisplayName"], "Olive Ops", "{s}");
     assert_eq!(info["Settings.PrimarySmtpAddress"], user, "{s}");
     assert_eq!(s["addresses"], json!([user]), "{s}");
-    assert_eq!(s["get_oof"], "Settings.Oof:3", "{s}");
-    assert_eq!(s["set_oof"], "Settings.Oof:3", "{s}");
+    assert_eq!(s["get_oof"], "1", "{s}");
+    assert_eq!(s["set_oof"], "1", "{s}");
     assert_eq!(s["password"]["DevicePassword"]["status"], "1", "{s}");
     assert_eq!(s["rights"]["RightsManagementInformation"]["status"], "1", "{s}");
     assert_eq!(s["batch"]["status"], "1", "{s}");
     assert_eq!(s["batch"]["UserInformation"]["status"], "1", "{s}");
-    assert_eq!(s["batch"]["Oof"]["status"], "3", "{s}");
+    assert_eq!(s["batch"]["Oof"]["status"], "1", "{s}");
+    assert_eq!(s["batch"]["Oof"]["data"]["Settings.OofState"], "1", "the Set before is kept: {s}");
+    assert_eq!(s["batch"]["Oof"]["data"]["Settings.ReplyMessage"], "Away", "{s}");
     assert_eq!(s["batch"]["DevicePassword"]["status"], "2", "{s}");
     assert_eq!(s["no_operation"]["status"], "2", "{s}");
     assert_eq!(s["wrong_root"], "2", "{s}");
@@ -208,6 +211,35 @@ m.append("Archive/2025", None, None, b"From: a@example.com\r\nSubject: deep note
     assert_eq!(m["bad_range"]["status"], "2", "{m}");
     assert_eq!(m["library"]["status"], "2", "{m}");
     assert_eq!(m["no_store"], "103", "{m}");
+
+    // Find (16.1): newest first with previews, folders and their
+    // subfolders, the GAL, and the protocol's refusals.
+    let f = &v["find"];
+    let find_subjects = |r: &Value| -> Vec<String> {
+        r["items"].as_array().unwrap().iter().map(|x| x["Email.Subject"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(find_subjects(&f["budget"]), ["Lunch", "Budget review"], "{f}");
+    let lunch = &f["budget"]["items"][0];
+    assert_eq!(lunch["collection"], inbox, "{f}");
+    assert!(lunch["server_id"].as_str().unwrap().starts_with(&format!("{inbox}:")), "{f}");
+    assert_eq!(lunch["Find.Preview"], "The Budget lunch is on Friday.", "{f}");
+    assert_eq!(lunch["Find.HasAttachments"], "0", "{f}");
+    assert_eq!(lunch["Email.Read"], "0", "{f}");
+    assert!(lunch["Email.From"].as_str().unwrap().contains("dave@remote.example"), "{f}");
+    assert_eq!(find_subjects(&f["inbox_first"]), ["Lunch"], "{f}");
+    assert_eq!(f["inbox_first"]["range"], "0-0", "{f}");
+    let mut deep = find_subjects(&f["deep"]);
+    deep.sort();
+    assert_eq!(deep, ["deep note", "top archived note"], "{f}");
+    assert_eq!(find_subjects(&f["shallow"]), ["top archived note"], "{f}");
+    assert_eq!(f["nothing"]["items"], json!([]), "{f}");
+    assert_eq!(f["not_zero"]["error"], "Find:4", "{f}");
+    assert_eq!(f["unknown_folder"]["error"], "Find:3", "{f}");
+    assert_eq!(f["gal"]["items"][0]["GAL.EmailAddress"], "ann@example.com", "{f}");
+    assert_eq!(f["gal"]["items"][0]["GAL.DisplayName"], "Ann Example", "{f}");
+    assert_eq!(f["gal_none"]["items"], json!([]), "{f}");
+    assert_eq!(f["no_search_id"]["status"], "2", "{f}");
+    assert_eq!(f["no_text"]["status"], "2", "{f}");
 
     assert_eq!(env.server.terminate(), 0);
 }

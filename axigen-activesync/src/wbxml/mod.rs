@@ -22,6 +22,7 @@ pub use codepages::{CodePage, Tag};
 pub use decode::{Limits, decode, decode_with_limits};
 pub use encode::encode;
 pub use tree::{Element, Node};
+pub(crate) use xml::escape as escape_xml;
 pub use xml::{XmlStyle, parse_xml, to_xml};
 
 /// Why a WBXML document could not be decoded or encoded.

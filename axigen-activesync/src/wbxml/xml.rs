@@ -59,7 +59,8 @@ fn write_element(element: &Element, parent: Option<CodePage>, style: XmlStyle, o
     out.push('>');
 }
 
-fn escape(text: &str, out: &mut String) {
+/// Appends `text` with the XML special characters escaped.
+pub(crate) fn escape(text: &str, out: &mut String) {
     for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),

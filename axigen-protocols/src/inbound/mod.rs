@@ -16,6 +16,7 @@
 //!   remote recipients are durably queued. The store wakes IDLE/Ping waiters
 //!   itself once the write is durable.
 
+mod autoreply;
 mod dsn;
 mod filters;
 mod received;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use axigen_core::autoreply::{Audience, AutoReplyStore, DEFAULT_REPLY_INTERVAL, reason_not_to_reply};
 use axigen_core::delivery::{DeliveryFilter, Incoming, MessageSummary, RecipientVerdict, Refusal, Verdict};
 use axigen_core::directory::Directory;
 use axigen_core::mailstore::{DeliveryTarget, Flags, FolderKind, MailStore, QuotaLimit};
@@ -51,6 +53,7 @@ pub struct InboundBackend {
     filters: Vec<Arc<dyn DeliveryFilter>>,
     hostname: String,
     max_message_size: u64,
+    auto_reply: Option<Arc<dyn AutoReplyStore>>,
 }
 
 impl InboundBackend {
@@ -66,7 +69,98 @@ impl InboundBackend {
     ) -> Self {
         let mut all: Vec<Arc<dyn DeliveryFilter>> = vec![Arc::new(SizeLimitFilter::new(directory.clone()))];
         all.extend(filters);
-        InboundBackend { directory, store, queue, filters: all, hostname: hostname.into(), max_message_size }
+        InboundBackend {
+            directory,
+            store,
+            queue,
+            filters: all,
+            hostname: hostname.into(),
+            max_message_size,
+            auto_reply: None,
+        }
+    }
+
+    /// Answers mail for accounts that are out of the office, with the
+    /// settings kept in `store` (see [`axigen_core::autoreply`]).
+    pub fn with_auto_reply(mut self, store: Arc<dyn AutoReplyStore>) -> Self {
+        self.auto_reply = Some(store);
+        self
+    }
+
+    /// Sends the out-of-office replies for a message stored for the local
+    /// recipients among `verdicts`. The message is already accepted: a
+    /// failure is logged, never turned into an SMTP error.
+    async fn send_auto_replies(
+        &self,
+        session: &SessionInfo,
+        sender: Option<&str>,
+        summary: &MessageSummary,
+        verdicts: &[RecipientVerdict],
+    ) {
+        let Some(store) = &self.auto_reply else { return };
+        let mut answered: Vec<AccountId> = Vec::new();
+        for r in verdicts {
+            let (Verdict::Deliver { .. }, Some(account)) = (&r.verdict, r.account) else { continue };
+            if answered.contains(&account) {
+                continue;
+            }
+            answered.push(account);
+            let now = unix_now() as i64;
+            let settings = match store.auto_reply(account).await {
+                Ok(Some(s)) if s.active_at(now) => s,
+                Ok(_) => continue,
+                Err(e) => {
+                    tracing::warn!(session = %session.id, %account, error = %e, "cannot read out-of-office settings");
+                    continue;
+                }
+            };
+            let owner = match self.directory.account(account).await {
+                Ok(Some(a)) => a,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(session = %session.id, %account, error = %e, "out-of-office reply: account lookup failed");
+                    continue;
+                }
+            };
+            let own = [owner.address.to_string(), r.address.clone()];
+            if let Some(why) = reason_not_to_reply(sender, &summary.headers, &own) {
+                tracing::debug!(session = %session.id, %account, reason = why, "no out-of-office reply");
+                continue;
+            }
+            let Some(sender) = sender else { continue };
+            let internal = match Address::parse(sender) {
+                Ok(a) => self.directory.is_local_domain(&a.domain).await.unwrap_or(false),
+                Err(_) => continue,
+            };
+            let audience = if internal { Audience::Internal } else { Audience::ExternalUnknown };
+            let Some(reply) = autoreply::build(
+                &settings,
+                audience,
+                &owner,
+                sender,
+                &summary.headers,
+                &self.hostname,
+                now,
+                &session.id,
+            ) else {
+                continue;
+            };
+            match store.claim_reply(account, sender, now, DEFAULT_REPLY_INTERVAL).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::debug!(session = %session.id, %account, %sender, "out-of-office reply sent recently");
+                    continue;
+                }
+                Err(e) => {
+                    tracing::warn!(session = %session.id, %account, error = %e, "out-of-office reply not recorded");
+                    continue;
+                }
+            }
+            match self.send_notification(sender, Bytes::from(reply)).await {
+                Ok(()) => tracing::info!(session = %session.id, %account, %sender, "out-of-office reply sent"),
+                Err(_) => tracing::error!(session = %session.id, %account, %sender, "out-of-office reply not sent"),
+            }
+        }
     }
 
     async fn settings(&self, account: AccountId) -> Result<EffectiveSettings, Reply> {
@@ -396,6 +490,8 @@ impl SmtpBackend for InboundBackend {
                 Err(e) => return temporary(&e),
             }
         }
+
+        self.send_auto_replies(session, from, &summary, &verdicts).await;
 
         let refused: Vec<&RecipientVerdict> =
             verdicts.iter().filter(|v| matches!(v.verdict, Verdict::Reject(_))).collect();

@@ -32,3 +32,28 @@ pub fn message(n: usize) -> bytes::Bytes {
         "x".repeat(n % 300)
     ))
 }
+
+/// Column families added after each format: what a store of format N lacks.
+const ADDED_AFTER: &[(u32, &[&str])] =
+    &[(1, &["queue"]), (2, &["structure"]), (3, &["acl"]), (4, &["device", "sync_state"]), (5, &["autoreply"])];
+
+/// Turns a closed store into exactly what format `format` wrote: the
+/// column families of later formats dropped, the format record set back.
+pub fn downgrade(dir: &std::path::Path, format: u32) {
+    let cfs = rocksdb::DB::list_cf(&rocksdb::Options::default(), dir).unwrap();
+    let mut db = rocksdb::DB::open_cf(&rocksdb::Options::default(), dir, cfs).unwrap();
+    for (_, names) in ADDED_AFTER.iter().filter(|(after, _)| *after >= format) {
+        for name in *names {
+            db.drop_cf(name).unwrap();
+        }
+    }
+    db.put_cf(db.cf_handle("meta").unwrap(), b"format", format.to_be_bytes()).unwrap();
+}
+
+/// The column families of a closed store and its format record.
+pub fn layout(dir: &std::path::Path) -> (Vec<String>, Vec<u8>) {
+    let cfs = rocksdb::DB::list_cf(&rocksdb::Options::default(), dir).unwrap();
+    let db = rocksdb::DB::open_cf(&rocksdb::Options::default(), dir, cfs.clone()).unwrap();
+    let format = db.get_cf(db.cf_handle("meta").unwrap(), b"format").unwrap().unwrap();
+    (cfs, format)
+}

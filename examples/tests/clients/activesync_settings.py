@@ -11,6 +11,8 @@ Provisions, then:
              asking for certificates.
   gal        pyactivesync's search_gal by local part, address and alias, and
              queries that find nothing.
+  find       Find (16.1, pyactivesync's find_mailbox/find_gal) in the mailbox
+             and the GAL, and malformed Find requests.
   mailbox    Search in the Mailbox store: FreeText (subject, sender, body),
              Range/Total, DateReceived (pyactivesync's search_mailbox), an
              ItemOperations fetch of a result's LongId, and the refusals.
@@ -227,5 +229,44 @@ m["bad_range"] = search(text_query("budget"), [wtag("Search", "Range", text="5-2
 m["library"] = search(text_query("budget"), name="DocumentLibrary")
 m["no_store"] = text_of(find(post("Search", "Search", "Search", []), "Search.Status"))
 out["mailbox"] = m
+
+# -- Find (16.1) -----------------------------------------------------------------
+def found(call):
+    try:
+        r = call()
+    except StatusError as e:
+        return {"error": f"{e.command}:{e.code}"}
+    return {
+        "total": r.total,
+        "range": r.range,
+        "items": [{"server_id": i.server_id, "collection": i.collection_id, **i.fields} for i in r.items],
+    }
+
+
+def raw_find(children):
+    nodes = post("Find", "Find", "Find", children)
+    return {
+        "status": text_of(_direct(find(nodes, "Find.Find")[2], "Find.Status")),
+        "response_status": text_of(find(nodes, "Find.Response.Status")) if find(nodes, "Find.Response") else None,
+    }
+
+
+f = {}
+f["budget"] = found(lambda: client.find_mailbox("budget"))
+f["inbox_first"] = found(lambda: client.find_mailbox("Budget", folder_id=inbox, max_results=1))
+f["deep"] = found(lambda: client.find_mailbox("archived", folder_id=folders["Archive"], deep_traversal=True))
+f["shallow"] = found(lambda: client.find_mailbox("archived", folder_id=folders["Archive"]))
+f["nothing"] = found(lambda: client.find_mailbox("zebra"))
+f["not_zero"] = found(lambda: client.find_mailbox("budget", range_start=1, max_results=1))
+f["unknown_folder"] = found(lambda: client.find_mailbox("budget", folder_id="999999"))
+f["gal"] = found(lambda: client.find_gal("info@example.com"))
+f["gal_none"] = found(lambda: client.find_gal("ghost@example.com"))
+f["no_search_id"] = raw_find([wtag("Find", "ExecuteSearch", children=[
+    wtag("Find", "MailBoxSearchCriterion", children=[
+        wtag("Find", "Query", children=[wtag("Find", "FreeText", text="budget")])])])])
+f["no_text"] = raw_find([wtag("Find", "SearchId", text="6f9619ff-8b86-d011-b42d-00c04fc964ff"),
+    wtag("Find", "ExecuteSearch", children=[wtag("Find", "MailBoxSearchCriterion", children=[
+        wtag("Find", "Query", children=[wtag("AirSync", "Class", text="Email")])])])])
+out["find"] = f
 
 print(json.dumps(out))
