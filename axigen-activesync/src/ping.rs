@@ -12,8 +12,9 @@
 //! - The folders and heartbeat of the last full Ping are kept, so an empty
 //!   Ping repeats it.
 //! - The same holds for Sync used as a poll: a device whose Syncs bring
-//!   nothing and change nothing, more than a few times within a short time,
-//!   gets those answers delayed (see [`Pings::empty_sync`]).
+//!   nothing and change nothing for the same collections, more than a few
+//!   times within a short time, gets those answers delayed (see
+//!   [`Pings::empty_sync`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -48,7 +49,8 @@ struct DevicePings {
     generation: u64,
     cancel: Option<tokio::sync::watch::Sender<bool>>,
     recent: Vec<Instant>,
-    empty_syncs: Vec<Instant>,
+    /// Recent Syncs that found nothing, with the collections they named.
+    empty_syncs: Vec<(Instant, String)>,
 }
 
 impl Pings {
@@ -69,17 +71,20 @@ impl Pings {
         (entry.generation, rx, entry.recent.len() > LOOP_PINGS)
     }
 
-    /// Records a Sync that brought the device nothing and carried no change
-    /// from it; whether the device now polls in a loop (more than
-    /// [`LOOP_PINGS`] such Syncs within [`LOOP_WINDOW`]), in which case the
-    /// answer is to wait [`LOOP_DELAY`].
-    pub(crate) fn empty_sync(&self, account: AccountId, device: &str) -> Option<Duration> {
+    /// Records a Sync of `collections` that brought the device nothing and
+    /// carried no change from it; whether the device now polls those
+    /// collections in a loop (more than [`LOOP_PINGS`] such Syncs of the
+    /// same collections within [`LOOP_WINDOW`]), in which case the answer is
+    /// to wait the returned delay. Syncs of different collections one after
+    /// the other (a device going through its folders) are not a loop.
+    pub(crate) fn empty_sync(&self, account: AccountId, device: &str, collections: String) -> Option<Duration> {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let entry = inner.entry((account, device.to_owned())).or_default();
         let now = Instant::now();
-        entry.empty_syncs.retain(|t| now.duration_since(*t) < LOOP_WINDOW);
-        entry.empty_syncs.push(now);
-        (entry.empty_syncs.len() > LOOP_PINGS).then_some(LOOP_DELAY)
+        entry.empty_syncs.retain(|(t, _)| now.duration_since(*t) < LOOP_WINDOW);
+        let same = entry.empty_syncs.iter().filter(|(_, c)| *c == collections).count();
+        entry.empty_syncs.push((now, collections));
+        (same >= LOOP_PINGS).then_some(LOOP_DELAY)
     }
 
     fn finish(&self, account: AccountId, device: &str, generation: u64) {
@@ -214,5 +219,28 @@ impl ActiveSync {
             }
         }
         Ok(Some(changed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_repeated_empty_syncs_of_the_same_collections_are_a_loop() {
+        let pings = Pings::default();
+        let (a, d) = (AccountId(1), "phone");
+        // A device going through ten folders once each is not looping.
+        for folder in 0..10 {
+            let folder = format!("f{folder}");
+            assert_eq!(pings.empty_sync(a, d, folder), None);
+        }
+        // Polling the Inbox: the first LOOP_PINGS are answered at once.
+        for _ in 0..LOOP_PINGS {
+            assert_eq!(pings.empty_sync(a, d, "1".into()), None);
+        }
+        assert_eq!(pings.empty_sync(a, d, "1".into()), Some(LOOP_DELAY));
+        // Another device of the account is not slowed.
+        assert_eq!(pings.empty_sync(a, "other", "1".into()), None);
     }
 }

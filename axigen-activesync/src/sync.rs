@@ -326,7 +326,9 @@ impl ActiveSync {
             root.child_text(CodePage::AirSync, "WindowSize").and_then(|w| w.trim().parse::<usize>().ok());
         let mut out = Element::new(CodePage::AirSync, "Collections");
         let mut empty = true;
+        let mut named: Vec<String> = Vec::new();
         for collection in collections.children_named(CodePage::AirSync, "Collection") {
+            named.push(collection.child_text(CodePage::AirSync, "CollectionId").unwrap_or_default().trim().to_owned());
             let answer = self.sync_collection(&ctx, collection, global_window).await;
             // A poll that finds nothing: no change from the device, none for it,
             // and no first key (a new collection is not a poll).
@@ -336,7 +338,10 @@ impl ActiveSync {
                 && answer.child(CodePage::AirSync, "MoreAvailable").is_none();
             out.push(answer);
         }
-        if empty && let Some(delay) = self.pings.empty_sync(ctx.principal.account, &ctx.device.device_id) {
+        named.sort();
+        if empty
+            && let Some(delay) = self.pings.empty_sync(ctx.principal.account, &ctx.device.device_id, named.join(","))
+        {
             info!(account = %ctx.principal.account, device = %ctx.device.device_id, "device polls with Sync in a loop: answer delayed");
             tokio::time::sleep(delay).await;
         }

@@ -348,6 +348,23 @@ print(m.search(None, "SUBJECT", '"From the phone"')[1])"#,
     let listed = imap(&imaps, "pat@example.com", r#"print(m.list()[1])"#);
     assert!(!listed.contains("Clients"), "{listed}");
 
+    // The administrator removes the partnership: the device must provision
+    // again, its old Sync key is unknown (status 3, start over), and it
+    // gets the whole Inbox again from a clean start: no loop.
+    let (code, v) = curl("DELETE", &format!("{api}/accounts/pat@example.com/devices/patphone"), &admin, None);
+    assert_eq!(code, 200, "{v}");
+    // The key it holds is not valid any more (144): it provisions again.
+    assert_eq!(device(&eas, "pat@example.com", "patphone", "folders", &[&pat_key])["status"], "144");
+    let fresh = device(&eas, "pat@example.com", "patphone", "provision", &[]);
+    let fresh_key = fresh["key"].as_str().unwrap().to_owned();
+    let restart = device(&eas, "pat@example.com", "patphone", "restart", &[&fresh_key, &inbox, &key]);
+    assert_eq!(restart["stale_sync"], "3", "{restart}");
+    assert_eq!(restart["hierarchy"]["status"], "1", "{restart}");
+    assert!(restart["hierarchy"]["adds"].as_i64().unwrap() >= 5, "{restart}");
+    let in_inbox = imap(&imaps, "pat@example.com", r#"print(m.select("INBOX", readonly=True)[1])"#);
+    let expected = format!("[b'{}']", restart["items"]);
+    assert!(in_inbox.contains(&expected), "device has {} items, IMAP: {in_inbox}", restart["items"]);
+
     // An edition without ActiveSync refuses every account.
     let (code, v) = curl("PUT", &format!("{api}/license"), &admin, Some(&trial));
     assert_eq!(code, 200, "{v}");

@@ -21,6 +21,9 @@ Actions:
                      FolderCreate/Update/Delete and MoveItems of ITEM out of INBOX.
   ping KEY FOLDER HEARTBEAT MARKER
                      Ping FOLDER; creates the file MARKER just before sending; reports status and seconds.
+  restart KEY FOLDER SYNCKEY
+                     Sync FOLDER with an old SYNCKEY (its status), then FolderSync and Sync of
+                     FOLDER from 0: how many items it gets.
   itemops KEY FOLDER SUBJECT
                      Sync FOLDER from 0, then ItemOperations on the message called SUBJECT: fetches
                      (plain, MIME, truncated, AllOrNone), its first attachment (whole and a Range),
@@ -253,6 +256,26 @@ try:
             r = client.ping(folder, heartbeat=heartbeat, timeout=heartbeat + 30)
             out.update(status=r.status, folders=r.changed_folder_ids, seconds=time.time() - started,
                        returned_at=time.time())
+    elif action == "restart":
+        # After the administrator removed the partnership: the old Sync key
+        # of FOLDER, then a clean start of the hierarchy and of FOLDER.
+        client._transport.policy_key = arg
+        client._provisioned = True
+        folder, stale_key = rest[0], rest[1]
+        try:
+            client.sync_folder(folder, stale_key)
+            out["stale_sync"] = "1"
+        except StatusError as e:
+            out["stale_sync"] = e.code
+        out["hierarchy"] = folder_sync("0")
+        key = client.sync_folder(folder, "0").sync_key
+        out["items"] = 0
+        while True:
+            r = client.sync_folder(folder, key, window_size=100)
+            out["items"] += len(r.added)
+            key = r.sync_key
+            if not r.more_available:
+                break
     elif action == "itemops":
         import base64
         client._transport.policy_key = arg
