@@ -10,6 +10,7 @@
 //! | 4 | adds the `acl` column family: folder access lists and shared-folder subscriptions |
 //! | 5 | adds the `device` and `sync_state` column families: ActiveSync partnerships and their sync state |
 //! | 6 | adds the `autoreply` column family: out-of-office settings and whom they answered |
+//! | 7 | queue records keep every recipient with its delivery state (pending, in flight, deferred, delivered, failed) |
 //!
 //! A layout change bumps [`FORMAT_VERSION`] and adds a function to
 //! [`MIGRATIONS`] that rewrites a store of the previous version in one synced
@@ -28,12 +29,12 @@ use crate::commit::{Db, cf, storage};
 use crate::keys::{ALL_CFS, CF_BLOB, CF_META, CF_STRUCTURE, META_FORMAT, encode_structure};
 
 /// The layout version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 6;
+pub const FORMAT_VERSION: u32 = 7;
 
 type Migration = fn(&Db, &mut WriteBatch) -> Result<()>;
 
 /// `MIGRATIONS[i]` upgrades a store from version `i + 1` to `i + 2`.
-const MIGRATIONS: &[Migration] = &[add_queue, add_structures, add_acl, add_devices, add_autoreply];
+const MIGRATIONS: &[Migration] = &[add_queue, add_structures, add_acl, add_devices, add_autoreply, recipient_states];
 
 /// Bounds of one batch of structure records written by the 2 -> 3 upgrade.
 const STRUCTURE_BATCH_RECORDS: usize = 512;
@@ -80,6 +81,25 @@ fn add_devices(db: &Db, _batch: &mut WriteBatch) -> Result<()> {
 fn add_autoreply(db: &Db, _batch: &mut WriteBatch) -> Result<()> {
     if db.cf_handle(crate::keys::CF_AUTOREPLY).is_none() {
         return Err(Error::Format("the autoreply column family was not created".into()));
+    }
+    Ok(())
+}
+
+/// 6 -> 7: every queue record is rewritten with its recipients as
+/// (address, state): pending, or deferred when already tried. The queue
+/// is small (it holds what waits for remote hosts), so one batch holds it.
+fn recipient_states(db: &Db, batch: &mut WriteBatch) -> Result<()> {
+    let queue = cf(db, crate::keys::CF_QUEUE);
+    for item in db.iterator_cf(queue, IteratorMode::Start) {
+        let (key, value) = item.map_err(storage)?;
+        if crate::queue::decode(&value).is_ok() {
+            continue;
+        }
+        let legacy: crate::queue::LegacyRecord = serde_json::from_slice(&value)
+            .map_err(|e| Error::Format(format!("queue record {key:?} of format 6: {e}")))?;
+        let record = legacy.upgrade();
+        let json = serde_json::to_vec(&record).map_err(|e| Error::Format(e.to_string()))?;
+        batch.put_cf(queue, &key, json);
     }
     Ok(())
 }

@@ -58,6 +58,8 @@ pub const META_NEXT_SEAT_SEQ: &[u8] = b"next_seat_seq";
 pub const META_ADMIN: &[u8] = b"admin";
 pub const META_DEFAULTS: &[u8] = b"defaults";
 pub const META_NEXT_QUEUE_ID: &[u8] = b"next_queue_id";
+pub const META_QUEUE_DELIVERED: &[u8] = b"queue_delivered";
+pub const META_QUEUE_FAILED: &[u8] = b"queue_failed";
 
 pub fn be32(k: &[u8]) -> Result<u32, Error> {
     k.get(..4).and_then(|b| b.try_into().ok()).map(u32::from_be_bytes).ok_or_else(|| corrupt("short u32"))

@@ -92,7 +92,7 @@ async fn check_finds_orphans_and_a_format_5_store_is_upgraded() {
         assert!(store.check(true).unwrap().is_clean());
         store.set_auto_reply(a, away("gone")).await.unwrap();
     }
-    assert_eq!(layout(dir.path()).1, 6u32.to_be_bytes());
+    assert_eq!(layout(dir.path()).1, axigen_store::FORMAT_VERSION.to_be_bytes());
     {
         let cfs = rocksdb::DB::list_cf(&rocksdb::Options::default(), dir.path()).unwrap();
         let db = rocksdb::DB::open_cf(&rocksdb::Options::default(), dir.path(), cfs).unwrap();

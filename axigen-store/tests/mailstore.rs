@@ -337,7 +337,7 @@ async fn server_level_settings_are_stored_and_inherited() {
 
 #[tokio::test]
 async fn the_outbound_queue_is_durable_and_shares_blobs() {
-    use axigen_core::queue::{OutboundMessage, QueueStore};
+    use axigen_core::queue::{Attempt, OutboundMessage, QueueStore, RecipientState};
     let dir = tempfile::tempdir().unwrap();
     let content = message(7);
     let id = {
@@ -372,10 +372,17 @@ async fn the_outbound_queue_is_durable_and_shares_blobs() {
     assert_eq!(queued.len(), 1);
     assert_eq!(queued[0].recipients.len(), 2);
     assert_eq!(store.queued_content(id).await.unwrap(), content);
-    store.update_queued(id, vec!["b@remote.example".into()], 123).await.unwrap();
-    let q = &store.queued().await.unwrap()[0];
-    assert_eq!((q.attempts, q.next_attempt, q.recipients.len()), (1, 123, 1));
-    store.update_queued(id, vec![], 0).await.unwrap();
+    let delivered = RecipientState::Delivered { at: 1, reply: "250 ok".into() };
+    let attempt = |outcomes: Vec<(String, RecipientState)>| Attempt {
+        outcomes,
+        next_attempt: 123,
+        counts: true,
+        delay_notified: false,
+    };
+    let q = store.record_attempt(id, attempt(vec![("a@remote.example".into(), delivered)])).await.unwrap().unwrap();
+    assert_eq!((q.attempts, q.next_attempt, q.open_recipients().count()), (1, 123, 1));
+    let failed = RecipientState::Failed { at: 2, reply: "550 no".into() };
+    assert!(store.record_attempt(id, attempt(vec![("b@remote.example".into(), failed)])).await.unwrap().is_none());
     assert!(store.queued().await.unwrap().is_empty());
     let report = store.check(true).unwrap();
     assert!(report.is_clean(), "{:?}", report.findings);

@@ -205,7 +205,8 @@ fn out_of_office_set_from_a_device_answers_mail() {
         let queued = store.queued().await.unwrap();
         assert_eq!(queued.len(), 1, "{queued:?}");
         assert_eq!(queued[0].from, "");
-        assert_eq!(queued[0].recipients, ["carol@remote.example".to_string()]);
+        assert_eq!(queued[0].recipients[0].address, "carol@remote.example");
+        assert_eq!(queued[0].recipients.len(), 1);
         let report = store.check(true).unwrap();
         assert!(report.is_clean(), "{:?}", report.findings);
     });

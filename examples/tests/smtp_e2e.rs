@@ -276,7 +276,8 @@ fn real_clients_deliver_and_submit() {
         let store = axigen_store::Store::open(dir.path().join("data/store"), Default::default()).unwrap();
         let queued = store.queued().await.unwrap();
         assert_eq!(queued.len(), 1, "{queued:?}");
-        assert_eq!(queued[0].recipients, vec!["friend@remote.example".to_string()]);
+        let to: Vec<&str> = queued[0].recipients.iter().map(|r| r.address.as_str()).collect();
+        assert_eq!(to, ["friend@remote.example"]);
         assert_eq!(queued[0].from, "sender@example.com");
         let report = store.check(true).unwrap();
         assert!(report.is_clean(), "{:?}", report.findings);

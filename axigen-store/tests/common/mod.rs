@@ -33,7 +33,8 @@ pub fn message(n: usize) -> bytes::Bytes {
     ))
 }
 
-/// Column families added after each format: what a store of format N lacks.
+/// Column families added after each format: what a store of format N lacks
+/// (format 7 changed the queue records only).
 const ADDED_AFTER: &[(u32, &[&str])] =
     &[(1, &["queue"]), (2, &["structure"]), (3, &["acl"]), (4, &["device", "sync_state"]), (5, &["autoreply"])];
 
