@@ -12,6 +12,7 @@ use axigen_core::license::Feature;
 use axigen_core::mailstore::MailStore;
 use axigen_core::model::{Account, AccountClass, AccountId, Address, Alias, Domain, DomainName, LocalPart, NewAccount};
 use axigen_core::password;
+use axigen_core::queue::{QueueId, QueueStore};
 use axigen_core::settings::{Overrides, Setting, SettingUpdate};
 use bytes::Bytes;
 use hyper::{Method, StatusCode};
@@ -171,6 +172,14 @@ fn device_json(d: &Device) -> Value {
         "access": d.access,
         "wipe": d.wipe,
     })
+}
+
+fn queue_id(text: &str) -> Result<QueueId, ApiError> {
+    text.parse::<u64>().map(QueueId).map_err(|_| ApiError::bad_request(format!("{text:?} is not a queue id")))
+}
+
+fn queue_not_found(id: QueueId) -> ApiError {
+    ApiError::not_found(format!("queued message {} does not exist", id.0))
 }
 
 fn device_not_found(account: &Account, device_id: &str) -> ApiError {
@@ -532,6 +541,50 @@ impl AdminApi {
                     _ => Err(method_not_allowed("PUT, DELETE")),
                 }
             }
+            // The outbound queue: what waits for remote hosts, with each
+            // recipient's state; counters for reporting.
+            ["queue"] => match *method {
+                Method::GET => {
+                    let entries = QueueStore::queued(&*self.store).await?;
+                    let stats = self.store.queue_stats().await?;
+                    Ok(Reply::ok(json!({ "stats": stats, "messages": entries })))
+                }
+                _ => Err(method_not_allowed("GET")),
+            },
+            ["queue", "stats"] => match *method {
+                Method::GET => Ok(Reply::ok(json!(self.store.queue_stats().await?))),
+                _ => Err(method_not_allowed("GET")),
+            },
+            ["queue", id] => {
+                let id = queue_id(id)?;
+                match *method {
+                    Method::GET => match self.store.queued_entry(id).await? {
+                        Some(entry) => Ok(Reply::ok(json!(entry))),
+                        None => Err(queue_not_found(id)),
+                    },
+                    Method::DELETE => {
+                        self.store.delete_queued(id).await.map_err(|e| match e {
+                            axigen_core::Error::NotFound(_) => queue_not_found(id),
+                            other => other.into(),
+                        })?;
+                        tracing::warn!(queue_id = id.0, "queued message deleted by the administrator");
+                        Ok(Reply::ok(json!({ "deleted": id.0 })))
+                    }
+                    _ => Err(method_not_allowed("GET, DELETE")),
+                }
+            }
+            ["queue", id, "retry"] => match *method {
+                Method::POST => {
+                    let id = queue_id(id)?;
+                    self.store.retry_now(id).await.map_err(|e| match e {
+                        axigen_core::Error::NotFound(_) => queue_not_found(id),
+                        other => other.into(),
+                    })?;
+                    tracing::info!(queue_id = id.0, "queued message due now (administrator)");
+                    Ok(Reply::ok(json!({ "retry": id.0 })))
+                }
+                _ => Err(method_not_allowed("POST")),
+            },
             ["check"] => match *method {
                 Method::POST => {
                     let deep = query_flag(query, "deep")

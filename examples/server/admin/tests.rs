@@ -832,3 +832,51 @@ async fn removing_a_partnership_deletes_the_device_and_its_sync_state() {
     assert_eq!(report["clean"], true, "{report}");
     assert_eq!((report["devices"].clone(), report["sync_states"].clone()), (json!(0), json!(0)));
 }
+
+#[tokio::test]
+async fn the_outbound_queue_is_listed_retried_and_deleted() {
+    use axigen_core::queue::{Attempt, OutboundMessage, QueueStore, RecipientState};
+    let f = fixture(Some(business_license())).await;
+    let message = |to: &str| OutboundMessage {
+        from: "ann@example.com".into(),
+        recipients: vec![to.into(), "second@remote.example".into()],
+        content: Bytes::from_static(b"Subject: hi\r\n\r\nhello\r\n"),
+    };
+    let first = f.store.enqueue(message("first@remote.example")).await.unwrap();
+    let later = axigen_core::unix_now() + 3600;
+    let outcomes = vec![
+        ("first@remote.example".into(), RecipientState::Delivered { at: 1, reply: "250 ok".into() }),
+        ("second@remote.example".into(), RecipientState::Deferred { last_error: "451 busy".into() }),
+    ];
+    let attempt = Attempt { outcomes, next_attempt: later, counts: true, delay_notified: false };
+    f.store.record_attempt(first, attempt).await.unwrap();
+    let other = f.store.enqueue(message("third@remote.example")).await.unwrap();
+
+    let (status, list) = f.req(Method::GET, "/api/v1/queue", None).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list["stats"], json!({"queued": 2, "deferred": 1, "delivered": 1, "failed": 0}), "{list}");
+    assert_eq!(list["messages"].as_array().unwrap().len(), 2, "{list}");
+    let (status, one) = f.req(Method::GET, &format!("/api/v1/queue/{}", first.0), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(one["recipients"][0]["state"], "delivered", "{one}");
+    assert_eq!(one["recipients"][1]["state"], "deferred", "{one}");
+    assert_eq!(one["recipients"][1]["last_error"], "451 busy", "{one}");
+    assert_eq!(one["next_attempt"], later, "{one}");
+
+    // Retry now: due at once.
+    let (status, _) = f.req(Method::POST, &format!("/api/v1/queue/{}/retry", first.0), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, one) = f.req(Method::GET, &format!("/api/v1/queue/{}", first.0), None).await;
+    assert!(one["next_attempt"].as_u64().unwrap() <= axigen_core::unix_now(), "{one}");
+
+    // Delete; then it is gone, and bad ids are refused.
+    let (status, _) = f.req(Method::DELETE, &format!("/api/v1/queue/{}", other.0), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = f.req(Method::GET, &format!("/api/v1/queue/{}", other.0), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(f.req(Method::DELETE, &format!("/api/v1/queue/{}", other.0), None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(f.req(Method::POST, "/api/v1/queue/999/retry", None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(f.req(Method::GET, "/api/v1/queue/abc", None).await.0, StatusCode::BAD_REQUEST);
+    let (_, stats) = f.req(Method::GET, "/api/v1/queue/stats", None).await;
+    assert_eq!(stats["queued"], 1, "{stats}");
+}
