@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 pub mod dns;
+pub mod dsn;
 pub mod imap;
 pub mod inbound;
 pub mod listener;

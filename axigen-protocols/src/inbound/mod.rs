@@ -17,7 +17,6 @@
 //!   itself once the write is durable.
 
 mod autoreply;
-mod dsn;
 mod filters;
 mod received;
 
@@ -511,14 +510,34 @@ impl SmtpBackend for InboundBackend {
             // status notification, unless the message is itself a bounce.
             tracing::warn!(session = %session.id, refused = refused.len(), "message accepted for some recipients only");
             if let Some(sender) = from {
-                let failures: Vec<dsn::Failure<'_>> = refused
+                // Texts first: the report borrows them.
+                let reasons: Vec<(&str, (u8, u16, u16), String)> = refused
                     .iter()
                     .filter_map(|r| match &r.verdict {
-                        Verdict::Reject(why) => Some(dsn::Failure { recipient: &r.address, refusal: why }),
+                        Verdict::Reject(why) => Some((r.address.as_str(), why.enhanced, why.to_string())),
                         _ => None,
                     })
                     .collect();
-                let report = dsn::build(&self.hostname, sender, &content, &failures, unix_now() as i64, &session.id);
+                let now = unix_now() as i64;
+                let report = crate::dsn::build(&crate::dsn::Report {
+                    reporting_mta: &self.hostname,
+                    sender,
+                    original: &content,
+                    arrival: now,
+                    recipients: reasons
+                        .iter()
+                        .map(|(recipient, status, text)| crate::dsn::RecipientReport {
+                            recipient,
+                            action: crate::dsn::Action::Failed,
+                            status: *status,
+                            diagnostic: text,
+                            remote_mta: None,
+                        })
+                        .collect(),
+                    will_retry_until: None,
+                    now,
+                    id: &session.id,
+                });
                 // The accepted copies are already stored: failing here must not
                 // make the client send them again, so the error is only logged.
                 if self.send_notification(sender, Bytes::from(report)).await.is_err() {
