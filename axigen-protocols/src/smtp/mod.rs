@@ -53,6 +53,7 @@
 //! - After HELO the ESMTP parameters of MAIL are accepted as after EHLO.
 
 pub mod backend;
+pub mod client;
 pub mod command;
 pub mod reply;
 pub mod server;
