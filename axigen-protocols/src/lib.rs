@@ -24,5 +24,6 @@ pub mod dsn;
 pub mod imap;
 pub mod inbound;
 pub mod listener;
+pub mod outbound;
 pub mod smtp;
 pub mod tls;
