@@ -185,14 +185,19 @@ impl MxResolver {
             return Ok(vec![MxHost { name: domain, preference: 0, addresses }]);
         }
         records.sort_by_key(|(p, _)| *p);
-        // Shuffle within each preference.
-        let mut rng = rand::thread_rng();
-        let mut start = 0;
-        while start < records.len() {
-            let end =
-                records[start..].iter().position(|(p, _)| *p != records[start].0).map_or(records.len(), |n| start + n);
-            records[start..end].shuffle(&mut rng);
-            start = end;
+        // Shuffle within each preference (the generator is not kept across
+        // the lookups below: it is not Send).
+        {
+            let mut rng = rand::thread_rng();
+            let mut start = 0;
+            while start < records.len() {
+                let end = records[start..]
+                    .iter()
+                    .position(|(p, _)| *p != records[start].0)
+                    .map_or(records.len(), |n| start + n);
+                records[start..end].shuffle(&mut rng);
+                start = end;
+            }
         }
         let mut hosts = Vec::with_capacity(records.len());
         let mut temporary = None;

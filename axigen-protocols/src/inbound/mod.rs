@@ -290,6 +290,13 @@ impl InboundBackend {
     }
 }
 
+#[async_trait]
+impl crate::outbound::SenderNotifier for InboundBackend {
+    async fn notify_sender(&self, sender: &str, report: Bytes) -> Result<(), String> {
+        self.send_notification(sender, report).await.map_err(|r| format!("{r:?}"))
+    }
+}
+
 fn temporary(e: &Error) -> Reply {
     tracing::error!(error = %e, "local delivery failed");
     Reply::new(451, (4, 3, 0), "local error in processing, try again later")
