@@ -36,6 +36,10 @@ pub struct Config {
     #[serde(default)]
     pub processing: Processing,
     #[serde(default)]
+    pub delivery: DeliverySettings,
+    #[serde(default)]
+    pub dns: axigen_protocols::dns::DnsConfig,
+    #[serde(default)]
     pub log: LogConfig,
     #[serde(default)]
     pub license: LicenseConfig,
@@ -88,6 +92,88 @@ fn default_max_recipients() -> usize {
 fn default_max_errors() -> u32 {
     10
 }
+/// `[delivery]`: sending queued mail to remote hosts.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliverySettings {
+    /// Whether queued mail is sent at all (off: it waits in the queue).
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// The remote SMTP port.
+    #[serde(default = "default_delivery_port")]
+    pub port: u16,
+    /// Deliveries at once.
+    #[serde(default = "default_delivery_connections")]
+    pub max_connections: usize,
+    /// Deliveries at once to one destination domain.
+    #[serde(default = "default_delivery_per_domain")]
+    pub per_domain: usize,
+    /// Domains whose hosts must offer STARTTLS with a valid certificate.
+    #[serde(default)]
+    pub require_tls: Vec<String>,
+    /// Trusted roots (PEM) for the domains in `require_tls` and the relay.
+    #[serde(default = "default_ca_file")]
+    pub ca_file: PathBuf,
+    /// `[delivery.retry]`: retry intervals, queue lifetime and delay warning.
+    #[serde(default)]
+    pub retry: axigen_protocols::outbound::schedule::RetrySchedule,
+    /// A relay for all outgoing mail instead of the MX hosts.
+    #[serde(default)]
+    pub smart_host: Option<SmartHostSettings>,
+}
+
+/// `[delivery.smart_host]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmartHostSettings {
+    /// Host name or IP address.
+    pub host: String,
+    #[serde(default = "default_submission_port")]
+    pub port: u16,
+    /// AUTH user and password (both or neither).
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    /// STARTTLS with a verified certificate is required (default true).
+    #[serde(default = "yes")]
+    pub require_tls: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+fn default_delivery_port() -> u16 {
+    25
+}
+fn default_submission_port() -> u16 {
+    587
+}
+fn default_delivery_connections() -> usize {
+    20
+}
+fn default_delivery_per_domain() -> usize {
+    4
+}
+fn default_ca_file() -> PathBuf {
+    PathBuf::from("/etc/ssl/certs/ca-certificates.crt")
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        DeliverySettings {
+            enabled: true,
+            port: default_delivery_port(),
+            max_connections: default_delivery_connections(),
+            per_domain: default_delivery_per_domain(),
+            require_tls: Vec::new(),
+            ca_file: default_ca_file(),
+            retry: Default::default(),
+            smart_host: None,
+        }
+    }
+}
+
 /// `[imap]`: limits shared by the IMAP listeners (`imap`, `imaps`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -379,6 +465,23 @@ impl Config {
                 return err(format!("processing.scanner[{i}].timeout_secs"), "must be at least 1".into());
             }
         }
+        if let Err(e) = self.delivery.retry.validate() {
+            return Err(ConfigError(format!("key `{}`", e.replacen(": ", "`: ", 1))));
+        }
+        if self.delivery.max_connections == 0 {
+            return err("delivery.max_connections".into(), "must be at least 1".into());
+        }
+        if self.delivery.per_domain == 0 {
+            return err("delivery.per_domain".into(), "must be at least 1".into());
+        }
+        if let Some(relay) = &self.delivery.smart_host
+            && relay.user.is_some() != relay.password.is_some()
+        {
+            return err("delivery.smart_host.user".into(), "user and password must be given together".into());
+        }
+        if let Err(e) = self.dns.servers() {
+            return err("dns.nameservers".into(), e);
+        }
         if !valid_log_filter(&self.log.level) {
             return err("log.level".into(), format!("{:?} is not a log level or filter", self.log.level));
         }
@@ -471,6 +574,12 @@ mod tests {
             ("[imap]\nmax_connections_per_account = -1", "max_connections_per_account"),
             ("[imap]\nmax_commands_per_second = \"fast\"", "max_commands_per_second"),
             ("[imap]\nmax_comands_per_second = 10", "max_comands_per_second"),
+            ("[delivery]\nper_domain = 0", "delivery.per_domain"),
+            ("[delivery.retry]\nintervals = []", "delivery.retry.intervals"),
+            ("[delivery.retry]\nmax_lifetime = \"soon\"", "max_lifetime"),
+            ("[delivery.smart_host]\nhost = \"relay\"\nuser = \"u\"", "delivery.smart_host.user"),
+            ("[delivery]\nretries = 3", "retries"),
+            ("[dns]\nnameservers = [\"resolver\"]", "dns.nameservers"),
         ];
         for (text, key) in cases {
             let e = Config::parse(text, Path::new(".")).err().unwrap_or_else(|| panic!("{text:?} accepted"));
@@ -484,6 +593,8 @@ mod tests {
         let c = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
         assert!(!c.listeners.is_empty());
         assert_eq!((c.imap.max_connections_per_account, c.imap.max_commands_per_second), (20, 200));
+        assert!(c.delivery.enabled);
+        assert_eq!(c.delivery.retry, axigen_protocols::outbound::schedule::RetrySchedule::default());
     }
 
     #[test]

@@ -12,10 +12,13 @@ use axigen_core::directory::{Directory, DirectoryAdmin};
 use axigen_core::license::{LicenseProvider, Licensing, SignedLicenseProvider, StaticLicenseProvider};
 use axigen_core::model::{Account, AccountClass, Address, Alias, Domain, DomainName, NewAccount};
 use axigen_core::password::{hash_password, random_password, verify_password};
+use axigen_protocols::dns::MxResolver;
 use axigen_protocols::imap::limits::AccountConnections;
 use axigen_protocols::imap::server::{ImapConfig, ImapService};
 use axigen_protocols::inbound::{CommandScanner, InboundBackend, RulesFilter};
 use axigen_protocols::listener::{ConnInfo, Connection, Listener, Service};
+use axigen_protocols::outbound::{DeliveryConfig, DeliveryService, SmartHost};
+use axigen_protocols::smtp::client::Credentials;
 use axigen_protocols::smtp::{AuthThrottle, Role, SmtpBackend, SmtpConfig, SmtpService};
 use axigen_store::{Store, StoreOptions};
 use tracing::{error, info, warn};
@@ -234,6 +237,47 @@ fn inbound_backend(config: &Config, store: Arc<Store>) -> Result<Arc<InboundBack
     Ok(Arc::new(backend.with_auto_reply(store)))
 }
 
+/// The outbound delivery service, unless `[delivery] enabled = false`. A
+/// resolver that cannot be set up (no `[dns]` name servers and no readable
+/// system configuration) leaves mail queued and says so, rather than
+/// keeping the server from starting.
+fn delivery_service(
+    config: &Config,
+    store: Arc<Store>,
+    inbound: Arc<InboundBackend>,
+) -> Result<Option<Arc<DeliveryService>>, String> {
+    let d = &config.delivery;
+    if !d.enabled {
+        info!("outbound delivery is off (delivery.enabled = false): remote mail stays queued");
+        return Ok(None);
+    }
+    let resolver = match MxResolver::new(&config.dns) {
+        Ok(r) => r,
+        Err(e) => {
+            warn!(error = %e, "outbound delivery not started: no DNS resolver; remote mail stays queued");
+            return Ok(None);
+        }
+    };
+    let mut delivery = DeliveryConfig::new(config.hostname.clone());
+    delivery.port = d.port;
+    delivery.max_connections = d.max_connections;
+    delivery.per_domain = d.per_domain;
+    delivery.require_tls = d.require_tls.clone();
+    delivery.ca_file = Some(d.ca_file.clone());
+    delivery.schedule = d.retry.clone();
+    delivery.smart_host = d.smart_host.as_ref().map(|r| SmartHost {
+        host: r.host.clone(),
+        port: r.port,
+        credentials: match (&r.user, &r.password) {
+            (Some(user), Some(password)) => Some(Credentials { user: user.clone(), password: password.clone() }),
+            _ => None,
+        },
+        require_tls: r.require_tls,
+    });
+    let service = DeliveryService::new(delivery, store, resolver, inbound).map_err(|e| format!("delivery: {e}"))?;
+    Ok(Some(Arc::new(service)))
+}
+
 /// The HTTP listeners: ActiveSync at `/Microsoft-Server-ActiveSync`, the
 /// admin API everywhere else.
 struct HttpService {
@@ -408,6 +452,9 @@ async fn serve(config: Config) -> Result<(), String> {
     }
     if tasks.is_empty() {
         return Err("no listener could be started".into());
+    }
+    if let Some(delivery) = delivery_service(&config, store.clone(), inbound.clone())? {
+        tasks.push(tokio::spawn(delivery.run(shutdown_rx.clone())));
     }
     info!("server ready");
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-/// The retry settings (`[delivery]` in the server configuration).
+/// The retry settings (`[delivery.retry]` in the server configuration).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetrySchedule {
@@ -58,10 +58,10 @@ impl RetrySchedule {
     /// Checks the settings; the error names the key.
     pub fn validate(&self) -> Result<(), String> {
         if self.intervals.is_empty() || self.intervals.iter().any(|d| d.is_zero()) {
-            return Err("delivery.intervals: at least one interval, none of them zero".into());
+            return Err("delivery.retry.intervals: at least one interval, none of them zero".into());
         }
         if self.max_lifetime.is_zero() {
-            return Err("delivery.max_lifetime: must be more than zero".into());
+            return Err("delivery.retry.max_lifetime: must be more than zero".into());
         }
         Ok(())
     }
@@ -149,6 +149,6 @@ mod tests {
         assert!(toml::from_str::<RetrySchedule>("intervals = [\"soon\"]").is_err());
         assert!(toml::from_str::<RetrySchedule>("interval = []").is_err(), "unknown keys are refused");
         let empty = RetrySchedule { intervals: vec![], ..RetrySchedule::default() };
-        assert!(empty.validate().unwrap_err().contains("delivery.intervals"));
+        assert!(empty.validate().unwrap_err().contains("delivery.retry.intervals"));
     }
 }
