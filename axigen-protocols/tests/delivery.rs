@@ -78,6 +78,9 @@ fn dnsmasq(port: u16) -> Option<Peer> {
         // No MX: the domain's own address is the peer.
         "--host-record=plain.test,127.0.0.22",
         "--dns-rr=nullmx.test,15,000000",
+        // A domain whose mail must go over verified TLS (the peer's
+        // certificate is self-signed: it never does).
+        "--mx-host=strict.test,mx2.remote.test,10",
         // Only a host that refuses connections.
         "--mx-host=down.test,mx.down.test,10",
         "--host-record=mx.down.test,127.0.0.21",
@@ -180,6 +183,7 @@ async fn queued_mail_reaches_the_mx_with_retries_and_reports() {
     config.port = smtp_port;
     config.ca_file = None;
     config.timeouts = Timeouts::all(Duration::from_secs(10));
+    config.require_tls = vec!["strict.test".into()];
     config.schedule = RetrySchedule {
         intervals: vec![Duration::from_secs(1)],
         max_lifetime: Duration::from_secs(6),
@@ -199,9 +203,19 @@ async fn queued_mail_reaches_the_mx_with_retries_and_reports() {
     store.enqueue(message("ann@example.com", &["x@nullmx.test"], "to a null MX")).await.unwrap();
     store.enqueue(message("", &["ok2@plain.test", "reject2@plain.test"], "a bounce")).await.unwrap();
     store.enqueue(message("ann@example.com", &["never@down.test"], "unreachable")).await.unwrap();
+    let strict = store.enqueue(message("", &["secret@strict.test"], "verified TLS only")).await.unwrap();
 
     // First pass: every message tried.
-    assert_eq!(service.run_once().await, 4);
+    assert_eq!(service.run_once().await, 5);
+    // Required TLS with a certificate that does not verify: it waits.
+    let waiting = store.queued_entry(strict).await.unwrap().unwrap();
+    match &waiting.recipients[0].state {
+        axigen_core::queue::RecipientState::Deferred { last_error } => {
+            assert!(last_error.contains("TLS") || last_error.contains("certificate"), "{last_error}")
+        }
+        other => panic!("{other:?}"),
+    }
+    store.delete_queued(strict).await.unwrap();
     let got = received(&out);
     let rcpts: Vec<&str> = got.iter().map(|g| g.0.as_str()).collect();
     assert_eq!(rcpts, ["ok1@remote.test", "ok2@plain.test"], "{got:?}");
@@ -253,4 +267,45 @@ async fn queued_mail_reaches_the_mx_with_retries_and_reports() {
     let report = store.check(true).unwrap();
     assert!(report.is_clean(), "{:?}", report.findings);
     let _ = std::io::stdout().flush();
+}
+
+#[tokio::test]
+async fn a_smart_host_takes_all_mail() {
+    let dir = tempfile::tempdir().unwrap();
+    let smtp_port = free_port();
+    let (cert, key, _) = axigen_protocols::tls::ensure_dev_certificate(dir.path(), &[]).unwrap();
+    let out = dir.path().join("received");
+    std::fs::create_dir(&out).unwrap();
+    let Some(_peer) = smtp_peer(smtp_port, &out, &cert, &key) else { return };
+    let store = Arc::new(Store::open(dir.path().join("store"), StoreOptions::default()).unwrap());
+    let inbound =
+        Arc::new(InboundBackend::new(store.clone(), store.clone(), store.clone(), vec![], "mx.example.com", 1 << 20));
+    // No name server at all: a relay given by address needs none.
+    let resolver = MxResolver::new(&DnsConfig {
+        nameservers: vec!["127.0.0.1:9".into()],
+        timeout_seconds: 1,
+        attempts: 1,
+        ..DnsConfig::default()
+    })
+    .unwrap();
+    let mut config = DeliveryConfig::new("mx.example.com");
+    config.ca_file = None;
+    config.timeouts = Timeouts::all(Duration::from_secs(10));
+    config.smart_host = Some(axigen_protocols::outbound::SmartHost {
+        host: "127.0.0.22".into(),
+        port: smtp_port,
+        credentials: None,
+        require_tls: false,
+    });
+    let service = Arc::new(DeliveryService::new(config, store.clone(), resolver, inbound).unwrap());
+    let two = OutboundMessage {
+        from: "ann@example.com".into(),
+        recipients: vec!["a@one.invalid".into(), "b@two.invalid".into()],
+        content: Bytes::from_static(b"Subject: relayed\r\n\r\nbody\r\n"),
+    };
+    store.enqueue(two).await.unwrap();
+    assert_eq!(service.run_once().await, 1);
+    let rcpts: Vec<String> = received(&out).into_iter().map(|g| g.0).collect();
+    assert_eq!(rcpts, ["a@one.invalid", "b@two.invalid"]);
+    assert!(store.queued().await.unwrap().is_empty());
 }
