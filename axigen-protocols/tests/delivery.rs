@@ -303,9 +303,16 @@ async fn a_smart_host_takes_all_mail() {
         recipients: vec!["a@one.invalid".into(), "b@two.invalid".into()],
         content: Bytes::from_static(b"Subject: relayed\r\n\r\nbody\r\n"),
     };
-    store.enqueue(two).await.unwrap();
+    store.enqueue(two.clone()).await.unwrap();
     assert_eq!(service.run_once().await, 1);
     let rcpts: Vec<String> = received(&out).into_iter().map(|g| g.0).collect();
     assert_eq!(rcpts, ["a@one.invalid", "b@two.invalid"]);
     assert!(store.queued().await.unwrap().is_empty());
+    // The next message reuses the connection kept from the first.
+    store.enqueue(two).await.unwrap();
+    assert_eq!(service.run_once().await, 1);
+    assert_eq!(received(&out).len(), 4);
+    let sessions = std::fs::read_to_string(dir.path().join("received.sessions")).unwrap();
+    let connections: std::collections::BTreeSet<&str> = sessions.lines().collect();
+    assert_eq!(connections.len(), 1, "one connection for both messages: {sessions}");
 }

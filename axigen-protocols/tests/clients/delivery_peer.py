@@ -2,7 +2,8 @@
 
 Usage: delivery_peer.py HOST PORT OUTDIR CERT KEY
 
-Offers STARTTLS with CERT/KEY. By local part: reject* gets 550, flaky*
+Offers STARTTLS with CERT/KEY. Each EHLO appends the client's address to
+OUTDIR.sessions (so connections can be counted). By local part: reject* gets 550, flaky*
 gets 451 the first time and is accepted after, anything else is accepted.
 Each accepted copy is written to OUTDIR/<recipient>.<n>: a JSON line (the
 envelope sender, whether the session was TLS) and the message. Prints
@@ -21,6 +22,14 @@ seen = set()
 
 
 class Handler:
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        # One line per EHLO with the client's address: connections are the
+        # distinct addresses (EHLO is sent again after STARTTLS).
+        session.host_name = hostname
+        with open(outdir.rstrip("/") + ".sessions", "a") as f:
+            f.write(f"{session.peer[0]}:{session.peer[1]}\n")
+        return responses
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local = address.split("@")[0]
         if local.startswith("reject"):
