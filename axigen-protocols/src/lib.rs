@@ -25,5 +25,6 @@ pub mod imap;
 pub mod inbound;
 pub mod listener;
 pub mod outbound;
+pub mod pop3;
 pub mod smtp;
 pub mod tls;
