@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 /// Services a listener can carry, with whether this build serves them yet.
 pub const SERVICES: &[(&str, bool)] =
-    &[("smtp", true), ("submission", true), ("imap", true), ("pop3", false), ("http", true)];
+    &[("smtp", true), ("submission", true), ("imap", true), ("pop3", true), ("http", true)];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,6 +31,8 @@ pub struct Config {
     pub smtp: SmtpSettings,
     #[serde(default)]
     pub imap: ImapSettings,
+    #[serde(default)]
+    pub pop3: Pop3Settings,
     #[serde(default)]
     pub auth: AuthSettings,
     #[serde(default)]
@@ -92,6 +94,15 @@ fn default_max_recipients() -> usize {
 fn default_max_errors() -> u32 {
     10
 }
+/// `[pop3]`: the POP3 listeners (`pop3` with STLS, `pop3s`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pop3Settings {
+    /// Allow USER/PASS and AUTH PLAIN without TLS (default false).
+    #[serde(default)]
+    pub allow_plaintext_auth: bool,
+}
+
 /// `[delivery]`: sending queued mail to remote hosts.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -18,6 +18,7 @@ use axigen_protocols::imap::server::{ImapConfig, ImapService};
 use axigen_protocols::inbound::{CommandScanner, InboundBackend, RulesFilter};
 use axigen_protocols::listener::{ConnInfo, Connection, Listener, Service};
 use axigen_protocols::outbound::{DeliveryConfig, DeliveryService, SmartHost};
+use axigen_protocols::pop3::{Pop3Config, Pop3Service};
 use axigen_protocols::smtp::client::Credentials;
 use axigen_protocols::smtp::{AuthThrottle, Role, SmtpBackend, SmtpConfig, SmtpService};
 use axigen_store::{Store, StoreOptions};
@@ -436,6 +437,11 @@ async fn serve(config: Config) -> Result<(), String> {
                         .with_throttle(auth_throttle.clone())
                         .with_account_connections(imap_accounts.clone()),
                 )
+            }
+            "pop3" => {
+                let mut pop3 = Pop3Config::new(config.hostname.clone());
+                pop3.allow_plaintext_auth = config.pop3.allow_plaintext_auth;
+                Arc::new(Pop3Service::new(pop3, store.clone(), store.clone()).with_throttle(auth_throttle.clone()))
             }
             "smtp" | "submission" => {
                 let role = if l.service == "smtp" { Role::Mx } else { Role::Submission };
