@@ -35,6 +35,7 @@ pub mod model;
 pub mod notify;
 pub mod password;
 pub mod queue;
+pub mod rpop;
 pub mod settings;
 pub mod structure;
 

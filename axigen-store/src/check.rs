@@ -283,6 +283,7 @@ impl Store {
         self.check_acl(&mut r)?;
         self.check_devices(&mut r)?;
         self.check_autoreply(&mut r)?;
+        self.check_rpop(&mut r)?;
         Ok(r)
     }
 
@@ -298,6 +299,52 @@ impl Store {
             .is_some();
         seen.insert(account, exists);
         Ok(exists)
+    }
+
+    /// Every RPOP record belongs to an account that exists, sources decode
+    /// and match their key, and UIDLs and statuses belong to a source.
+    fn check_rpop(&self, r: &mut CheckReport) -> Result<()> {
+        let mut accounts: HashMap<AccountId, bool> = HashMap::new();
+        let mut sources: HashSet<(AccountId, String)> = HashSet::new();
+        let rows = self.scan(CF_RPOP, b"")?;
+        // Sources sort before statuses and UIDLs of the same account (S < T < U).
+        for (k, v) in &rows {
+            let Ok(account) = be32(k).map(AccountId) else {
+                r.add("rpop", format!("key {k:?} is too short"));
+                continue;
+            };
+            let obj = format!("rpop record of account {account}");
+            if !self.account_exists(&mut accounts, account)? {
+                r.add(&obj, "record of an account that does not exist");
+            }
+            let name = match k.get(4) {
+                Some(b'S') | Some(b'T') => String::from_utf8_lossy(&k[5..]).into_owned(),
+                Some(b'U') => {
+                    let len = usize::from(k.get(5).copied().unwrap_or(0));
+                    String::from_utf8_lossy(k.get(6..6 + len).unwrap_or_default()).into_owned()
+                }
+                _ => {
+                    r.add(&obj, format!("unknown key {k:?}"));
+                    continue;
+                }
+            };
+            match k[4] {
+                b'S' => match crate::rpop::decode_source(v) {
+                    Ok(src) if src.account == account && src.name == name => {
+                        sources.insert((account, name));
+                    }
+                    Ok(src) => {
+                        r.add(&obj, format!("the record is for source {:?} of account {}", src.name, src.account))
+                    }
+                    Err(e) => r.add(&obj, e.to_string()),
+                },
+                _ if !sources.contains(&(account, name.clone())) => {
+                    r.add(&obj, format!("status or UIDL of source {name:?}, which does not exist"))
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// Every out-of-office record belongs to an account that exists; the

@@ -334,6 +334,7 @@ impl DirectoryAdmin for Store {
                 crate::acl::drop_grantee(ctx, id)?;
                 crate::devices::drop_account_devices(ctx, id)?;
                 crate::autoreply::drop_account(ctx, id)?;
+                crate::rpop::drop_account(ctx, id)?;
                 for (k, _) in ctx.scan(CF_CHANGELOG, &acct(id))? {
                     ctx.delete(CF_CHANGELOG, &k)?;
                 }

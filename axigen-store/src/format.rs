@@ -11,6 +11,7 @@
 //! | 5 | adds the `device` and `sync_state` column families: ActiveSync partnerships and their sync state |
 //! | 6 | adds the `autoreply` column family: out-of-office settings and whom they answered |
 //! | 7 | queue records keep every recipient with its delivery state (pending, in flight, deferred, delivered, failed) |
+//! | 8 | adds the `rpop` column family: remote POP3 sources, the UIDLs fetched from them, their status |
 //!
 //! A layout change bumps [`FORMAT_VERSION`] and adds a function to
 //! [`MIGRATIONS`] that rewrites a store of the previous version in one synced
@@ -29,12 +30,13 @@ use crate::commit::{Db, cf, storage};
 use crate::keys::{ALL_CFS, CF_BLOB, CF_META, CF_STRUCTURE, META_FORMAT, encode_structure};
 
 /// The layout version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 7;
+pub const FORMAT_VERSION: u32 = 8;
 
 type Migration = fn(&Db, &mut WriteBatch) -> Result<()>;
 
 /// `MIGRATIONS[i]` upgrades a store from version `i + 1` to `i + 2`.
-const MIGRATIONS: &[Migration] = &[add_queue, add_structures, add_acl, add_devices, add_autoreply, recipient_states];
+const MIGRATIONS: &[Migration] =
+    &[add_queue, add_structures, add_acl, add_devices, add_autoreply, recipient_states, add_rpop];
 
 /// Bounds of one batch of structure records written by the 2 -> 3 upgrade.
 const STRUCTURE_BATCH_RECORDS: usize = 512;
@@ -100,6 +102,16 @@ fn recipient_states(db: &Db, batch: &mut WriteBatch) -> Result<()> {
         let record = legacy.upgrade();
         let json = serde_json::to_vec(&record).map_err(|e| Error::Format(e.to_string()))?;
         batch.put_cf(queue, &key, json);
+    }
+    Ok(())
+}
+
+/// 7 -> 8: the `rpop` column family is created empty when the store is
+/// opened. The bump keeps format-7 software, which would not delete an
+/// account's sources with it, away from the store.
+fn add_rpop(db: &Db, _batch: &mut WriteBatch) -> Result<()> {
+    if db.cf_handle(crate::keys::CF_RPOP).is_none() {
+        return Err(Error::Format("the rpop column family was not created".into()));
     }
     Ok(())
 }

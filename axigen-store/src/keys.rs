@@ -30,6 +30,7 @@ pub const CF_ACL: &str = "acl";
 pub const CF_DEVICE: &str = "device";
 pub const CF_SYNC_STATE: &str = "sync_state";
 pub const CF_AUTOREPLY: &str = "autoreply";
+pub const CF_RPOP: &str = "rpop";
 
 /// Every column family, in creation order.
 pub const ALL_CFS: &[&str] = &[
@@ -49,6 +50,7 @@ pub const ALL_CFS: &[&str] = &[
     CF_DEVICE,
     CF_SYNC_STATE,
     CF_AUTOREPLY,
+    CF_RPOP,
 ];
 
 pub const META_FORMAT: &[u8] = b"format";

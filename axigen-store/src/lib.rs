@@ -49,6 +49,8 @@
 //! | `sync_state` | account-id device-id-length(u8) device-id collection | the protocol's opaque state for one collection |
 //! | `autoreply` | account-id `S` | JSON [`AutoReply`](axigen_core::autoreply::AutoReply): out-of-office settings |
 //! | | account-id `R` sender | when the sender was last answered (i64, Unix seconds) |
+//! | `rpop` | account-id `S`/`T` name | JSON: a remote POP3 source / its status |
+//! | | account-id `U` name-length name uidl | when that remote message was fetched |
 //!
 //! A message delivered to many folders, or copied, is stored once in `blob`
 //! and counted in `blob_ref`; the blob goes when its last reference does.
@@ -77,6 +79,7 @@ mod headers;
 mod keys;
 mod mail;
 mod queue;
+mod rpop;
 mod seats;
 
 use std::path::{Path, PathBuf};

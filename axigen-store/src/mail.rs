@@ -309,7 +309,7 @@ fn append_op(
     Ok(Appended { account: a, folder: f, uid_validity: folder.uid_validity, uid, modseq })
 }
 
-fn deliver_op(
+pub(crate) fn deliver_op(
     ctx: &mut Ctx<'_>,
     blob: NewBlob,
     internal_date: i64,

@@ -34,9 +34,15 @@ pub fn message(n: usize) -> bytes::Bytes {
 }
 
 /// Column families added after each format: what a store of format N lacks
-/// (format 7 changed the queue records only).
-const ADDED_AFTER: &[(u32, &[&str])] =
-    &[(1, &["queue"]), (2, &["structure"]), (3, &["acl"]), (4, &["device", "sync_state"]), (5, &["autoreply"])];
+/// (format 7 changed the queue records only; format 8 added `rpop`).
+const ADDED_AFTER: &[(u32, &[&str])] = &[
+    (1, &["queue"]),
+    (2, &["structure"]),
+    (3, &["acl"]),
+    (4, &["device", "sync_state"]),
+    (5, &["autoreply"]),
+    (7, &["rpop"]),
+];
 
 /// Turns a closed store into exactly what format `format` wrote: the
 /// column families of later formats dropped, the format record set back.
