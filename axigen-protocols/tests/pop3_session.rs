@@ -337,3 +337,57 @@ async fn fetchmail_fetches_everything() {
         assert_eq!(left, if keep == "keep" { 3 } else { 0 }, "{log}");
     }
 }
+
+/// rustls trusting the test server's development certificate.
+fn trusting(cert: &Path) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in tls::load_certificates(cert).unwrap() {
+        roots.add(c).unwrap();
+    }
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+#[tokio::test]
+async fn the_rpop_client_fetches_over_stls_and_implicit_tls() {
+    use axigen_core::rpop::RpopTls;
+    use axigen_protocols::pop3::client::{Pop3Client, Pop3ClientError};
+    let limit = Duration::from_secs(10);
+    for (mode, tls) in [(TlsMode::StartTls, RpopTls::Stls), (TlsMode::Implicit, RpopTls::Implicit)] {
+        let server = start(Options { plaintext: false, mode, ..Options::default() }).await;
+        let config = trusting(server.cert.as_deref().unwrap());
+        let mut client = Pop3Client::connect(server.addr, tls, config.clone(), "localhost", limit).await.unwrap();
+        client.login(USER, PASSWORD).await.unwrap();
+        let uidl = client.uidl().await.unwrap();
+        assert_eq!(uidl.len(), 3, "{uidl:?}");
+        let stored = server.contents().await;
+        for (i, (n, _)) in uidl.iter().enumerate() {
+            let message = client.retr(*n, 1 << 20).await.unwrap();
+            // POP3 ends every message with a line end (RFC 1939 3).
+            let mut expected = stored[i].clone();
+            if !expected.ends_with("\r\n") {
+                expected.push_str("\r\n");
+            }
+            assert_eq!(String::from_utf8(message).unwrap(), expected, "message {n} arrives byte for byte");
+        }
+        assert!(matches!(client.retr(1, 10).await, Err(Pop3ClientError::TooLarge(10))));
+    }
+    // STLS then DELE and QUIT: the message is gone on the server.
+    let server = start(Options { plaintext: false, mode: TlsMode::StartTls, ..Options::default() }).await;
+    let config = trusting(server.cert.as_deref().unwrap());
+    let mut client = Pop3Client::connect(server.addr, RpopTls::Stls, config.clone(), "localhost", limit).await.unwrap();
+    client.login(USER, PASSWORD).await.unwrap();
+    client.dele(1).await.unwrap();
+    client.quit().await.unwrap();
+    assert_eq!(server.contents().await.len(), 2);
+    // A wrong password is a refusal; plain text against a TLS-only login too.
+    let mut client = Pop3Client::connect(server.addr, RpopTls::Stls, config.clone(), "localhost", limit).await.unwrap();
+    assert!(matches!(client.login(USER, "wrong").await, Err(Pop3ClientError::Refused { command: "PASS", .. })));
+    let mut plain = Pop3Client::connect(server.addr, RpopTls::None, config, "localhost", limit).await.unwrap();
+    assert!(matches!(plain.login(USER, PASSWORD).await, Err(Pop3ClientError::Refused { .. })));
+}

@@ -37,6 +37,7 @@
 //! log in. After [`session::MAX_ERRORS`] refused commands the session is
 //! closed.
 
+pub mod client;
 pub mod command;
 pub mod server;
 pub mod session;
