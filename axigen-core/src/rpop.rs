@@ -163,6 +163,9 @@ pub trait RpopStore: Send + Sync {
         content: Bytes,
         internal_date: i64,
     ) -> Result<Option<Appended>>;
+    /// Remembers a UIDL without storing anything (a message the filters
+    /// refused or discarded: it is not fetched again).
+    async fn remember_fetched(&self, account: AccountId, name: &str, uidl: &str) -> Result<()>;
     /// Forgets the UIDLs of a source that are not in `on_server` (the
     /// server no longer has those messages).
     async fn prune_rpop_uidls(&self, account: AccountId, name: &str, on_server: Vec<String>) -> Result<u64>;

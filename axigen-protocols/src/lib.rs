@@ -26,5 +26,6 @@ pub mod inbound;
 pub mod listener;
 pub mod outbound;
 pub mod pop3;
+pub mod rpop;
 pub mod smtp;
 pub mod tls;

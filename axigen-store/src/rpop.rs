@@ -158,6 +158,18 @@ impl RpopStore for Store {
             .await
     }
 
+    async fn remember_fetched(&self, account: AccountId, name: &str, uidl: &str) -> Result<()> {
+        valid_uidl(uidl)?;
+        let key = uidl_key(account, name, uidl);
+        let name = name.to_owned();
+        self.committer
+            .submit(0, move |ctx| {
+                require_source(ctx, account, &name)?;
+                ctx.put(CF_RPOP, &key, &unix_now().to_be_bytes())
+            })
+            .await
+    }
+
     async fn prune_rpop_uidls(&self, account: AccountId, name: &str, on_server: Vec<String>) -> Result<u64> {
         if name.len() > 64 {
             return Ok(0);

@@ -86,6 +86,39 @@ impl InboundBackend {
         self
     }
 
+    /// Runs a message fetched from a remote mailbox (RPOP) for `account`
+    /// (reached as `address`) through the same filters as SMTP deliveries:
+    /// the folder to store it in (`default_folder` unless a rule files it
+    /// elsewhere, created if missing), or `None` when a filter refuses or
+    /// discards it. `Err` is a temporary failure (try again later).
+    pub async fn process_fetched(
+        &self,
+        account: AccountId,
+        address: &str,
+        default_folder: &str,
+        raw: &Bytes,
+    ) -> Result<Option<axigen_core::mailstore::FolderId>, String> {
+        let summary = summarize(raw);
+        let incoming = Incoming { envelope_from: None, peer: None, authenticated: None, raw, summary: &summary };
+        let mut verdicts = vec![RecipientVerdict {
+            address: address.to_owned(),
+            account: Some(account),
+            verdict: Verdict::Deliver { folder: default_folder.to_owned() },
+        }];
+        self.run_filters(&incoming, &mut verdicts).await;
+        match &verdicts[0].verdict {
+            Verdict::Deliver { folder } => {
+                self.resolve_folder(account, folder).await.map(Some).map_err(|r| format!("{r:?}"))
+            }
+            Verdict::Reject(why) if why.code < 500 => Err(why.to_string()),
+            Verdict::Reject(why) => {
+                tracing::info!(%account, reason = %why, "fetched message refused by a filter");
+                Ok(None)
+            }
+            Verdict::Discard | Verdict::Relay => Ok(None),
+        }
+    }
+
     /// Sends the out-of-office replies for a message stored for the local
     /// recipients among `verdicts`. The message is already accepted: a
     /// failure is logged, never turned into an SMTP error.
