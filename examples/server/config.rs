@@ -42,6 +42,8 @@ pub struct Config {
     #[serde(default)]
     pub dns: axigen_protocols::dns::DnsConfig,
     #[serde(default)]
+    pub rpop: RpopSettings,
+    #[serde(default)]
     pub log: LogConfig,
     #[serde(default)]
     pub license: LicenseConfig,
@@ -318,6 +320,9 @@ pub struct DeclaredDirectory {
     pub account: Vec<DeclaredAccount>,
     #[serde(default)]
     pub alias: Vec<DeclaredAlias>,
+    /// Remote POP3 mailboxes fetched into accounts (RPOP).
+    #[serde(default)]
+    pub rpop: Vec<DeclaredRpop>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -355,6 +360,81 @@ pub struct DeclaredAccount {
 pub struct DeclaredAlias {
     pub address: String,
     pub account: String,
+}
+
+/// `[[directory.rpop]]`: one remote mailbox of an account.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclaredRpop {
+    /// The local account's address.
+    pub account: String,
+    /// The source's name within the account.
+    pub name: String,
+    pub host: String,
+    #[serde(default = "default_pop3s_port")]
+    pub port: u16,
+    /// `none`, `stls` or `implicit` (default).
+    #[serde(default = "default_rpop_tls")]
+    pub tls: axigen_core::rpop::RpopTls,
+    pub username: String,
+    pub password: String,
+    #[serde(default = "default_rpop_folder")]
+    pub folder: String,
+    #[serde(default)]
+    pub leave_on_server: bool,
+    #[serde(default = "default_rpop_interval")]
+    pub interval_secs: u64,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn default_pop3s_port() -> u16 {
+    995
+}
+fn default_rpop_tls() -> axigen_core::rpop::RpopTls {
+    axigen_core::rpop::RpopTls::Implicit
+}
+fn default_rpop_folder() -> String {
+    "INBOX".into()
+}
+fn default_rpop_interval() -> u64 {
+    600
+}
+
+/// `[rpop]`: fetching remote POP3 mailboxes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RpopSettings {
+    /// Whether sources are fetched at all.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Sources fetched at once.
+    #[serde(default = "default_rpop_concurrent")]
+    pub max_concurrent: usize,
+    /// Trusted roots (PEM) for the remote servers' certificates.
+    #[serde(default = "default_ca_file")]
+    pub ca_file: PathBuf,
+    /// How often the sources are looked at, in seconds.
+    #[serde(default = "default_rpop_poll")]
+    pub poll_seconds: u64,
+}
+
+fn default_rpop_concurrent() -> usize {
+    4
+}
+fn default_rpop_poll() -> u64 {
+    10
+}
+
+impl Default for RpopSettings {
+    fn default() -> Self {
+        RpopSettings {
+            enabled: true,
+            max_concurrent: default_rpop_concurrent(),
+            ca_file: default_ca_file(),
+            poll_seconds: default_rpop_poll(),
+        }
+    }
 }
 
 fn default_data_dir() -> PathBuf {
@@ -490,6 +570,12 @@ impl Config {
         {
             return err("delivery.smart_host.user".into(), "user and password must be given together".into());
         }
+        if self.rpop.max_concurrent == 0 {
+            return err("rpop.max_concurrent".into(), "must be at least 1".into());
+        }
+        if self.rpop.poll_seconds == 0 {
+            return err("rpop.poll_seconds".into(), "must be at least 1".into());
+        }
         if let Err(e) = self.dns.servers() {
             return err("dns.nameservers".into(), e);
         }
@@ -591,6 +677,8 @@ mod tests {
             ("[delivery.smart_host]\nhost = \"relay\"\nuser = \"u\"", "delivery.smart_host.user"),
             ("[delivery]\nretries = 3", "retries"),
             ("[dns]\nnameservers = [\"resolver\"]", "dns.nameservers"),
+            ("[rpop]\nmax_concurrent = 0", "rpop.max_concurrent"),
+            ("[[directory.rpop]]\naccount = \"a@b.c\"\nname = \"x\"\nhost = \"h\"\nusername = \"u\"\npassword = \"p\"\ntls = \"ssl\"", "tls"),
         ];
         for (text, key) in cases {
             let e = Config::parse(text, Path::new(".")).err().unwrap_or_else(|| panic!("{text:?} accepted"));

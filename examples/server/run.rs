@@ -12,6 +12,7 @@ use axigen_core::directory::{Directory, DirectoryAdmin};
 use axigen_core::license::{LicenseProvider, Licensing, SignedLicenseProvider, StaticLicenseProvider};
 use axigen_core::model::{Account, AccountClass, Address, Alias, Domain, DomainName, NewAccount};
 use axigen_core::password::{hash_password, random_password, verify_password};
+use axigen_core::rpop::{RpopSource, RpopStore};
 use axigen_protocols::dns::MxResolver;
 use axigen_protocols::imap::limits::AccountConnections;
 use axigen_protocols::imap::server::{ImapConfig, ImapService};
@@ -19,6 +20,7 @@ use axigen_protocols::inbound::{CommandScanner, InboundBackend, RulesFilter};
 use axigen_protocols::listener::{ConnInfo, Connection, Listener, Service};
 use axigen_protocols::outbound::{DeliveryConfig, DeliveryService, SmartHost};
 use axigen_protocols::pop3::{Pop3Config, Pop3Service};
+use axigen_protocols::rpop::{RpopConfig, RpopFetcher};
 use axigen_protocols::smtp::client::Credentials;
 use axigen_protocols::smtp::{AuthThrottle, Role, SmtpBackend, SmtpConfig, SmtpService};
 use axigen_store::{Store, StoreOptions};
@@ -198,7 +200,51 @@ async fn apply_directory(store: &Store, config: &Config) -> Result<(), String> {
             store.put_alias(wanted).await.map_err(|e| format!("{key}: {e}"))?;
         }
     }
+    for (i, r) in d.rpop.iter().enumerate() {
+        let key = format!("directory.rpop[{i}]");
+        let target = Address::parse(&r.account).map_err(|e| format!("{key}.account: {e}"))?;
+        let account = store
+            .account_by_address(&target)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("{key}.account: no account {target}"))?;
+        let wanted = RpopSource {
+            account: account.id,
+            name: r.name.clone(),
+            host: r.host.clone(),
+            port: r.port,
+            tls: r.tls,
+            username: r.username.clone(),
+            password: r.password.clone(),
+            folder: r.folder.clone(),
+            leave_on_server: r.leave_on_server,
+            interval_secs: r.interval_secs,
+            enabled: r.enabled,
+        };
+        let existing = store.account_rpop_sources(account.id).await.map_err(|e| e.to_string())?;
+        if !existing.contains(&wanted) {
+            store.put_rpop_source(wanted).await.map_err(|e| format!("{key}: {e}"))?;
+        }
+    }
     Ok(())
+}
+
+/// The RPOP fetcher, unless `[rpop] enabled = false`.
+fn rpop_fetcher(
+    config: &Config,
+    store: Arc<Store>,
+    inbound: Arc<InboundBackend>,
+) -> Result<Option<Arc<RpopFetcher>>, String> {
+    if !config.rpop.enabled {
+        info!("rpop is off (rpop.enabled = false)");
+        return Ok(None);
+    }
+    let mut rpop = RpopConfig::new(config.hostname.clone());
+    rpop.max_concurrent = config.rpop.max_concurrent;
+    rpop.ca_file = Some(config.rpop.ca_file.clone());
+    rpop.poll_interval = std::time::Duration::from_secs(config.rpop.poll_seconds);
+    let fetcher = RpopFetcher::new(rpop, store.clone(), store, inbound).map_err(|e| format!("rpop: {e}"))?;
+    Ok(Some(Arc::new(fetcher)))
 }
 
 fn licensing(config: &Config, store: Arc<Store>) -> Result<(Licensing, Option<Arc<SignedLicenseProvider>>), String> {
@@ -461,6 +507,9 @@ async fn serve(config: Config) -> Result<(), String> {
     }
     if let Some(delivery) = delivery_service(&config, store.clone(), inbound.clone())? {
         tasks.push(tokio::spawn(delivery.run(shutdown_rx.clone())));
+    }
+    if let Some(fetcher) = rpop_fetcher(&config, store.clone(), inbound.clone())? {
+        tasks.push(tokio::spawn(fetcher.run(shutdown_rx.clone())));
     }
     info!("server ready");
 

@@ -13,6 +13,7 @@ use axigen_core::mailstore::MailStore;
 use axigen_core::model::{Account, AccountClass, AccountId, Address, Alias, Domain, DomainName, LocalPart, NewAccount};
 use axigen_core::password;
 use axigen_core::queue::{QueueId, QueueStore};
+use axigen_core::rpop::{RpopSource, RpopStatus, RpopStore, RpopTls};
 use axigen_core::settings::{Overrides, Setting, SettingUpdate};
 use bytes::Bytes;
 use hyper::{Method, StatusCode};
@@ -172,6 +173,44 @@ fn device_json(d: &Device) -> Value {
         "access": d.access,
         "wipe": d.wipe,
     })
+}
+
+/// A source as the API shows it: everything but the password, with its status.
+fn rpop_json(source: &RpopSource, status: &RpopStatus) -> Value {
+    json!({
+        "name": source.name,
+        "host": source.host,
+        "port": source.port,
+        "tls": source.tls,
+        "username": source.username,
+        "folder": source.folder,
+        "leave_on_server": source.leave_on_server,
+        "interval_secs": source.interval_secs,
+        "enabled": source.enabled,
+        "status": status,
+    })
+}
+
+/// The body of `PUT /accounts/{a}/rpop/{name}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RpopBody {
+    host: String,
+    port: u16,
+    #[serde(default)]
+    tls: RpopTls,
+    username: String,
+    /// Absent: the stored one is kept.
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    folder: Option<String>,
+    #[serde(default)]
+    leave_on_server: bool,
+    #[serde(default)]
+    interval_secs: Option<u64>,
+    #[serde(default)]
+    enabled: Option<bool>,
 }
 
 fn queue_id(text: &str) -> Result<QueueId, ApiError> {
@@ -541,6 +580,71 @@ impl AdminApi {
                     _ => Err(method_not_allowed("PUT, DELETE")),
                 }
             }
+            // RPOP: remote POP3 mailboxes fetched into the account. The
+            // password is never returned.
+            ["accounts", a, "rpop"] => match *method {
+                Method::GET => {
+                    let account = self.account(a).await?;
+                    let mut out = Vec::new();
+                    for source in self.store.account_rpop_sources(account.id).await? {
+                        let status = self.store.rpop_status(account.id, &source.name).await?;
+                        out.push(rpop_json(&source, &status));
+                    }
+                    Ok(Reply::ok(Value::Array(out)))
+                }
+                _ => Err(method_not_allowed("GET")),
+            },
+            ["accounts", a, "rpop", name] => match *method {
+                Method::GET => {
+                    let account = self.account(a).await?;
+                    let source = self.rpop_source(&account, name).await?;
+                    let status = self.store.rpop_status(account.id, name).await?;
+                    Ok(Reply::ok(rpop_json(&source, &status)))
+                }
+                Method::PUT => {
+                    let req: RpopBody = parse_json(body)?;
+                    let account = self.account(a).await?;
+                    let permitted = self.store.effective_settings(account.id).await?.rpop_permitted;
+                    if !permitted.value {
+                        return Err(ApiError::new(
+                            StatusCode::FORBIDDEN,
+                            format!("RPOP is not permitted for {} ({})", account.address, permitted.source),
+                        ));
+                    }
+                    let existing =
+                        self.store.account_rpop_sources(account.id).await?.into_iter().find(|s| s.name == *name);
+                    let password = match (req.password, &existing) {
+                        (Some(p), _) => p,
+                        (None, Some(old)) => old.password.clone(),
+                        (None, None) => return Err(ApiError::bad_request("`password` is required for a new source")),
+                    };
+                    let source = RpopSource {
+                        account: account.id,
+                        name: name.to_string(),
+                        host: req.host,
+                        port: req.port,
+                        tls: req.tls,
+                        username: req.username,
+                        password,
+                        folder: req.folder.unwrap_or_else(|| "INBOX".into()),
+                        leave_on_server: req.leave_on_server,
+                        interval_secs: req.interval_secs.unwrap_or(600),
+                        enabled: req.enabled.unwrap_or(true),
+                    };
+                    self.store.put_rpop_source(source.clone()).await?;
+                    tracing::info!(account = %account.address, source = %name, host = %source.host, "rpop source set");
+                    let status = self.store.rpop_status(account.id, name).await?;
+                    Ok(Reply::ok(rpop_json(&source, &status)))
+                }
+                Method::DELETE => {
+                    let account = self.account(a).await?;
+                    if !self.store.delete_rpop_source(account.id, name).await? {
+                        return Err(ApiError::not_found(format!("{} has no rpop source {name}", account.address)));
+                    }
+                    Ok(Reply::ok(json!({ "deleted": name })))
+                }
+                _ => Err(method_not_allowed("GET, PUT, DELETE")),
+            },
             // The outbound queue: what waits for remote hosts, with each
             // recipient's state; counters for reporting.
             ["queue"] => match *method {
@@ -618,6 +722,15 @@ impl AdminApi {
             .class(domain, name)
             .await?
             .ok_or_else(|| ApiError::not_found(format!("class {name} of domain {domain} does not exist")))
+    }
+
+    async fn rpop_source(&self, account: &Account, name: &str) -> Result<RpopSource, ApiError> {
+        self.store
+            .account_rpop_sources(account.id)
+            .await?
+            .into_iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| ApiError::not_found(format!("{} has no rpop source {name}", account.address)))
     }
 
     async fn account(&self, address: &str) -> Result<Account, ApiError> {

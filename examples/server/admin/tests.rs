@@ -880,3 +880,64 @@ async fn the_outbound_queue_is_listed_retried_and_deleted() {
     let (_, stats) = f.req(Method::GET, "/api/v1/queue/stats", None).await;
     assert_eq!(stats["queued"], 1, "{stats}");
 }
+
+#[tokio::test]
+async fn rpop_sources_are_managed_per_account_and_follow_the_policy() {
+    let f = fixture(Some(business_license())).await;
+    f.req(Method::POST, "/api/v1/domains", Some(json!({"name": "example.com"}))).await;
+    let (status, _) = f
+        .req(Method::POST, "/api/v1/domains/example.com/accounts", Some(json!({"local_part": "ann", "password": "pw"})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let body = json!({"host": "pop.remote.test", "port": 995, "tls": "implicit", "username": "ann",
+                      "password": "remote-secret", "leave_on_server": true, "interval_secs": 300});
+    let path = "/api/v1/accounts/ann@example.com/rpop/work";
+
+    // rpop.permitted is off by default: refused with the reason.
+    let (status, refused) = f.req(Method::PUT, path, Some(body.clone())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    assert!(error_text(&refused).contains("not permitted"), "{refused}");
+
+    let (status, _) =
+        f.req(Method::PATCH, "/api/v1/accounts/ann@example.com/settings", Some(json!({"rpop.permitted": true}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, source) = f.req(Method::PUT, path, Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{source}");
+    assert_eq!(source["host"], "pop.remote.test");
+    assert_eq!(source["status"]["fetched"], 0);
+    assert!(!source.to_string().contains("remote-secret"), "the password is never shown: {source}");
+
+    // An update without a password keeps it; bad values name the field.
+    let (status, _) = f
+        .req(
+            Method::PUT,
+            path,
+            Some(json!({"host": "pop2.remote.test", "port": 110, "tls": "stls", "username": "ann"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let ann = Directory::account_by_address(&*f.store, &axigen_core::model::Address::parse("ann@example.com").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let kept = axigen_core::rpop::RpopStore::account_rpop_sources(&*f.store, ann.id).await.unwrap();
+    assert_eq!((kept[0].host.as_str(), kept[0].password.as_str()), ("pop2.remote.test", "remote-secret"));
+    let (status, bad) = f.req(Method::PUT, path, Some(json!({"host": "h", "port": 0, "username": "ann"}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    assert!(error_text(&bad).contains("port"), "{bad}");
+    let (status, none) = f
+        .req(
+            Method::PUT,
+            "/api/v1/accounts/ann@example.com/rpop/new",
+            Some(json!({"host": "h", "port": 1, "username": "u"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a new source needs a password: {none}");
+
+    let (status, list) = f.req(Method::GET, "/api/v1/accounts/ann@example.com/rpop", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(f.req(Method::DELETE, path, None).await.0, StatusCode::OK);
+    assert_eq!(f.req(Method::GET, path, None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(f.req(Method::DELETE, path, None).await.0, StatusCode::NOT_FOUND);
+}
