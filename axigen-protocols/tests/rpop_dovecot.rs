@@ -6,11 +6,12 @@
 //! deleted, not stored again), a refused policy, a remote that is down
 //! (status with the error, backoff), and filters applied to fetched mail.
 
+use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axigen_core::directory::{Directory, DirectoryAdmin};
 use axigen_core::mailstore::MailStore;
@@ -26,7 +27,6 @@ struct Dovecot {
     maildir: PathBuf,
     pop3: u16,
     pop3s: u16,
-    cert: PathBuf,
 }
 
 impl Drop for Dovecot {
@@ -40,82 +40,30 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// Dovecot with one user `remote` (password `remote-pw`, Maildir owned by
-/// `nobody`), POP3 with STLS and pop3s; `None` when it is not installed
-/// (under CI its absence fails the test).
+/// Dovecot (tests/clients/dovecot_pop3.py) with one user `remote`
+/// (password `remote-pw`), POP3 with STLS and pop3s; `None` when it is not
+/// installed (under CI its absence fails the test).
 fn dovecot(dir: &Path) -> Option<Dovecot> {
     if !Path::new("/usr/lib/dovecot/pop3").exists() {
         assert!(std::env::var_os("CI").is_none(), "dovecot-pop3d is required under CI");
         eprintln!("skipped: dovecot-pop3d is not installed");
         return None;
     }
-    let base = dir.join("dovecot");
-    for d in ["run", "state", "home"] {
-        std::fs::create_dir_all(base.join(d)).unwrap();
-    }
-    // The mail process runs as nobody: it must reach its home.
-    Command::new("chmod").args(["755", dir.to_str().unwrap(), base.to_str().unwrap()]).status().unwrap();
     let (cert, key, _) = axigen_protocols::tls::ensure_dev_certificate(dir, &[]).unwrap();
-    std::fs::write(base.join("passwd"), "remote:{PLAIN}remote-pw\n").unwrap();
-    let (pop3, pop3s) = (free_port(), free_port());
-    let conf = format!(
-        r#"protocols = pop3
-listen = 127.0.0.1
-base_dir = {b}/run
-state_dir = {b}/state
-log_path = {b}/dovecot.log
-ssl = yes
-ssl_cert = <{cert}
-ssl_key = <{key}
-disable_plaintext_auth = no
-auth_mechanisms = plain
-passdb {{
-  driver = passwd-file
-  args = username_format=%u {b}/passwd
-}}
-userdb {{
-  driver = static
-  args = uid=nobody gid=nogroup home={b}/home/%u
-}}
-mail_location = maildir:~/Maildir
-pop3_uidl_format = %08Xu%08Xv
-service pop3-login {{
-  inet_listener pop3 {{
-    port = {pop3}
-  }}
-  inet_listener pop3s {{
-    port = {pop3s}
-    ssl = yes
-  }}
-}}
-"#,
-        b = base.display(),
-        cert = cert.display(),
-        key = key.display(),
-    );
-    std::fs::write(base.join("dovecot.conf"), conf).unwrap();
-    let maildir = base.join("home/remote/Maildir");
-    for d in ["new", "cur", "tmp"] {
-        std::fs::create_dir_all(maildir.join(d)).unwrap();
-    }
-    let child = Command::new("/usr/sbin/dovecot")
-        .args(["-F", "-c", base.join("dovecot.conf").to_str().unwrap()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/dovecot_pop3.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .args([dir, &cert, &key])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", pop3s)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "dovecot did not start: {:?}",
-            std::fs::read_to_string(base.join("dovecot.log"))
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let dovecot = Dovecot { child, maildir, pop3, pop3s, cert };
-    dovecot.chown();
-    Some(dovecot)
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let parts: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(parts.first(), Some(&"ready"), "{line}");
+    let (pop3, pop3s) = (parts[1].parse().unwrap(), parts[2].parse().unwrap());
+    Some(Dovecot { child, maildir: PathBuf::from(parts[3]), pop3, pop3s })
 }
 
 impl Dovecot {
@@ -201,7 +149,6 @@ async fn subjects(store: &Store, account: &Account, folder: &str) -> Vec<String>
 async fn fetches_from_dovecot_without_loss_or_duplicates() {
     let dir = tempfile::tempdir().unwrap();
     let Some(remote) = dovecot(dir.path()) else { return };
-    assert_eq!(remote.cert, dir.path().join("dev-cert.pem"));
     let rule = Rule {
         name: "lists".into(),
         header: Some("Subject".into()),
