@@ -678,7 +678,10 @@ mod tests {
             ("[delivery]\nretries = 3", "retries"),
             ("[dns]\nnameservers = [\"resolver\"]", "dns.nameservers"),
             ("[rpop]\nmax_concurrent = 0", "rpop.max_concurrent"),
-            ("[[directory.rpop]]\naccount = \"a@b.c\"\nname = \"x\"\nhost = \"h\"\nusername = \"u\"\npassword = \"p\"\ntls = \"ssl\"", "tls"),
+            (
+                "[[directory.rpop]]\naccount = \"a@b.c\"\nname = \"x\"\nhost = \"h\"\nusername = \"u\"\npassword = \"p\"\ntls = \"ssl\"",
+                "tls",
+            ),
         ];
         for (text, key) in cases {
             let e = Config::parse(text, Path::new(".")).err().unwrap_or_else(|| panic!("{text:?} accepted"));
