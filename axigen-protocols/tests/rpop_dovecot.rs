@@ -179,6 +179,13 @@ async fn fetches_from_dovecot_without_loss_or_duplicates() {
     assert_eq!(remote.remaining(), 4);
     store.delete_rpop_source(ann.id, "keep").await.unwrap();
 
+    // Plain text (no TLS at all) into another folder, leaving the mail.
+    let plain = RpopSource { folder: "Remote".into(), ..source(&ann, "plain", remote.pop3, RpopTls::None, true) };
+    store.put_rpop_source(plain.clone()).await.unwrap();
+    assert_eq!(fetcher.fetch(&plain).await.unwrap().stored, 4);
+    assert_eq!(subjects(&store, &ann, "Remote").await, ["four", "one", "two"], "the rule still files the newsletter");
+    store.delete_rpop_source(ann.id, "plain").await.unwrap();
+
     // An interrupted fetch left "five" stored and remembered but not
     // deleted remotely (as after a crash between the two): delete mode over
     // implicit TLS deletes it without storing it again, and fetches the rest.
