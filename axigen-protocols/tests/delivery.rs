@@ -6,10 +6,8 @@
 //! sender, the null sender never notified, opportunistic STARTTLS, expiry
 //! after the queue lifetime, and exactly one copy per recipient.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, UdpSocket};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,95 +24,35 @@ use axigen_protocols::smtp::client::Timeouts;
 use axigen_store::{Store, StoreOptions};
 use bytes::Bytes;
 
-struct Peer {
-    child: Child,
-    _stdin: Option<ChildStdin>,
-}
+#[path = "peers/mod.rs"]
+mod peers;
 
-impl Drop for Peer {
-    fn drop(&mut self) {
-        self._stdin.take();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn required(what: &str) -> bool {
-    if std::env::var_os("CI").is_some() {
-        panic!("{what} is required under CI");
-    }
-    eprintln!("skipped: {what} is not available");
-    false
-}
-
-fn free_port() -> u16 {
-    // Free for TCP on every loopback address and for UDP.
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
+use peers::{Peer, free_port};
 
 fn dnsmasq(port: u16) -> Option<Peer> {
-    let args = [
-        "--keep-in-foreground",
-        "--conf-file=/dev/null",
-        "--no-resolv",
-        "--no-hosts",
-        "--no-poll",
-        "--bind-interfaces",
-        "--listen-address=127.0.0.1",
-        "--pid-file=",
-        "--user=root",
-        "--local=/test/",
-        &format!("--port={port}"),
-        // The first MX refuses connections; the second is the peer.
-        "--mx-host=remote.test,mx1.remote.test,10",
-        "--mx-host=remote.test,mx2.remote.test,20",
-        "--host-record=mx1.remote.test,127.0.0.21",
-        "--host-record=mx2.remote.test,127.0.0.22",
-        // No MX: the domain's own address is the peer.
-        "--host-record=plain.test,127.0.0.22",
-        "--dns-rr=nullmx.test,15,000000",
-        // A domain whose mail must go over verified TLS (the peer's
-        // certificate is self-signed: it never does).
-        "--mx-host=strict.test,mx2.remote.test,10",
-        // Only a host that refuses connections.
-        "--mx-host=down.test,mx.down.test,10",
-        "--host-record=mx.down.test,127.0.0.21",
-    ];
-    let child = match Command::new("dnsmasq").args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn() {
-        Ok(c) => c,
-        Err(_) => return required("dnsmasq").then(|| unreachable!()),
-    };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "dnsmasq did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Some(Peer { child, _stdin: None })
+    peers::dnsmasq(
+        port,
+        &[
+            // The first MX refuses connections; the second is the peer.
+            "--mx-host=remote.test,mx1.remote.test,10",
+            "--mx-host=remote.test,mx2.remote.test,20",
+            "--host-record=mx1.remote.test,127.0.0.21",
+            "--host-record=mx2.remote.test,127.0.0.22",
+            // No MX: the domain's own address is the peer.
+            "--host-record=plain.test,127.0.0.22",
+            "--dns-rr=nullmx.test,15,000000",
+            // A domain whose mail must go over verified TLS (the peer's
+            // certificate is self-signed: it never does).
+            "--mx-host=strict.test,mx2.remote.test,10",
+            // Only a host that refuses connections.
+            "--mx-host=down.test,mx.down.test,10",
+            "--host-record=mx.down.test,127.0.0.21",
+        ],
+    )
 }
 
 fn smtp_peer(port: u16, out: &Path, cert: &Path, key: &Path) -> Option<Peer> {
-    if !Command::new("python3").args(["-c", "import aiosmtpd"]).status().is_ok_and(|s| s.success()) {
-        return required("aiosmtpd").then(|| unreachable!());
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/delivery_peer.py");
-    let mut child = Command::new("python3")
-        .arg(script)
-        .args(["127.0.0.22", &port.to_string()])
-        .args([out, cert, key])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "ready");
-    let stdin = child.stdin.take();
-    Some(Peer { child, _stdin: stdin })
+    peers::smtp_host("127.0.0.22", port, out, cert, key)
 }
 
 /// Copies the peer received: (recipient, JSON meta, message).

@@ -5,70 +5,36 @@
 //! host without address, and a name server that does not answer.
 
 use std::net::{IpAddr, Ipv4Addr, UdpSocket};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use axigen_protocols::dns::{DnsConfig, MxResolver, RouteError};
 
-struct Dnsmasq(Child);
+#[path = "peers/mod.rs"]
+mod peers;
 
-impl Drop for Dnsmasq {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use peers::{Peer, dnsmasq};
 
-fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+/// The test zone.
+const RECORDS: &[&str] = &[
+    // Two hosts at preference 10, one at 20, listed out of order.
+    "--mx-host=multi.test,backup.multi.test,20",
+    "--mx-host=multi.test,mx1.multi.test,10",
+    "--mx-host=multi.test,mx2.multi.test,10",
+    "--host-record=mx1.multi.test,127.0.0.11",
+    "--host-record=mx2.multi.test,127.0.0.12",
+    "--host-record=backup.multi.test,127.0.0.13,::1",
+    // No MX: the domain's own address.
+    "--host-record=plain.test,127.0.0.20",
+    // RFC 7505 null MX: preference 0, exchange the root (raw RDATA).
+    "--dns-rr=nullmx.test,15,000000",
+    // An MX whose host has no address, next to one that has.
+    "--mx-host=halfway.test,ghost.halfway.test,5",
+    "--mx-host=halfway.test,real.halfway.test,10",
+    "--host-record=real.halfway.test,127.0.0.30",
+];
 
-/// dnsmasq on 127.0.0.1:`port` with the test zone, or `None` when it is not
-/// installed (under CI its absence fails the test).
-fn dnsmasq(port: u16) -> Option<Dnsmasq> {
-    let args = [
-        "--keep-in-foreground",
-        "--conf-file=/dev/null",
-        "--no-resolv",
-        "--no-hosts",
-        "--no-poll",
-        "--bind-interfaces",
-        "--listen-address=127.0.0.1",
-        "--pid-file=",
-        "--user=root",
-        "--local=/test/",
-        &format!("--port={port}"),
-        // Two hosts at preference 10, one at 20, listed out of order.
-        "--mx-host=multi.test,backup.multi.test,20",
-        "--mx-host=multi.test,mx1.multi.test,10",
-        "--mx-host=multi.test,mx2.multi.test,10",
-        "--host-record=mx1.multi.test,127.0.0.11",
-        "--host-record=mx2.multi.test,127.0.0.12",
-        "--host-record=backup.multi.test,127.0.0.13,::1",
-        // No MX: the domain's own address.
-        "--host-record=plain.test,127.0.0.20",
-        // RFC 7505 null MX: preference 0, exchange the root (raw RDATA).
-        "--dns-rr=nullmx.test,15,000000",
-        // An MX whose host has no address, next to one that has.
-        "--mx-host=halfway.test,ghost.halfway.test,5",
-        "--mx-host=halfway.test,real.halfway.test,10",
-        "--host-record=real.halfway.test,127.0.0.30",
-    ];
-    let child = match Command::new("dnsmasq").args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn() {
-        Ok(c) => c,
-        Err(e) if std::env::var_os("CI").is_none() => {
-            eprintln!("skipped: dnsmasq is not installed ({e})");
-            return None;
-        }
-        Err(e) => panic!("dnsmasq is required under CI: {e}"),
-    };
-    // Ready once it answers on its TCP port.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "dnsmasq did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Some(Dnsmasq(child))
+fn zone(port: u16) -> Option<Peer> {
+    dnsmasq(port, RECORDS)
 }
 
 fn resolver(port: u16, timeout: u64) -> MxResolver {
@@ -87,8 +53,8 @@ fn ip(last: u8) -> IpAddr {
 
 #[tokio::test]
 async fn mx_order_fallbacks_and_failures_from_a_real_dns_server() {
-    let port = free_udp_port();
-    let Some(_server) = dnsmasq(port) else { return };
+    let port = peers::free_port();
+    let Some(_server) = zone(port) else { return };
     let dns = resolver(port, 2);
 
     // Preference order; the two hosts at 10 come in both orders over runs.

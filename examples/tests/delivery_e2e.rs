@@ -8,88 +8,20 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{Server, curl};
 
-struct Process(Child);
+#[path = "../../axigen-protocols/tests/peers/mod.rs"]
+mod peers;
 
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn available(program: &str, check: &[&str]) -> bool {
-    let ok = Command::new(program)
-        .args(check)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(ok || std::env::var_os("CI").is_none(), "{program} {check:?} is required under CI");
-    ok
-}
-
-fn free_port() -> u16 {
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
+use peers::{Peer, free_port};
 
 /// dnsmasq: `remote.test` has its MX at 127.0.0.23.
-fn dns(port: u16) -> Process {
-    let child = Command::new("dnsmasq")
-        .args([
-            "--keep-in-foreground",
-            "--conf-file=/dev/null",
-            "--no-resolv",
-            "--no-hosts",
-            "--bind-interfaces",
-            "--listen-address=127.0.0.1",
-            "--pid-file=",
-            "--user=root",
-            "--local=/test/",
-            &format!("--port={port}"),
-            "--mx-host=remote.test,mx.remote.test,10",
-            "--host-record=mx.remote.test,127.0.0.23",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "dnsmasq did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Process(child)
-}
-
-/// The remote host on 127.0.0.23:`port`, writing what it accepts to `out`.
-fn remote_host(port: u16, out: &Path, cert: &Path, key: &Path) -> Process {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../axigen-protocols/tests/clients/delivery_peer.py");
-    let mut child = Command::new("python3")
-        .arg(script)
-        .args(["127.0.0.23", &port.to_string()])
-        .args([out, cert, key])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "ready");
-    // Its stdin stays open with the child (closing it stops the peer).
-    Process(child)
+fn dns(port: u16) -> Option<Peer> {
+    peers::dnsmasq(port, &["--mx-host=remote.test,mx.remote.test,10", "--host-record=mx.remote.test,127.0.0.23"])
 }
 
 /// Submits `count` messages to remote recipients; the number accepted.
@@ -179,13 +111,9 @@ settings = {{ "relay.allowed" = true }}
 
 #[test]
 fn submitted_mail_reaches_the_remote_mx_and_survives_a_crash() {
-    if !available("dnsmasq", &["--version"]) || !available("python3", &["-c", "import aiosmtpd"]) {
-        eprintln!("skipped: dnsmasq or aiosmtpd missing");
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
     let (dns_port, smtp_port) = (free_port(), free_port());
-    let _dns = dns(dns_port);
+    let Some(_dns) = dns(dns_port) else { return };
     let (cert, key, _) = axigen_protocols::tls::ensure_dev_certificate(dir.path(), &["mx.remote.test".into()]).unwrap();
     let out = dir.path().join("received");
     std::fs::create_dir(&out).unwrap();
@@ -201,7 +129,7 @@ fn submitted_mail_reaches_the_remote_mx_and_survives_a_crash() {
     server.kill();
 
     // Back with the remote host up: all ten arrive, once each.
-    let peer = remote_host(smtp_port, &out, &cert, &key);
+    let Some(peer) = peers::smtp_host("127.0.0.23", smtp_port, &out, &cert, &key) else { return };
     let server = Server::start(&config, &["submission", "http"]);
     wait_for(&out, 10);
     // And new mail goes straight out.
