@@ -11,7 +11,7 @@ use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axigen_core::directory::{Directory, DirectoryAdmin};
 use axigen_core::mailstore::MailStore;
@@ -31,6 +31,13 @@ struct Dovecot {
 
 impl Drop for Dovecot {
     fn drop(&mut self) {
+        // Closing its stdin makes the launcher stop Dovecot and exit; killing
+        // the launcher outright would leave Dovecot running.
+        drop(self.child.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

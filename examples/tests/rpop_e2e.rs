@@ -21,6 +21,13 @@ struct Dovecot(Child);
 
 impl Drop for Dovecot {
     fn drop(&mut self) {
+        // Closing its stdin makes the launcher stop Dovecot and exit; killing
+        // the launcher outright would leave Dovecot running.
+        drop(self.0.stdin.take());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline && matches!(self.0.try_wait(), Ok(None)) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
