@@ -686,3 +686,15 @@ mod tests {
         assert!(text.contains("pop3") && text.contains(&addr.to_string()), "{text}");
     }
 }
+
+/// A session id unique in this process: `prefix`, the start time of the
+/// process (hex seconds) and a counter shared by every service.
+pub fn session_id(prefix: &str) -> String {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static START: OnceLock<u64> = OnceLock::new();
+    let start = *START
+        .get_or_init(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()));
+    format!("{prefix}{start:x}{:06x}", COUNTER.fetch_add(1, Ordering::Relaxed))
+}

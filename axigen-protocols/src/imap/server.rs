@@ -34,9 +34,7 @@
 
 use std::io;
 use std::sync::Arc;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use axigen_core::directory::Directory;
@@ -170,10 +168,7 @@ impl ImapService {
 
 /// A new session id: the process start time and a counter, in hex.
 fn next_session_id() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    static START: OnceLock<u64> = OnceLock::new();
-    let start = *START.get_or_init(|| SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()));
-    format!("i{start:x}{:06x}", COUNTER.fetch_add(1, Ordering::Relaxed))
+    crate::listener::session_id("i")
 }
 
 #[async_trait]
