@@ -251,7 +251,8 @@ impl ActiveSync {
         if let Err(reply) = backend.mail_from(&session, &from, &params).await {
             return self.compose_refused(&ctx, SUBMIT_FAILED, &reply.to_string());
         }
-        let mut envelope = Envelope { from, params, recipients: Vec::new() };
+        let id = axigen_protocols::listener::session_id("eas");
+        let mut envelope = Envelope { id, from, params, recipients: Vec::new() };
         for address in &to {
             match backend.rcpt_to(&session, &envelope, address).await {
                 Ok(r) => envelope.recipients.push(r),

@@ -25,12 +25,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axigen_core::devices::{Device, DeviceAccess, DeviceStore, WipeState};
-use axigen_core::directory::{AuthError, Directory};
+use axigen_core::directory::Directory;
 use axigen_core::license::{Feature, Licensing};
+use axigen_core::login_throttle::{LoginError, LoginThrottle};
 use axigen_core::mailstore::MailStore;
 use axigen_core::model::Principal;
 use axigen_core::notify::ChangeNotifier;
-use axigen_protocols::smtp::throttle::{AuthThrottle, Verdict as ThrottleVerdict};
 use base64::Engine as _;
 use bytes::Bytes;
 use hyper::header::{self, HeaderMap, HeaderValue};
@@ -114,7 +114,7 @@ pub struct ActiveSync {
     pub(crate) devices: Arc<dyn DeviceStore>,
     pub(crate) licensing: Arc<Licensing>,
     pub(crate) notifier: Arc<ChangeNotifier>,
-    pub(crate) throttle: Arc<AuthThrottle>,
+    pub(crate) throttle: Arc<LoginThrottle>,
     pub(crate) pings: crate::ping::Pings,
     /// Where mail sent from devices goes: the submission path.
     pub(crate) submission: Option<Arc<dyn axigen_protocols::smtp::SmtpBackend>>,
@@ -241,7 +241,7 @@ impl ActiveSync {
     }
 
     /// Shares the login throttle with other services.
-    pub fn with_throttle(mut self, throttle: Arc<AuthThrottle>) -> ActiveSync {
+    pub fn with_throttle(mut self, throttle: Arc<LoginThrottle>) -> ActiveSync {
         self.throttle = throttle;
         self
     }
@@ -350,22 +350,17 @@ impl ActiveSync {
         let Some((user, password)) = credentials.split_once(':') else { return Err(challenge()) };
         // `DOMAIN\user` as some clients send it: the part after the backslash.
         let user = user.rsplit('\\').next().unwrap_or(user);
-        match self.throttle.check(req.peer.ip()) {
-            ThrottleVerdict::Proceed => {}
-            ThrottleVerdict::Delay(d) => tokio::time::sleep(d).await,
-            ThrottleVerdict::Refuse => {
-                warn!(peer = %req.peer, user = %user, "activesync login refused: too many failures");
-                return Err(plain(StatusCode::TOO_MANY_REQUESTS, "too many failed logins; try again later"));
-            }
-        }
-        match self.directory.authenticate(user, password).await {
+        match self.throttle.authenticate(self.directory.as_ref(), req.peer.ip(), user, password).await {
             Ok(p) => Ok(p),
-            Err(AuthError::InvalidCredentials) => {
-                self.throttle.record_failure(req.peer.ip());
+            Err(LoginError::Refused(reason)) => {
+                warn!(peer = %req.peer, user = %user, %reason, "activesync login refused by the login throttle");
+                Err(plain(StatusCode::TOO_MANY_REQUESTS, &format!("{reason}; try again later")))
+            }
+            Err(LoginError::InvalidCredentials) => {
                 info!(peer = %req.peer, user = %user, "activesync authentication failed");
                 Err(challenge())
             }
-            Err(AuthError::Unavailable(err)) => {
+            Err(LoginError::Unavailable(err)) => {
                 warn!(peer = %req.peer, error = %err, "directory unavailable");
                 Err(plain(StatusCode::SERVICE_UNAVAILABLE, ""))
             }

@@ -73,6 +73,54 @@ pub trait Directory: Send + Sync {
         Ok(self.domain(domain).await?.is_some())
     }
 
+    /// The first account created in `domain` (the lowest id), if the
+    /// directory can tell; the default receiver of the domain's postmaster
+    /// mail.
+    async fn first_account(&self, _domain: &DomainName) -> Result<Option<AccountId>> {
+        Ok(None)
+    }
+
+    /// The first hosted domain in name order, if the directory can tell;
+    /// where mail for a bare `postmaster` goes when the server's host name
+    /// is not a hosted domain.
+    async fn first_domain(&self) -> Result<Option<DomainName>> {
+        Ok(None)
+    }
+
+    /// The account that receives mail for `postmaster@domain` (RFC 5321
+    /// 4.5.1 requires the reserved mailbox to be accepted at every hosted
+    /// domain), in this order:
+    ///
+    /// 1. an account or alias whose local part is `postmaster` (any case);
+    /// 2. the domain's [`postmaster`](crate::model::Domain::postmaster)
+    ///    field, a local part or address of an account or alias;
+    /// 3. the domain's first account ([`Directory::first_account`]).
+    ///
+    /// `None` when the domain is not hosted or has no account at all.
+    async fn postmaster(&self, domain: &DomainName) -> Result<Option<AccountId>> {
+        let Some(record) = self.domain(domain).await? else {
+            return Ok(None);
+        };
+        if let Ok(reserved) = Address::parse(&format!("postmaster@{domain}"))
+            && let Some(id) = self.resolve_recipient(&reserved).await?
+        {
+            return Ok(Some(id));
+        }
+        if let Some(named) = record.postmaster.as_deref() {
+            let address = if named.contains('@') { named.to_owned() } else { format!("{named}@{domain}") };
+            match Address::parse(&address) {
+                Ok(address) => match self.resolve_recipient(&address).await? {
+                    Some(id) => return Ok(Some(id)),
+                    None => tracing::warn!(%domain, postmaster = %address,
+                        "the domain's postmaster names no account or alias; using its first account"),
+                },
+                Err(_) => tracing::warn!(%domain, postmaster = %named,
+                    "the domain's postmaster is not an address; using its first account"),
+            }
+        }
+        self.first_account(domain).await
+    }
+
     /// The effective settings of an account, each with where it came from.
     async fn effective_settings(&self, id: AccountId) -> Result<EffectiveSettings> {
         let account = self.account(id).await?.ok_or_else(|| Error::NotFound(format!("account {id}")))?;

@@ -10,7 +10,7 @@
 //! use axigen_core::model::{AccountClass, Domain, DomainName};
 //! use axigen_core::settings::{resolve, Overrides, Provenance, ServerDefaults, Setting};
 //!
-//! let domain = Domain { name: DomainName::new("example.com")?, settings: Overrides::default() };
+//! let domain = Domain { name: DomainName::new("example.com")?, settings: Overrides::default(), postmaster: None };
 //! let mut class = AccountClass { domain: domain.name.clone(), name: "mobile".into(), settings: Overrides::default() };
 //! class.settings.activesync_enabled = Setting::Explicit(true);
 //!
@@ -30,6 +30,7 @@ pub mod delivery;
 pub mod devices;
 pub mod directory;
 pub mod license;
+pub mod login_throttle;
 pub mod mailstore;
 pub mod model;
 pub mod notify;
@@ -60,6 +61,14 @@ pub enum Error {
     /// The storage backend failed; the operation did not take effect.
     #[error("storage failure: {0}")]
     Storage(String),
+    /// The store's disk has too little free space for the write; it did not
+    /// take effect. Temporary: writes resume once space is freed.
+    #[error("not enough disk space: {0}")]
+    NoSpace(String),
+    /// The store's files are damaged (checksums fail); the text says what
+    /// is affected and what to do.
+    #[error("store damaged: {0}")]
+    Damaged(String),
     /// The stored data is not what this version of the software understands.
     #[error("store format: {0}")]
     Format(String),

@@ -19,6 +19,8 @@
 //!   blob equals [`crate::structure::parse_structure`] of its
 //!   [`MailStore::content`], without parsing it again.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
@@ -408,6 +410,15 @@ pub trait MailStore: Send + Sync {
 
     /// The messages of a folder in UID order.
     async fn messages(&self, account: AccountId, folder: FolderId) -> Result<Vec<MessageMeta>>;
+    /// The messages of a folder in UID order, shared, with the folder's
+    /// HIGHESTMODSEQ read before them (the listing is at least that new).
+    /// Stores may keep the listings of recently read folders and hand the
+    /// same one to every reader while the folder is unchanged; `None` when
+    /// the folder does not exist.
+    async fn listing(&self, account: AccountId, folder: FolderId) -> Result<Option<(ModSeq, Arc<Vec<MessageMeta>>)>> {
+        let Some(info) = self.folder(account, folder).await? else { return Ok(None) };
+        Ok(Some((info.highest_modseq, Arc::new(self.messages(account, folder).await?))))
+    }
     /// One message.
     async fn message(&self, account: AccountId, folder: FolderId, uid: Uid) -> Result<Option<MessageMeta>>;
     /// A message's content.

@@ -168,6 +168,13 @@ pub struct Domain {
     /// Domain-level settings; `Inherit` falls through to the server defaults.
     #[serde(default)]
     pub settings: Overrides,
+    /// Who receives mail for the reserved `postmaster` mailbox (RFC 5321
+    /// 4.5.1) when no account or alias of that name exists: the local part
+    /// (or whole address) of an account or alias of the domain. Unset: the
+    /// domain's first account (the oldest). See
+    /// [`Directory::postmaster`](crate::directory::Directory::postmaster).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub postmaster: Option<String>,
 }
 
 /// A named bundle of settings inside a domain, shared by the accounts that

@@ -15,6 +15,9 @@ pub struct QueueId(pub u64);
 /// A message to hand to remote hosts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboundMessage {
+    /// The id the message was accepted under (the SMTP reply, the
+    /// `Received:` field and the logs show it); empty when it has none.
+    pub message_id: String,
     /// Envelope sender; empty for the null reverse path.
     pub from: String,
     /// Remote recipients.
@@ -80,6 +83,9 @@ pub struct QueuedRecipient {
 pub struct QueueEntry {
     /// Identity.
     pub id: QueueId,
+    /// The id the message was accepted under, as in its `Received:` field.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message_id: String,
     /// Envelope sender.
     pub from: String,
     /// Every recipient with its state; the message leaves the queue when

@@ -153,6 +153,7 @@ pub trait RpopStore: Send + Sync {
     /// Stores a fetched message in `folder` and remembers its UIDL, in one
     /// durable write; `None` (and nothing stored) when the UIDL is already
     /// remembered.
+    #[allow(clippy::too_many_arguments)] // one durable write takes all of them
     async fn deliver_fetched(
         &self,
         account: AccountId,

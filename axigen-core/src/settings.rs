@@ -406,7 +406,7 @@ mod tests {
     use crate::model::{AccountClass, Domain, DomainName};
 
     fn domain() -> Domain {
-        Domain { name: DomainName::new("example.com").unwrap(), settings: Overrides::default() }
+        Domain { name: DomainName::new("example.com").unwrap(), settings: Overrides::default(), postmaster: None }
     }
 
     fn class(name: &str) -> AccountClass {

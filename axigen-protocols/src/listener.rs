@@ -52,6 +52,106 @@ fn default_max_connections_per_ip() -> u32 {
     DEFAULT_MAX_CONNECTIONS_PER_IP
 }
 
+/// Default for [`ListenerConfig::request_timeout`].
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// Default for [`ListenerConfig::min_data_rate`], in bytes per second (the
+/// figure Postfix uses for `smtpd_min_data_rate`).
+pub const DEFAULT_MIN_DATA_RATE: u64 = 500;
+
+fn default_request_timeout() -> Duration {
+    DEFAULT_REQUEST_TIMEOUT
+}
+
+fn default_min_data_rate() -> u64 {
+    DEFAULT_MIN_DATA_RATE
+}
+
+/// A duration written for humans in the configuration ("90s", "2m").
+mod human_duration {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(text.trim()).map_err(|e| serde::de::Error::custom(format!("{text:?}: {e}")))
+    }
+}
+
+/// How long a client may take over one request once it has begun sending
+/// it: a command line with its literals, a message's DATA, an HTTP
+/// request's body. A client that sends a byte now and then (a "slowloris")
+/// is cut off instead of holding a connection for ever.
+///
+/// The clock starts at the request's first byte with `timeout` to go; each
+/// read of `n` bytes moves the deadline `n / min_rate` seconds later, but
+/// never more than `timeout` ahead. A client sending at least `min_rate`
+/// bytes a second never reaches it, whatever the size of its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestLimits {
+    /// Time to send a request (default 2 minutes).
+    pub timeout: Duration,
+    /// Bytes per second that keep a long request going (default 500); 0:
+    /// the timeout is for the whole request.
+    pub min_rate: u64,
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        RequestLimits { timeout: DEFAULT_REQUEST_TIMEOUT, min_rate: DEFAULT_MIN_DATA_RATE }
+    }
+}
+
+/// The deadline of the request being received (see [`RequestLimits`]).
+#[derive(Debug, Clone)]
+pub struct RequestClock {
+    limits: RequestLimits,
+    deadline: Option<tokio::time::Instant>,
+}
+
+impl RequestClock {
+    /// A clock with no request in progress.
+    pub fn new(limits: RequestLimits) -> RequestClock {
+        RequestClock { limits, deadline: None }
+    }
+
+    /// Notes `n` bytes received at `now`: starts the request's clock if none
+    /// runs, else moves the deadline by what `n` bytes are worth.
+    pub fn received(&mut self, n: usize, now: tokio::time::Instant) {
+        let cap = now + self.limits.timeout;
+        self.deadline = Some(match self.deadline {
+            None => cap,
+            Some(d) if self.limits.min_rate > 0 => {
+                let earned = Duration::from_secs_f64(n as f64 / self.limits.min_rate as f64);
+                (d + earned).min(cap)
+            }
+            Some(d) => d,
+        });
+    }
+
+    /// The request is complete: the next one starts a new clock.
+    pub fn finished(&mut self) {
+        self.deadline = None;
+    }
+
+    /// Whether a request is in progress.
+    pub fn running(&self) -> bool {
+        self.deadline.is_some()
+    }
+
+    /// How long a read may wait: `idle` between requests, else the time
+    /// left to the request's deadline (zero once it has passed).
+    pub fn wait(&self, idle: Duration, now: tokio::time::Instant) -> Duration {
+        match self.deadline {
+            None => idle,
+            Some(d) => d.saturating_duration_since(now).min(idle),
+        }
+    }
+}
+
 /// One `[[listener]]` table of the server configuration.
 ///
 /// ```toml
@@ -108,6 +208,16 @@ pub struct ListenerConfig {
     /// at least 1.
     #[serde(default = "default_max_connections_per_ip")]
     pub max_connections_per_ip: u32,
+    /// Time a client has to send one request once it has begun (a command
+    /// line with its literals, DATA, an HTTP body), default "2m"; see
+    /// [`RequestLimits`].
+    #[serde(default = "default_request_timeout", with = "human_duration")]
+    pub request_timeout: Duration,
+    /// Bytes per second that keep a long request (a large message) within
+    /// its time (default 500); 0 makes `request_timeout` the limit for the
+    /// whole request.
+    #[serde(default = "default_min_data_rate")]
+    pub min_data_rate: u64,
 }
 
 impl ListenerConfig {
@@ -124,7 +234,14 @@ impl ListenerConfig {
             deny: Vec::new(),
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_connections_per_ip: DEFAULT_MAX_CONNECTIONS_PER_IP,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            min_data_rate: DEFAULT_MIN_DATA_RATE,
         }
+    }
+
+    /// The request limits its connections get (see [`ConnInfo::request`]).
+    pub fn request_limits(&self) -> RequestLimits {
+        RequestLimits { timeout: self.request_timeout, min_rate: self.min_data_rate }
     }
 
     /// The name used in logs: `name`, or else `service`.
@@ -179,6 +296,8 @@ pub struct ConnInfo {
     pub listener: Arc<str>,
     /// Whether the connection is already TLS (implicit TLS listener).
     pub tls: bool,
+    /// How long the client may take over one request once begun.
+    pub request: RequestLimits,
 }
 
 /// A protocol service (SMTP, IMAP, POP3, HTTP, ...) run on each accepted
@@ -235,6 +354,7 @@ pub struct Listener {
     max_per_ip: u32,
     drain_timeout: Duration,
     handshake_timeout: Duration,
+    request: RequestLimits,
 }
 
 impl fmt::Debug for Listener {
@@ -285,7 +405,9 @@ impl Listener {
             max_connections: config.max_connections,
             max_per_ip: config.max_connections_per_ip,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
-            handshake_timeout: tls::HANDSHAKE_TIMEOUT,
+            // A TLS handshake is a request too: never longer than one.
+            handshake_timeout: tls::HANDSHAKE_TIMEOUT.min(config.request_timeout),
+            request: config.request_limits(),
         })
     }
 
@@ -330,6 +452,7 @@ impl Listener {
             max_per_ip,
             drain_timeout,
             handshake_timeout,
+            request,
         } = self;
         let listener = match TcpListener::from_std(socket) {
             Ok(listener) => listener,
@@ -404,6 +527,7 @@ impl Listener {
                 implicit: implicit_config.clone(),
                 starttls: starttls_config.clone(),
                 handshake_timeout,
+                request,
                 _permit: permit,
                 _ip_slot: ip_slot,
             };
@@ -470,6 +594,87 @@ fn reap(
     }
 }
 
+/// An accepted TCP stream that acknowledges what it reads at once.
+///
+/// Linux puts a connection that answers soon after it receives (every
+/// mail protocol) into "pingpong" mode, where it delays ACKs for up to
+/// 40 ms hoping to carry them on the next reply. A client that sends a
+/// command in two writes with Nagle on (Python's imaplib sends an APPEND
+/// literal, then its CRLF) then waits for that ACK before its second write
+/// leaves: 40 ms per APPEND. Setting `TCP_QUICKACK` after every read that
+/// returned data sends the pending ACK now and leaves pingpong mode; the
+/// option is not sticky, so it is set again each time (Dovecot does the
+/// same whenever it uncorks its output). It sits below TLS, so plain,
+/// STARTTLS and implicit-TLS connections all get it.
+pub struct QuickAckStream {
+    inner: TcpStream,
+}
+
+impl QuickAckStream {
+    /// Wraps an accepted stream.
+    pub fn new(inner: TcpStream) -> QuickAckStream {
+        QuickAckStream { inner }
+    }
+
+    fn ack_now(&self) {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            let _ = socket2::SockRef::from(&self.inner).set_tcp_quickack(true);
+        }
+    }
+}
+
+impl AsyncRead for QuickAckStream {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(polled, std::task::Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.ack_now();
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for QuickAckStream {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> std::task::Poll<io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
 /// One accepted connection, owning its share of the limits until dropped.
 struct Conn {
     name: Arc<str>,
@@ -479,13 +684,16 @@ struct Conn {
     implicit: Option<Arc<ServerConfig>>,
     starttls: Option<Arc<ServerConfig>>,
     handshake_timeout: Duration,
+    request: RequestLimits,
     _permit: OwnedSemaphorePermit,
     _ip_slot: IpSlot,
 }
 
 impl Conn {
     async fn serve(self, service: Arc<dyn Service>) {
-        let Conn { name, peer, local, stream, implicit, starttls, handshake_timeout, _permit, _ip_slot } = self;
+        let Conn { name, peer, local, stream, implicit, starttls, handshake_timeout, request, _permit, _ip_slot } =
+            self;
+        let stream = QuickAckStream::new(stream);
         let conn: Box<dyn Connection> = match &implicit {
             Some(config) => match tls::accept(config.clone(), stream, handshake_timeout).await {
                 Ok(stream) => Box::new(stream),
@@ -496,7 +704,7 @@ impl Conn {
             },
             None => Box::new(stream),
         };
-        let info = ConnInfo { peer, local, listener: name.clone(), tls: implicit.is_some() };
+        let info = ConnInfo { peer, local, listener: name.clone(), tls: implicit.is_some(), request };
         debug!(listener = %name, peer = %peer, tls = info.tls, "connection opened");
         service.serve(conn, info, starttls).await;
         debug!(listener = %name, peer = %peer, "connection closed");
@@ -533,6 +741,18 @@ impl Drop for IpSlot {
             }
         }
     }
+}
+
+/// A session id unique in this process: `prefix`, the start time of the
+/// process (hex seconds) and a counter shared by every service.
+pub fn session_id(prefix: &str) -> String {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static START: OnceLock<u64> = OnceLock::new();
+    let start = *START
+        .get_or_init(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()));
+    format!("{prefix}{start:x}{:06x}", COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 #[cfg(test)]
@@ -685,16 +905,4 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("pop3") && text.contains(&addr.to_string()), "{text}");
     }
-}
-
-/// A session id unique in this process: `prefix`, the start time of the
-/// process (hex seconds) and a counter shared by every service.
-pub fn session_id(prefix: &str) -> String {
-    use std::sync::OnceLock;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    static START: OnceLock<u64> = OnceLock::new();
-    let start = *START
-        .get_or_init(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()));
-    format!("{prefix}{start:x}{:06x}", COUNTER.fetch_add(1, Ordering::Relaxed))
 }

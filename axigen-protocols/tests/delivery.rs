@@ -95,7 +95,11 @@ async fn queued_mail_reaches_the_mx_with_retries_and_reports() {
 
     let store = Arc::new(Store::open(dir.path().join("store"), StoreOptions::default()).unwrap());
     store
-        .put_domain(Domain { name: DomainName::new("example.com").unwrap(), settings: Overrides::default() })
+        .put_domain(Domain {
+            name: DomainName::new("example.com").unwrap(),
+            settings: Overrides::default(),
+            postmaster: None,
+        })
         .await
         .unwrap();
     let ann = store
@@ -130,6 +134,7 @@ async fn queued_mail_reaches_the_mx_with_retries_and_reports() {
     let service = Arc::new(DeliveryService::new(config, store.clone(), resolver, inbound).unwrap());
 
     let message = |from: &str, to: &[&str], subject: &str| OutboundMessage {
+        message_id: String::new(),
         from: from.into(),
         recipients: to.iter().map(|s| s.to_string()).collect(),
         content: Bytes::from(format!("From: <{from}>\r\nSubject: {subject}\r\n\r\n.dot-stuffed line\r\nbody\r\n")),
@@ -237,6 +242,7 @@ async fn a_smart_host_takes_all_mail() {
     });
     let service = Arc::new(DeliveryService::new(config, store.clone(), resolver, inbound).unwrap());
     let two = OutboundMessage {
+        message_id: String::new(),
         from: "ann@example.com".into(),
         recipients: vec!["a@one.invalid".into(), "b@two.invalid".into()],
         content: Bytes::from_static(b"Subject: relayed\r\n\r\nbody\r\n"),

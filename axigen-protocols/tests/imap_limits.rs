@@ -36,7 +36,11 @@ async fn start(adjust: impl FnOnce(&mut ImapConfig)) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path().join("db"), StoreOptions::default()).unwrap());
     store
-        .put_domain(Domain { name: DomainName::new("example.com").unwrap(), settings: Overrides::default() })
+        .put_domain(Domain {
+            name: DomainName::new("example.com").unwrap(),
+            settings: Overrides::default(),
+            postmaster: None,
+        })
         .await
         .unwrap();
     let account = store

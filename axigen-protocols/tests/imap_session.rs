@@ -13,7 +13,7 @@ use axigen_core::model::{Account, Address, Domain, DomainName, NewAccount};
 use axigen_core::settings::{Overrides, Setting};
 use axigen_protocols::imap::{ImapConfig, ImapService};
 use axigen_protocols::listener::{Listener, ListenerConfig};
-use axigen_protocols::smtp::{AuthThrottle, ThrottlePolicy};
+use axigen_protocols::smtp::{LoginThrottle, ThrottlePolicy};
 use axigen_protocols::tls::{self, TlsMode};
 use axigen_store::{Store, StoreOptions};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -55,12 +55,16 @@ async fn start_full(
     allow_plaintext_login: bool,
     mode: TlsMode,
     settings: Overrides,
-    throttle: Option<Arc<AuthThrottle>>,
+    throttle: Option<Arc<LoginThrottle>>,
 ) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path().join("db"), StoreOptions::default()).unwrap());
     store
-        .put_domain(Domain { name: DomainName::new("example.com").unwrap(), settings: Overrides::default() })
+        .put_domain(Domain {
+            name: DomainName::new("example.com").unwrap(),
+            settings: Overrides::default(),
+            postmaster: None,
+        })
         .await
         .unwrap();
     let account = store
@@ -168,13 +172,13 @@ async fn exchange(stream: &mut BufReader<TcpStream>, send: &str, until: &str) ->
 #[tokio::test]
 async fn failed_logins_are_throttled_across_connections() {
     let policy = ThrottlePolicy {
-        free_failures: 1,
+        guess_free: 1,
         first_delay: Duration::from_millis(20),
         max_delay: Duration::from_millis(20),
-        refuse_after: 3,
+        guess_refuse: 3,
         ..ThrottlePolicy::default()
     };
-    let throttle = Arc::new(AuthThrottle::new(policy));
+    let throttle = Arc::new(LoginThrottle::new(policy));
     let server = start_full(true, TlsMode::None, Overrides::default(), Some(throttle.clone())).await;
     for n in 0..3 {
         let mut stream = BufReader::new(TcpStream::connect(server.addr).await.unwrap());
@@ -189,7 +193,7 @@ async fn failed_logins_are_throttled_across_connections() {
     stream.read_line(&mut greeting).await.unwrap();
     let reply = exchange(&mut stream, &format!("g1 LOGIN {USER} {PASSWORD}\r\n"), "g1 ").await;
     assert!(reply.starts_with("g1 NO [UNAVAILABLE]"), "{reply}");
-    assert_eq!(throttle.tracked(), 1);
+    assert_eq!(throttle.tracked().0, 1);
 }
 
 #[tokio::test]

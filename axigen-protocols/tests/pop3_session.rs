@@ -13,7 +13,7 @@ use axigen_core::model::{Account, Address, Domain, DomainName, NewAccount};
 use axigen_core::settings::{Overrides, Setting};
 use axigen_protocols::listener::{Listener, ListenerConfig};
 use axigen_protocols::pop3::{Pop3Config, Pop3Service};
-use axigen_protocols::smtp::{AuthThrottle, ThrottlePolicy};
+use axigen_protocols::smtp::{LoginThrottle, ThrottlePolicy};
 use axigen_protocols::tls::{self, TlsMode};
 use axigen_store::{Store, StoreOptions};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -73,7 +73,7 @@ struct Options {
     plaintext: bool,
     mode: TlsMode,
     settings: Overrides,
-    throttle: Option<Arc<AuthThrottle>>,
+    throttle: Option<Arc<LoginThrottle>>,
 }
 
 impl Default for Options {
@@ -86,7 +86,11 @@ async fn start(options: Options) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(dir.path().join("db"), StoreOptions::default()).unwrap());
     store
-        .put_domain(Domain { name: DomainName::new("example.com").unwrap(), settings: Overrides::default() })
+        .put_domain(Domain {
+            name: DomainName::new("example.com").unwrap(),
+            settings: Overrides::default(),
+            postmaster: None,
+        })
         .await
         .unwrap();
     let account = store
@@ -199,22 +203,22 @@ async fn dropped_connection_deletes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_logins_are_throttled() {
     let policy = ThrottlePolicy {
-        free_failures: 1,
+        guess_free: 1,
         first_delay: Duration::from_millis(20),
         max_delay: Duration::from_millis(20),
-        refuse_after: 3,
+        guess_refuse: 3,
         ..ThrottlePolicy::default()
     };
-    let throttle = Arc::new(AuthThrottle::new(policy));
+    let throttle = Arc::new(LoginThrottle::new(policy));
     let server = start(Options { throttle: Some(throttle.clone()), ..Options::default() }).await;
     let out = server.python("badpass").await;
     for n in 0..3 {
         assert!(value(&out, &format!("attempt {n}")).starts_with("-ERR [AUTH] invalid credentials"), "{out}");
     }
     for n in 3..5 {
-        assert!(value(&out, &format!("attempt {n}")).starts_with("-ERR [SYS/TEMP] too many failed logins"), "{out}");
+        assert!(value(&out, &format!("attempt {n}")).starts_with("-ERR [SYS/TEMP] too many wrong passwords"), "{out}");
     }
-    assert_eq!(throttle.tracked(), 1);
+    assert_eq!(throttle.tracked().0, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -96,11 +96,14 @@ impl Dovecot {
 async fn setup(dir: &Path, rules: Vec<Rule>) -> (Arc<Store>, Account, Arc<RpopFetcher>) {
     let store = Arc::new(Store::open(dir.join("store"), StoreOptions::default()).unwrap());
     store
-        .put_domain(Domain { name: DomainName::new("example.com").unwrap(), settings: Overrides::default() })
+        .put_domain(Domain {
+            name: DomainName::new("example.com").unwrap(),
+            settings: Overrides::default(),
+            postmaster: None,
+        })
         .await
         .unwrap();
-    let mut settings = Overrides::default();
-    settings.rpop_permitted = Setting::Explicit(true);
+    let settings = Overrides { rpop_permitted: Setting::Explicit(true), ..Overrides::default() };
     let account = store
         .create_account(NewAccount {
             address: Address::parse("ann@example.com").unwrap(),

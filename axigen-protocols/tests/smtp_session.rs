@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use axigen_core::model::{AccountId, Address, Principal};
 use axigen_protocols::listener::{Listener, ListenerConfig};
 use axigen_protocols::smtp::{
-    AuthThrottle, Envelope, MailParams, Recipient, Reply, ReversePath, Role, SessionInfo, SmtpBackend, SmtpConfig,
+    Envelope, LoginThrottle, MailParams, Recipient, Reply, ReversePath, Role, SessionInfo, SmtpBackend, SmtpConfig,
     SmtpService, ThrottlePolicy,
 };
 use axigen_protocols::tls::{self, TlsMode};
@@ -107,7 +107,7 @@ fn start(smtp: SmtpConfig, mode: TlsMode) -> Server {
     start_with(smtp, mode, None)
 }
 
-fn start_with(smtp: SmtpConfig, mode: TlsMode, throttle: Option<Arc<AuthThrottle>>) -> Server {
+fn start_with(smtp: SmtpConfig, mode: TlsMode, throttle: Option<Arc<LoginThrottle>>) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let (tls_config, cert) = if mode == TlsMode::None {
         (None, None)
@@ -508,34 +508,43 @@ with smtplib.SMTP_SSL("127.0.0.1", port, timeout=10, context=ssl.create_default_
 async fn auth_failures_are_throttled_across_connections() {
     let mut smtp = config(Role::Submission);
     smtp.allow_plaintext_auth = true;
-    let throttle = Arc::new(AuthThrottle::new(ThrottlePolicy {
-        free_failures: 1,
+    let throttle = Arc::new(LoginThrottle::new(ThrottlePolicy {
+        guess_free: 1,
+        guess_refuse: 2,
         first_delay: Duration::from_millis(200),
         max_delay: Duration::from_millis(300),
-        refuse_after: 3,
         ..ThrottlePolicy::default()
     }));
     let server = start_with(smtp, TlsMode::None, Some(throttle.clone()));
-    // "\0user@example.com\0wrong"
-    let wrong = "AUTH PLAIN AHVzZXJAZXhhbXBsZS5jb20Ad3Jvbmc=";
+    let plain = |user: &str, password: &str| {
+        use base64::Engine as _;
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("\0{user}\0{password}"));
+        format!("AUTH PLAIN {token}")
+    };
     let mut c = connect(server.addr).await;
     command(&mut c, "EHLO client.test").await;
-    assert_eq!(command(&mut c, wrong).await, "535 5.7.8 Authentication credentials invalid");
+    assert_eq!(command(&mut c, &plain(USER, "wrong-1")).await, "535 5.7.8 Authentication credentials invalid");
     let started = tokio::time::Instant::now();
-    assert_eq!(command(&mut c, wrong).await, "535 5.7.8 Authentication credentials invalid");
-    assert!(started.elapsed() >= Duration::from_millis(200), "the second failure waits");
+    assert_eq!(command(&mut c, &plain(USER, "wrong-2")).await, "535 5.7.8 Authentication credentials invalid");
+    assert!(started.elapsed() >= Duration::from_millis(200), "the second guess waits");
     drop(c);
 
-    // The count follows the address to a new connection.
+    // The count follows the address to a new connection: after two distinct
+    // guesses the next attempt is refused without being checked, even with
+    // the right password.
+    let mut c = connect(server.addr).await;
+    command(&mut c, "EHLO client.test").await;
+    assert_eq!(
+        command(&mut c, &plain(USER, PASSWORD)).await,
+        "421 4.7.0 mx.test too many wrong passwords for this account from this address, closing connection"
+    );
+    assert_closed(&mut c).await;
+
+    // Another account from the same address is not concerned.
     let mut c = connect(server.addr).await;
     command(&mut c, "EHLO client.test").await;
     let started = tokio::time::Instant::now();
-    assert_eq!(command(&mut c, wrong).await, "535 5.7.8 Authentication credentials invalid");
-    assert!(started.elapsed() >= Duration::from_millis(300));
-    assert_eq!(
-        command(&mut c, "AUTH PLAIN AHVzZXJAZXhhbXBsZS5jb20Ac2VjcmV0").await,
-        "421 4.7.0 mx.test too many authentication failures, closing connection"
-    );
-    assert_closed(&mut c).await;
+    assert_eq!(command(&mut c, &plain("other@example.com", "x")).await, "535 5.7.8 Authentication credentials invalid");
+    assert!(started.elapsed() < Duration::from_millis(200), "no delay for another account");
     server.stop().await;
 }

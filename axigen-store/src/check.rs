@@ -63,8 +63,26 @@ impl Store {
     /// Verifies counters, UIDs, MODSEQs, blob references, message structures,
     /// the change log, access lists, and devices with their sync states. With `deep`, also re-hashes every blob against its
     /// id and recomputes its structure.
+    ///
+    /// First every file is read with its checksums verified (the message
+    /// contents too with `deep`); damage is reported with what the damaged
+    /// file holds, and then the consistency checks are skipped, since they
+    /// would stop at the first damaged record.
     pub fn check(&self, deep: bool) -> Result<CheckReport> {
         let mut r = CheckReport::default();
+        if let Some(recorded) = self.recorded_damage() {
+            let first = recorded.lines().take(2).collect::<Vec<_>>().join(" ");
+            r.add(
+                format!("marker {}", self.path.join(crate::integrity::DAMAGED_FILE).display()),
+                format!("damage recorded at run time: {first}"),
+            );
+        }
+        let damage = crate::integrity::verify(&self.db, &self.path, deep)?;
+        if !damage.is_empty() {
+            r.findings.extend(damage);
+            r.add("store", "consistency checks skipped: the store is damaged");
+            return Ok(r);
+        }
         let mut refs: HashMap<BlobId, u64> = HashMap::new();
 
         let mut directory_accounts = BTreeMap::new();

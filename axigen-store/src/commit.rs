@@ -16,6 +16,13 @@
 //! - Replies and change notifications are sent only after the commit returned.
 //! - While one group commits, the next one queues up; under load groups grow,
 //!   which is what makes durable throughput scale with concurrency.
+//! - Before a group is collected, the free space of the store's file system
+//!   is read once. An operation that would leave less than the configured
+//!   reserve (its weight counted twice: once in the WAL, once in the table
+//!   or blob file it is flushed to) is refused with `Error::NoSpace` without
+//!   running, and so is every operation once less than half the reserve is
+//!   left. RocksDB itself never meets a full disk through our writes, so it
+//!   never stops on one, and writes resume as soon as space is freed.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -50,6 +57,8 @@ pub(crate) struct Ctx<'t> {
     pending: BTreeMap<Slot, Option<Vec<u8>>>,
     undo: Vec<(Slot, Option<Option<Vec<u8>>>)>,
     notes: Vec<(AccountId, ModSeq)>,
+    /// Set by the committer for an operation it refuses without running.
+    refusal: Option<Error>,
 }
 
 fn cf_index(name: &str) -> u8 {
@@ -58,7 +67,7 @@ fn cf_index(name: &str) -> u8 {
 
 impl<'t> Ctx<'t> {
     fn new(db: &'t Db) -> Self {
-        Ctx { db, pending: BTreeMap::new(), undo: Vec::new(), notes: Vec::new() }
+        Ctx { db, pending: BTreeMap::new(), undo: Vec::new(), notes: Vec::new(), refusal: None }
     }
 
     pub fn get(&self, cf_name: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
@@ -145,7 +154,38 @@ pub(crate) fn cf<'d>(db: &'d Db, name: &str) -> &'d ColumnFamily {
 }
 
 pub(crate) fn storage(e: rocksdb::Error) -> Error {
-    Error::Storage(e.into_string())
+    commit_error(e.into_string())
+}
+
+/// A RocksDB error message as a core error: a full disk is `NoSpace`;
+/// damage is recorded (see the integrity module).
+fn commit_error(msg: String) -> Error {
+    crate::integrity::note_error(&msg);
+    if msg.contains("No space left on device") || msg.contains("NoSpace") {
+        Error::NoSpace(msg)
+    } else {
+        Error::Storage(msg)
+    }
+}
+
+/// The free space kept on the store's file system.
+#[derive(Debug, Clone)]
+pub(crate) struct SpaceGuard {
+    /// A path on the file system (the store's directory).
+    pub path: std::path::PathBuf,
+    /// Bytes that writes must leave free; 0 turns the guard off.
+    pub reserve: u64,
+}
+
+impl SpaceGuard {
+    /// Bytes available to unprivileged writers, if the file system says.
+    pub fn free(&self) -> Option<u64> {
+        if self.reserve == 0 {
+            return None;
+        }
+        let st = rustix::fs::statvfs(&self.path).ok()?;
+        Some(st.f_bavail.saturating_mul(st.f_frsize))
+    }
 }
 
 type Reply = Box<dyn FnOnce(std::result::Result<(), String>) + Send>;
@@ -163,12 +203,12 @@ pub(crate) struct Committer {
 }
 
 impl Committer {
-    pub fn start(db: Arc<Db>, notifier: Arc<ChangeNotifier>) -> Committer {
+    pub fn start(db: Arc<Db>, notifier: Arc<ChangeNotifier>, space: SpaceGuard) -> Committer {
         debug_assert!(ALL_CFS.iter().all(|n| db.cf_handle(n).is_some()));
         let (tx, rx) = mpsc::channel::<Queued>();
         let thread = thread::Builder::new()
             .name("axigen-store-commit".into())
-            .spawn(move || run(&db, &notifier, rx))
+            .spawn(move || run(&db, &notifier, &space, rx))
             .expect("spawning the committer thread");
         Committer { tx: Some(tx), thread: Some(thread) }
     }
@@ -184,7 +224,10 @@ impl Committer {
         let job: Job = Box::new(move |ctx: &mut Ctx<'_>| {
             let mark = ctx.savepoint();
             let before = ctx.notes.len();
-            let outcome = op(ctx);
+            let outcome = match ctx.refusal.take() {
+                Some(refused) => Err(refused),
+                None => op(ctx),
+            };
             let notes: Vec<_> = ctx.notes.drain(before..).collect();
             let (outcome, notes) = match outcome {
                 Ok(v) => (Ok(v), notes),
@@ -196,7 +239,7 @@ impl Committer {
             let reply: Reply = Box::new(move |committed| {
                 let result = match committed {
                     Ok(()) => outcome,
-                    Err(msg) => Err(Error::Storage(msg)),
+                    Err(msg) => Err(commit_error(msg)),
                 };
                 let _ = reply_tx.send(result);
             });
@@ -237,17 +280,36 @@ fn apply(ctx: &mut Ctx<'_>, job: Job) -> Option<(Reply, Vec<(AccountId, ModSeq)>
     }
 }
 
-fn run(db: &Db, notifier: &ChangeNotifier, rx: mpsc::Receiver<Queued>) {
+fn run(db: &Db, notifier: &ChangeNotifier, space: &SpaceGuard, rx: mpsc::Receiver<Queued>) {
     let mut wo = WriteOptions::default();
     wo.set_sync(true);
+    let mut warned = false;
     while let Ok(first) = rx.recv() {
         let mut ctx = Ctx::new(db);
         let mut replies = Vec::new();
         let mut notes = Vec::new();
         let mut bytes = 0;
+        let mut free = space.free();
         let mut next = Some(first);
         while let Some(queued) = next.take() {
             bytes += queued.weight;
+            if let Some(left) = free.as_mut() {
+                let needed = (queued.weight as u64).saturating_mul(2);
+                let floor = if needed == 0 { space.reserve / 2 } else { space.reserve };
+                if *left < floor.saturating_add(needed) {
+                    if !warned {
+                        tracing::error!(free = *left, reserve = space.reserve, path = %space.path.display(),
+                            "the store's disk is full: writes are refused until space is freed");
+                        warned = true;
+                    }
+                    ctx.refusal = Some(Error::NoSpace(format!(
+                        "{} bytes free on the store's disk, {} kept in reserve",
+                        *left, space.reserve
+                    )));
+                } else {
+                    *left -= needed;
+                }
+            }
             if let Some((reply, n)) = apply(&mut ctx, queued.job) {
                 replies.push(reply);
                 notes.extend(n);
@@ -256,11 +318,20 @@ fn run(db: &Db, notifier: &ChangeNotifier, rx: mpsc::Receiver<Queued>) {
                 next = rx.try_recv().ok();
             }
         }
-        let committed = db.write_opt(ctx.into_batch(), &wo).map_err(|e| {
-            let msg = e.into_string();
-            tracing::error!(error = %msg, ops = replies.len(), "store commit failed");
-            msg
-        });
+        if warned && free.is_some_and(|f| f >= space.reserve.saturating_mul(2)) {
+            tracing::info!(path = %space.path.display(), "the store's disk has space again: writes resume");
+            warned = false;
+        }
+        let committed = if ctx.pending.is_empty() {
+            // Nothing to write (every operation refused or read-only).
+            Ok(())
+        } else {
+            db.write_opt(ctx.into_batch(), &wo).map_err(|e| {
+                let msg = e.into_string();
+                tracing::error!(error = %msg, ops = replies.len(), "store commit failed");
+                msg
+            })
+        };
         if committed.is_ok() {
             for (account, modseq) in notes {
                 notifier.notify(account, modseq);

@@ -156,6 +156,25 @@ impl Directory for Store {
     fn server_defaults(&self) -> ServerDefaults {
         self.defaults()
     }
+
+    async fn first_account(&self, domain: &DomainName) -> Result<Option<AccountId>> {
+        // Account ids only grow, so the lowest is the oldest.
+        let mut first: Option<u32> = None;
+        for (_, id) in self.scan(CF_DIRECTORY, &address_prefix(domain.as_str()))? {
+            let id = be32(&id)?;
+            first = Some(first.map_or(id, |f| f.min(id)));
+        }
+        Ok(first.map(AccountId))
+    }
+
+    async fn first_domain(&self) -> Result<Option<DomainName>> {
+        let domains = self.scan(CF_DIRECTORY, b"D")?;
+        let Some((key, _)) = domains.first() else {
+            return Ok(None);
+        };
+        let name = std::str::from_utf8(&key[1..]).map_err(|_| corrupt("domain key"))?;
+        Ok(Some(DomainName::new(name)?))
+    }
 }
 
 fn require_domain(ctx: &Ctx<'_>, d: &DomainName) -> Result<()> {
@@ -351,7 +370,9 @@ impl DirectoryAdmin for Store {
                 ctx.delete(CF_DIRECTORY, &account_key(id))?;
                 ctx.delete(CF_DIRECTORY, &address_key(account.address.domain.as_str(), account.address.local.as_str()))
             })
-            .await
+            .await?;
+        self.listings.forget(id, None);
+        Ok(())
     }
 
     async fn aliases(&self, domain: &DomainName) -> Result<Vec<Alias>> {

@@ -76,7 +76,9 @@ mod devices;
 mod directory;
 mod format;
 mod headers;
+mod integrity;
 mod keys;
+mod listings;
 mod mail;
 mod queue;
 mod rpop;
@@ -92,6 +94,7 @@ use rocksdb::{ColumnFamilyDescriptor, DBCompressionType, Options};
 
 pub use check::{CheckReport, Finding};
 pub use format::FORMAT_VERSION;
+pub use integrity::{DAMAGED_FILE, advice as damage_advice, recorded_damage};
 
 use commit::{Committer, Db};
 
@@ -106,11 +109,32 @@ pub struct StoreOptions {
     /// Memory for message headers kept for header searches and fetches
     /// (`SEARCH SUBJECT`, `BODY.PEEK[HEADER.FIELDS (...)]`), in bytes.
     pub header_cache_bytes: usize,
+    /// Messages whose metadata is kept ready in folder listings, over all
+    /// folders (about 100 bytes each): a SELECT or FETCH of a folder read
+    /// lately and unchanged since reads none of it from RocksDB.
+    pub listing_cache_messages: usize,
+    /// Free space writes must leave on the store's file system, in bytes
+    /// (default 128 MiB); a write that would go below it is refused with
+    /// [`Error::NoSpace`] and writes resume once space is freed. 0 turns
+    /// the check off.
+    pub min_free_bytes: u64,
+    /// Open for serving (default true): refuse a store recorded as damaged
+    /// (its `DAMAGED` file) or whose table files fail their checksums, with
+    /// [`Error::Damaged`]. `false` opens it anyway, to check it
+    /// ([`Store::check`]) or to read what is intact.
+    pub verify_on_open: bool,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { defaults: ServerDefaults::default(), cache_bytes: 64 << 20, header_cache_bytes: 32 << 20 }
+        StoreOptions {
+            defaults: ServerDefaults::default(),
+            cache_bytes: 64 << 20,
+            header_cache_bytes: 32 << 20,
+            listing_cache_messages: 250_000,
+            min_free_bytes: 128 << 20,
+            verify_on_open: true,
+        }
     }
 }
 
@@ -124,6 +148,7 @@ pub struct Store {
     defaults: std::sync::RwLock<ServerDefaults>,
     path: PathBuf,
     headers: headers::HeaderCache,
+    listings: listings::ListingCache,
 }
 
 impl Store {
@@ -172,11 +197,39 @@ impl Store {
             }
             ColumnFamilyDescriptor::new(name, o)
         });
-        let db = Db::open_cf_descriptors(&db_opts, &path, cfs)
-            .map_err(|e| Error::Storage(format!("cannot open store at {}: {}", path.display(), e.into_string())))?;
+        if options.verify_on_open
+            && let Some(recorded) = integrity::recorded_damage(&path)
+        {
+            return Err(Error::Damaged(recorded.trim_end().to_owned()));
+        }
+        let db = Db::open_cf_descriptors(&db_opts, &path, cfs).map_err(|e| {
+            let message = e.into_string();
+            if integrity::is_corruption(&message) {
+                Error::Damaged(format!(
+                    "the store at {} cannot be opened: {message}\n\n{}",
+                    path.display(),
+                    integrity::advice(&path)
+                ))
+            } else {
+                Error::Storage(format!("cannot open store at {}: {message}", path.display()))
+            }
+        })?;
+        if options.verify_on_open {
+            let findings = integrity::verify(&db, &path, false)?;
+            if !findings.is_empty() {
+                let list: Vec<String> = findings.iter().map(|f| format!("- {}: {}", f.object, f.problem)).collect();
+                return Err(Error::Damaged(format!(
+                    "the store at {} is damaged:\n{}\n\n{}",
+                    path.display(),
+                    list.join("\n"),
+                    integrity::advice(&path)
+                )));
+            }
+        }
         format::check_and_migrate(&db)?;
         let db = Arc::new(db);
-        let committer = Committer::start(db.clone(), notifier.clone());
+        let space = commit::SpaceGuard { path: path.clone(), reserve: options.min_free_bytes };
+        let committer = Committer::start(db.clone(), notifier.clone(), space);
         let store = Store {
             db,
             committer,
@@ -185,9 +238,19 @@ impl Store {
             defaults: std::sync::RwLock::new(options.defaults),
             path,
             headers: headers::HeaderCache::new(options.header_cache_bytes),
+            listings: listings::ListingCache::new(options.listing_cache_messages),
         };
         store.reload_defaults()?;
         Ok(store)
+    }
+
+    /// Writes what is in memory to table files (a clean shutdown: the next
+    /// start replays no log, and `check` reads every record from files).
+    pub fn flush(&self) -> Result<()> {
+        let handles: Vec<_> = keys::ALL_CFS.iter().map(|n| commit::cf(&self.db, n)).collect();
+        let mut fo = rocksdb::FlushOptions::default();
+        fo.set_wait(true);
+        self.db.flush_cfs_opt(&handles, &fo).map_err(commit::storage)
     }
 
     /// The notifier that this store wakes after each durable change.

@@ -14,6 +14,7 @@
 //!   time is every writer's latency.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use axigen_core::acl::{Grantee, Rights, SharedFolder};
@@ -547,7 +548,9 @@ impl MailStore for Store {
     }
 
     async fn delete_folder(&self, account: AccountId, folder: FolderId) -> Result<()> {
-        self.committer.submit(0, move |ctx| delete_folder_op(ctx, account, folder, false)).await
+        self.committer.submit(0, move |ctx| delete_folder_op(ctx, account, folder, false)).await?;
+        self.listings.forget(account, Some(folder));
+        Ok(())
     }
 
     async fn set_subscribed(&self, account: AccountId, folder: FolderId, subscribed: bool) -> Result<()> {
@@ -618,6 +621,17 @@ impl MailStore for Store {
         Ok(out)
     }
 
+    async fn listing(&self, account: AccountId, folder: FolderId) -> Result<Option<(ModSeq, Arc<Vec<MessageMeta>>)>> {
+        // The folder first, then the messages (see the listings module).
+        let Some(info) = self.folder(account, folder).await? else { return Ok(None) };
+        if let Some(kept) = self.listings.get(account, folder, info.highest_modseq) {
+            return Ok(Some((info.highest_modseq, kept)));
+        }
+        let messages = Arc::new(self.messages(account, folder).await?);
+        self.listings.insert(account, folder, info.highest_modseq, messages.clone());
+        Ok(Some((info.highest_modseq, messages)))
+    }
+
     async fn message(&self, account: AccountId, folder: FolderId, uid: Uid) -> Result<Option<MessageMeta>> {
         self.db
             .get_cf(cf(&self.db, CF_MESSAGE), message_key(account, folder, uid))
@@ -627,7 +641,9 @@ impl MailStore for Store {
     }
 
     async fn content(&self, blob: BlobId) -> Result<Bytes> {
-        match self.db.get_cf(cf(&self.db, CF_BLOB), blob.0).map_err(storage)? {
+        // Blob-file errors do not name the file: the damage is recorded
+        // against this store.
+        match self.db.get_cf(cf(&self.db, CF_BLOB), blob.0).map_err(|e| self.read_failed(e))? {
             Some(v) => Ok(Bytes::from(v)),
             None => Err(Error::NotFound(format!("message content {}", blob.to_hex()))),
         }

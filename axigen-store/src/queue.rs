@@ -76,6 +76,7 @@ impl LegacyRecord {
         QueueRecord {
             entry: QueueEntry {
                 id: e.id,
+                message_id: String::new(),
                 from: e.from,
                 recipients,
                 queued_at: e.queued_at,
@@ -128,6 +129,7 @@ impl QueueStore for Store {
                 let record = QueueRecord {
                     entry: QueueEntry {
                         id: QueueId(id),
+                        message_id: message.message_id,
                         from: message.from,
                         recipients: message
                             .recipients

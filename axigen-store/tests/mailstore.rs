@@ -356,6 +356,7 @@ async fn the_outbound_queue_is_durable_and_shares_blobs() {
             .unwrap();
         let id = store
             .enqueue(OutboundMessage {
+                message_id: String::new(),
                 from: "sender@example.com".into(),
                 recipients: vec!["a@remote.example".into(), "b@remote.example".into()],
                 content: content.clone(),
@@ -388,7 +389,9 @@ async fn the_outbound_queue_is_durable_and_shares_blobs() {
     assert!(report.is_clean(), "{:?}", report.findings);
     assert_eq!(report.blobs, 1, "the Sent copy keeps the blob");
     assert!(matches!(
-        store.enqueue(OutboundMessage { from: String::new(), recipients: vec![], content }).await,
+        store
+            .enqueue(OutboundMessage { message_id: String::new(), from: String::new(), recipients: vec![], content })
+            .await,
         Err(Error::Invalid(_))
     ));
 }
@@ -430,6 +433,7 @@ async fn a_format_1_store_is_upgraded_with_its_data() {
     use axigen_core::queue::{OutboundMessage, QueueStore};
     store
         .enqueue(OutboundMessage {
+            message_id: String::new(),
             from: String::new(),
             recipients: vec!["x@remote.example".into()],
             content: message(2),

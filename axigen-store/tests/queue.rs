@@ -11,6 +11,7 @@ use common::*;
 
 fn message(to: &[&str]) -> OutboundMessage {
     OutboundMessage {
+        message_id: String::new(),
         from: "ann@example.com".into(),
         recipients: to.iter().map(|s| s.to_string()).collect(),
         content: Bytes::from_static(b"Subject: out\r\n\r\nbody\r\n"),

@@ -176,6 +176,7 @@ async fn delivered_and_queued_content_gets_its_structure() {
     let queued = Bytes::from_static(b"From: d@example.com\r\nSubject: out\r\n\r\nhello\r\n");
     let id = store
         .enqueue(OutboundMessage {
+            message_id: String::new(),
             from: "d@example.com".into(),
             recipients: vec!["x@remote.example".into()],
             content: queued.clone(),
@@ -255,6 +256,7 @@ async fn a_format_2_store_is_upgraded_with_message_structures() {
         let queued = Bytes::from_static(b"Subject: queued\r\n\r\nx\r\n");
         store
             .enqueue(OutboundMessage {
+                message_id: String::new(),
                 from: String::new(),
                 recipients: vec!["x@remote.example".into()],
                 content: queued.clone(),

@@ -89,7 +89,11 @@ fn main() {
         let raw = raw_fsync_rate(scratch.path(), secs);
         let store = Arc::new(Store::open(scratch.path().join("store"), StoreOptions::default()).unwrap());
         store
-            .put_domain(Domain { name: DomainName::new("example.com").unwrap(), settings: Overrides::default() })
+            .put_domain(Domain {
+                name: DomainName::new("example.com").unwrap(),
+                settings: Overrides::default(),
+                postmaster: None,
+            })
             .await
             .unwrap();
         // Writers spread over 16 mailboxes, as concurrent SMTP deliveries are.

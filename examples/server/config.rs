@@ -28,6 +28,8 @@ pub struct Config {
     #[serde(default = "default_hostname")]
     pub hostname: String,
     #[serde(default)]
+    pub store: StoreSettings,
+    #[serde(default)]
     pub smtp: SmtpSettings,
     #[serde(default)]
     pub imap: ImapSettings,
@@ -56,6 +58,24 @@ pub struct Config {
     pub listeners: Vec<ListenerConfig>,
     #[serde(default)]
     pub directory: DeclaredDirectory,
+}
+
+/// `[store]`: the embedded RocksDB store.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// Free space (MiB) that writes must leave on the store's file system;
+    /// below it deliveries and appends get a temporary error. 0 = no check.
+    pub min_free_mb: u64,
+    /// Messages whose metadata is kept ready in folder listings.
+    pub listing_cache_messages: usize,
+}
+
+impl Default for StoreSettings {
+    fn default() -> Self {
+        let o = axigen_store::StoreOptions::default();
+        StoreSettings { min_free_mb: o.min_free_bytes >> 20, listing_cache_messages: o.listing_cache_messages }
+    }
 }
 
 /// `[smtp]`: limits shared by the SMTP and submission listeners.
@@ -222,6 +242,9 @@ pub struct AuthSettings {
     /// Successful checks remembered at most.
     #[serde(default = "default_verified_cache_entries")]
     pub verified_cache_entries: usize,
+    /// `[auth.throttle]`: the login throttle of every service.
+    #[serde(default)]
+    pub throttle: ThrottleSettings,
 }
 
 impl Default for AuthSettings {
@@ -229,7 +252,74 @@ impl Default for AuthSettings {
         AuthSettings {
             verified_cache_seconds: default_verified_cache_seconds(),
             verified_cache_entries: default_verified_cache_entries(),
+            throttle: ThrottleSettings::default(),
         }
+    }
+}
+
+/// `[auth.throttle]`: see `axigen_core::login_throttle` for what each
+/// threshold does; durations are written as "5m", "1s", "30d".
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ThrottleSettings {
+    #[serde(with = "humantime_serde_compat")]
+    pub window: std::time::Duration,
+    pub guess_free: u32,
+    pub guess_refuse: u32,
+    pub spray_free: u32,
+    pub spray_refuse: u32,
+    pub attack_free: u32,
+    #[serde(with = "humantime_serde_compat")]
+    pub first_delay: std::time::Duration,
+    #[serde(with = "humantime_serde_compat")]
+    pub max_delay: std::time::Duration,
+    #[serde(with = "humantime_serde_compat")]
+    pub known_address_ttl: std::time::Duration,
+}
+
+impl Default for ThrottleSettings {
+    fn default() -> Self {
+        let p = axigen_core::login_throttle::ThrottlePolicy::default();
+        ThrottleSettings {
+            window: p.window,
+            guess_free: p.guess_free,
+            guess_refuse: p.guess_refuse,
+            spray_free: p.spray_free,
+            spray_refuse: p.spray_refuse,
+            attack_free: p.attack_free,
+            first_delay: p.first_delay,
+            max_delay: p.max_delay,
+            known_address_ttl: p.known_address_ttl,
+        }
+    }
+}
+
+impl ThrottleSettings {
+    /// The policy these settings describe.
+    pub fn policy(&self) -> axigen_core::login_throttle::ThrottlePolicy {
+        axigen_core::login_throttle::ThrottlePolicy {
+            window: self.window,
+            guess_free: self.guess_free,
+            guess_refuse: self.guess_refuse,
+            spray_free: self.spray_free,
+            spray_refuse: self.spray_refuse,
+            attack_free: self.attack_free,
+            first_delay: self.first_delay,
+            max_delay: self.max_delay,
+            known_address_ttl: self.known_address_ttl,
+            ..Default::default()
+        }
+    }
+}
+
+/// A duration written for humans ("90s", "5m", "30d").
+mod humantime_serde_compat {
+    use serde::{Deserialize, Deserializer};
+    use std::time::Duration;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_duration(text.trim()).map_err(|e| serde::de::Error::custom(format!("{text:?}: {e}")))
     }
 }
 
@@ -331,6 +421,10 @@ pub struct DeclaredDomain {
     pub name: String,
     #[serde(default)]
     pub settings: axigen_core::settings::Overrides,
+    /// The account (local part or address) that receives postmaster mail;
+    /// unset: the domain's first account.
+    #[serde(default)]
+    pub postmaster: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -579,6 +673,9 @@ impl Config {
         if let Err(e) = self.dns.servers() {
             return err("dns.nameservers".into(), e);
         }
+        if let Err(e) = self.auth.throttle.policy().validate() {
+            return err(format!("auth.throttle.{}", e.split_whitespace().next().unwrap_or("")), e);
+        }
         if !valid_log_filter(&self.log.level) {
             return err("log.level".into(), format!("{:?} is not a log level or filter", self.log.level));
         }
@@ -678,6 +775,9 @@ mod tests {
             ("[delivery]\nretries = 3", "retries"),
             ("[dns]\nnameservers = [\"resolver\"]", "dns.nameservers"),
             ("[rpop]\nmax_concurrent = 0", "rpop.max_concurrent"),
+            ("[auth.throttle]\nspray_free = 20", "auth.throttle.spray_refuse"),
+            ("[auth.throttle]\nwindow = \"often\"", "window"),
+            ("[auth.throttle]\nwindoww = \"5m\"", "windoww"),
             (
                 "[[directory.rpop]]\naccount = \"a@b.c\"\nname = \"x\"\nhost = \"h\"\nusername = \"u\"\npassword = \"p\"\ntls = \"ssl\"",
                 "tls",

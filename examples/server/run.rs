@@ -10,6 +10,7 @@ use axigen_activesync::{ActiveSync, ActiveSyncConfig, HttpRequest};
 use axigen_core::delivery::DeliveryFilter;
 use axigen_core::directory::{Directory, DirectoryAdmin};
 use axigen_core::license::{LicenseProvider, Licensing, SignedLicenseProvider, StaticLicenseProvider};
+use axigen_core::login_throttle::LoginThrottle;
 use axigen_core::model::{Account, AccountClass, Address, Alias, Domain, DomainName, NewAccount};
 use axigen_core::password::{hash_password, random_password, verify_password};
 use axigen_core::rpop::{RpopSource, RpopStore};
@@ -17,12 +18,12 @@ use axigen_protocols::dns::MxResolver;
 use axigen_protocols::imap::limits::AccountConnections;
 use axigen_protocols::imap::server::{ImapConfig, ImapService};
 use axigen_protocols::inbound::{CommandScanner, InboundBackend, RulesFilter};
-use axigen_protocols::listener::{ConnInfo, Connection, Listener, Service};
+use axigen_protocols::listener::{ConnInfo, Connection, Listener, RequestLimits, Service};
 use axigen_protocols::outbound::{DeliveryConfig, DeliveryService, SmartHost};
 use axigen_protocols::pop3::{Pop3Config, Pop3Service};
 use axigen_protocols::rpop::{RpopConfig, RpopFetcher};
 use axigen_protocols::smtp::client::Credentials;
-use axigen_protocols::smtp::{AuthThrottle, Role, SmtpBackend, SmtpConfig, SmtpService};
+use axigen_protocols::smtp::{Role, SmtpBackend, SmtpConfig, SmtpService};
 use axigen_store::{Store, StoreOptions};
 use tracing::{error, info, warn};
 
@@ -44,9 +45,23 @@ fn init_logging(config: &Config) {
 }
 
 fn open_store(config: &Config) -> Result<Store, String> {
-    let options = StoreOptions::default();
+    open_store_with(config, true)
+}
+
+/// Opens the store; `serving` refuses a damaged one (see
+/// `StoreOptions::verify_on_open`).
+fn open_store_with(config: &Config, serving: bool) -> Result<Store, String> {
+    let options = StoreOptions {
+        verify_on_open: serving,
+        min_free_bytes: config.store.min_free_mb << 20,
+        listing_cache_messages: config.store.listing_cache_messages,
+        ..StoreOptions::default()
+    };
     let path = config.data_dir.join("store");
-    Store::open(&path, options).map_err(|e| format!("{e} (is another server running on {}?)", path.display()))
+    Store::open(&path, options).map_err(|e| match e {
+        axigen_core::Error::Damaged(why) => format!("refusing to serve from a damaged store: {why}"),
+        e => format!("{e} (is another server running on {}?)", path.display()),
+    })
 }
 
 fn runtime(config: &Config) -> tokio::runtime::Runtime {
@@ -59,7 +74,7 @@ fn runtime(config: &Config) -> tokio::runtime::Runtime {
 
 /// `server check`.
 pub fn check(config: Config, deep: bool) -> ExitCode {
-    let store = match open_store(&config) {
+    let store = match open_store_with(&config, false) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("cannot open the store: {e}");
@@ -111,9 +126,38 @@ pub fn admin_password(config: Config, user: &str) -> ExitCode {
     }
 }
 
+/// Raises the soft limit on open files to the hard limit: each connection
+/// is a file, and the default soft limit (often 1024) is far below what the
+/// listeners accept. Says so when the limit stays below what they need.
+fn raise_open_file_limit(config: &Config) {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    // Every listener full, plus the store's files and some room.
+    let wanted: u64 = config.listeners.iter().map(|l| u64::from(l.max_connections)).sum::<u64>() + 1024;
+    let limit = getrlimit(Resource::Nofile);
+    let (soft, hard) = (limit.current.unwrap_or(u64::MAX), limit.maximum);
+    let target = hard.unwrap_or(u64::MAX).min(wanted.max(soft));
+    if target > soft {
+        let raised = rustix::process::Rlimit { current: Some(target), maximum: hard };
+        if let Err(e) = setrlimit(Resource::Nofile, raised) {
+            warn!(error = %e, soft, "cannot raise the open-file limit");
+        }
+    }
+    let now = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+    if now < wanted {
+        warn!(
+            open_files = now,
+            wanted,
+            "the open-file limit is below what the listeners may accept (raise `ulimit -n` or lower listener.max_connections)"
+        );
+    } else {
+        info!(open_files = now, "open-file limit");
+    }
+}
+
 /// `server` / `server run`.
 pub fn run(config: Config) -> ExitCode {
     init_logging(&config);
+    raise_open_file_limit(&config);
     axigen_core::password::configure_verified_cache(
         std::time::Duration::from_secs(config.auth.verified_cache_seconds),
         config.auth.verified_cache_entries,
@@ -142,7 +186,7 @@ async fn apply_directory(store: &Store, config: &Config) -> Result<(), String> {
     let d = &config.directory;
     for (i, dom) in d.domain.iter().enumerate() {
         let name = DomainName::new(&dom.name).map_err(|e| format!("directory.domain[{i}].name: {e}"))?;
-        let wanted = Domain { name: name.clone(), settings: dom.settings };
+        let wanted = Domain { name: name.clone(), settings: dom.settings, postmaster: dom.postmaster.clone() };
         if store.domain(&name).await.map_err(|e| e.to_string())?.as_ref() != Some(&wanted) {
             store.put_domain(wanted).await.map_err(|e| format!("directory.domain[{i}]: {e}"))?;
         }
@@ -336,20 +380,20 @@ struct HttpService {
 impl Service for HttpService {
     async fn serve(&self, conn: Box<dyn Connection>, info: ConnInfo, _tls: Option<Arc<rustls::ServerConfig>>) {
         let (admin, activesync) = (self.admin.clone(), self.activesync.clone());
-        let (peer, tls) = (info.peer, info.tls);
+        let (peer, tls, limits) = (info.peer, info.tls, info.request);
         let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
             let (admin, activesync) = (admin.clone(), activesync.clone());
             async move {
                 Ok::<_, std::convert::Infallible>(if ActiveSync::serves(req.uri().path()) {
-                    activesync_request(&activesync, req, peer, tls).await
+                    activesync_request(&activesync, req, peer, tls, limits).await
                 } else {
-                    admin.handle(req, peer.ip()).await
+                    admin.handle(req, peer.ip(), limits).await
                 })
             }
         });
         let result = hyper::server::conn::http1::Builder::new()
             .timer(hyper_util::rt::TokioTimer::new())
-            .header_read_timeout(crate::admin::HEADER_READ_TIMEOUT)
+            .header_read_timeout(crate::admin::HEADER_READ_TIMEOUT.min(limits.timeout))
             .serve_connection(hyper_util::rt::TokioIo::new(conn), service)
             .await;
         if let Err(error) = result {
@@ -365,6 +409,7 @@ async fn activesync_request(
     req: hyper::Request<hyper::body::Incoming>,
     peer: std::net::SocketAddr,
     tls: bool,
+    limits: RequestLimits,
 ) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
     use http_body_util::{BodyExt, Full, Limited};
     let (parts, body) = req.into_parts();
@@ -380,11 +425,20 @@ async fn activesync_request(
         info!(%peer, bytes = declared, "activesync request refused: body too large");
         return too_large();
     }
-    let body = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(_) => {
+    // A body trickling in is cut off (see RequestLimits).
+    let deadline = crate::admin::body_deadline(limits, declared.unwrap_or(limit as u64));
+    let body = match tokio::time::timeout(deadline, Limited::new(body, limit).collect()).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(_)) => {
             info!(%peer, "activesync request refused: body too large or unreadable");
             return too_large();
+        }
+        Err(_) => {
+            info!(%peer, "activesync request refused: the body took too long to arrive");
+            let mut r = hyper::Response::new(Full::new(bytes::Bytes::new()));
+            *r.status_mut() = hyper::StatusCode::REQUEST_TIMEOUT;
+            r.headers_mut().insert(hyper::header::CONNECTION, hyper::header::HeaderValue::from_static("close"));
+            return r;
         }
     };
     let request = HttpRequest {
@@ -414,7 +468,10 @@ async fn serve(config: Config) -> Result<(), String> {
 
     let (licensing, provider) = licensing(&config, store.clone())?;
     let activesync_licensing = Arc::new(licensing.clone());
-    let admin = Arc::new(AdminApi::new(store.clone(), licensing, provider));
+    // One login throttle for every service (SMTP AUTH, IMAP, POP3,
+    // ActiveSync, the admin API): failures on one count on all.
+    let auth_throttle = Arc::new(LoginThrottle::new(config.auth.throttle.policy()));
+    let admin = Arc::new(AdminApi::new(store.clone(), licensing, provider, auth_throttle.clone()));
 
     // TLS: listeners without their own certificate use the development
     // certificate, generated on first start.
@@ -432,9 +489,6 @@ async fn serve(config: Config) -> Result<(), String> {
     };
 
     let inbound = inbound_backend(&config, store.clone())?;
-    // One login throttle for every SMTP, submission and IMAP listener:
-    // failures on one count on all.
-    let auth_throttle = Arc::new(AuthThrottle::default());
     // One count of logins per account for every IMAP listener, so that
     // `imap.max_connections_per_account` holds across imap and imaps.
     let imap_accounts = Arc::new(AccountConnections::new());
@@ -525,6 +579,11 @@ async fn serve(config: Config) -> Result<(), String> {
         warn!("connections still open after 15 s; closing anyway");
     }
     drop(admin);
+    // A clean stop leaves everything in table files: the next start replays
+    // no log.
+    if let Err(e) = store.flush() {
+        warn!(error = %e, "flushing the store at shutdown");
+    }
     info!("stopped");
     Ok(())
 }

@@ -64,6 +64,17 @@ password = "sender-pw"
 [[directory.alias]]
 address = "sales@example.com"
 account = "user@example.com"
+[[directory.domain]]
+name = "second.example"
+postmaster = "boss"
+[[directory.account]]
+address = "first@second.example"
+password = "first-pw"
+[[directory.account]]
+address = "boss@second.example"
+password = "boss-pw"
+[[directory.domain]]
+name = "empty.example"
 "#;
 
 fn python(case: &str, args: &[&str]) -> Value {
@@ -285,6 +296,56 @@ fn real_clients_deliver_and_submit() {
         let report = store.check(true).unwrap();
         assert!(report.is_clean(), "{:?}", report.findings);
     });
+}
+
+/// RFC 5321 4.5.1: postmaster, bare or at any hosted domain, is accepted
+/// even with no account of that name; each message of a session gets its
+/// own id, the one its Received: field carries.
+#[test]
+fn postmaster_is_always_accepted_and_every_message_has_its_own_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path());
+    let server = Server::start(&config, &["smtp"]);
+    let (host, mx) = server.host_port("smtp");
+    let rcpts = [
+        "Postmaster",
+        "postmaster@example.com",
+        "POSTMASTER@second.example",
+        "postmaster@empty.example",
+        "PostMaster@Example.COM",
+    ];
+    let r = python("postmaster", &[&host, &mx, &rcpts.join(",")]);
+    let results = r["results"].as_array().unwrap();
+    let mut ids = Vec::new();
+    for (rcpt, result) in rcpts.iter().zip(results) {
+        assert_eq!(result["rcpt_code"], 250, "{rcpt}: {r}");
+        assert_eq!(result["data_code"], 250, "{rcpt}: {r}");
+        let text = result["data_text"].as_str().unwrap();
+        let id = text.split_whitespace().nth(3).unwrap_or_else(|| panic!("{text}")).to_owned();
+        ids.push(id);
+    }
+    let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!(distinct.len(), ids.len(), "one id per message: {ids:?}");
+    assert_eq!(server.terminate(), 0);
+
+    // The host's domain (mx.example.com is under example.com) has no
+    // postmaster account: its first account takes bare and qualified
+    // postmaster mail, and that of a domain with no account at all.
+    let data = dir.path().join("data");
+    let inbox = folder_contents(&data, "user@example.com", "INBOX");
+    for (i, rcpt) in rcpts.iter().enumerate() {
+        let expected_here = i != 2;
+        let found = inbox.iter().find(|(s, _)| *s == format!("to-{rcpt}"));
+        assert_eq!(found.is_some(), expected_here, "{rcpt}");
+        if let Some((_, content)) = found {
+            assert!(content.starts_with("Received: ") && content.contains(&format!(" id {}", ids[i])), "{content}");
+        }
+    }
+    // A domain that names its postmaster: that account, not its first one.
+    let boss = folder_contents(&data, "boss@second.example", "INBOX");
+    assert_eq!(boss.len(), 1);
+    assert_eq!(boss[0].0, "to-POSTMASTER@second.example");
+    assert!(folder_contents(&data, "first@second.example", "INBOX").is_empty());
 }
 
 #[test]

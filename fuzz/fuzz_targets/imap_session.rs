@@ -41,6 +41,7 @@ fuzz_target!(|data: &[u8]| {
             local: SocketAddr::from(([127, 0, 0, 1], 143)),
             listener: "imap".into(),
             tls: options & 2 != 0,
+            request: Default::default(),
         };
         let serve = service.serve(Box::new(server), info, None);
         let stop_reading = options & 4 != 0;

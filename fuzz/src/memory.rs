@@ -206,7 +206,7 @@ fn check_account(account: AccountId) -> Result<()> {
 impl Directory for Mem {
     async fn domain(&self, name: &DomainName) -> Result<Option<Domain>> {
         Ok((*name == self.account.address.domain)
-            .then(|| Domain { name: name.clone(), settings: Overrides::default() }))
+            .then(|| Domain { name: name.clone(), settings: Overrides::default(), postmaster: None }))
     }
     async fn class(&self, _domain: &DomainName, _name: &str) -> Result<Option<AccountClass>> {
         Ok(None)

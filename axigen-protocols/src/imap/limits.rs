@@ -5,7 +5,7 @@
 //!
 //! The other limits live elsewhere: line and literal sizes in the
 //! [`CommandReader`](super::CommandReader), login failures in the
-//! [`AuthThrottle`](crate::smtp::AuthThrottle) shared with SMTP,
+//! [`LoginThrottle`](axigen_core::login_throttle::LoginThrottle) shared with SMTP,
 //! connections per address and in total at the
 //! [listener](crate::listener), idle time in the
 //! [driver](super::server).

@@ -19,6 +19,12 @@
 //!   `MAX_ERRORS` (50) refused commands the driver says `* BYE` and closes.
 //! - **An idle connection ends after [`ImapConfig::idle_timeout`]** (30
 //!   minutes, RFC 9051 5.4), with `* BYE`.
+//! - **A command must arrive in time once begun**: from its first byte, a
+//!   command line with its literals runs on the listener's
+//!   [`RequestClock`]; a client trickling bytes is cut off with `* BYE`.
+//! - **A connection waiting for a command holds a small read buffer**
+//!   ([`WAIT_READ_SIZE`]); the large one is used only while a read fills
+//!   the buffer (a literal streaming in).
 //! - **Commands are paced** by a [`CommandRate`] per connection
 //!   ([`ImapConfig::max_commands_per_second`]): past the burst the driver
 //!   waits before it runs the next command and does not read meanwhile, so
@@ -49,9 +55,9 @@ use super::limits::{AccountConnections, Admission, CommandRate};
 use super::reader::{CommandReader, Event, ReaderLimits};
 use super::response::{self, Status, StatusResponse};
 use super::session::{Next, Session};
-use crate::listener::{ConnInfo, Connection, Service};
-use crate::smtp::throttle::AuthThrottle;
+use crate::listener::{ConnInfo, Connection, RequestClock, Service};
 use crate::tls;
+use axigen_core::login_throttle::LoginThrottle;
 
 /// Settings of one IMAP listener.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,7 +120,7 @@ pub struct ImapService {
     directory: Arc<dyn Directory>,
     store: Arc<dyn MailStore>,
     notifier: Arc<ChangeNotifier>,
-    throttle: Arc<AuthThrottle>,
+    throttle: Arc<LoginThrottle>,
     accounts: Arc<AccountConnections>,
 }
 
@@ -143,7 +149,7 @@ impl ImapService {
     }
 
     /// Uses `throttle` for login failures, e.g. one shared with other listeners.
-    pub fn with_throttle(mut self, throttle: Arc<AuthThrottle>) -> ImapService {
+    pub fn with_throttle(mut self, throttle: Arc<LoginThrottle>) -> ImapService {
         self.throttle = throttle;
         self
     }
@@ -202,6 +208,8 @@ impl Service for ImapService {
             id,
             peer: info.peer,
             rate,
+            clock: RequestClock::new(info.request),
+            read_size: WAIT_READ_SIZE,
         };
         match driver.run().await {
             Ok(()) => debug!(session = %driver.id, peer = %driver.peer, "imap session ended"),
@@ -221,11 +229,19 @@ struct Driver<'a> {
     peer: std::net::SocketAddr,
     /// The command rate; `None` without a limit.
     rate: Option<CommandRate>,
+    /// The deadline of the command being received.
+    clock: RequestClock,
+    /// The next read's buffer size: [`WAIT_READ_SIZE`] once caught up with
+    /// the client, [`READ_SIZE`] while reads fill their buffer.
+    read_size: usize,
 }
 
-/// Largest read between commands; the buffer is taken only for the read
-/// and not zeroed.
+/// Largest read while data streams in; the buffer is taken only for the
+/// read and not zeroed.
 const READ_SIZE: usize = 16 * 1024;
+/// The read buffer while waiting for a command: what an idle connection
+/// holds.
+const WAIT_READ_SIZE: usize = 512;
 /// The read buffer while idling, where only `DONE` is expected: an idle
 /// connection holds this, not [`READ_SIZE`].
 const IDLE_READ_SIZE: usize = 256;
@@ -239,6 +255,8 @@ enum Input {
     More,
     Eof,
     TimedOut,
+    /// A command begun was not complete by its deadline.
+    TooSlow,
 }
 
 impl Driver<'_> {
@@ -262,19 +280,28 @@ impl Driver<'_> {
         }
     }
 
-    /// Flushes, then reads more input into the reader.
+    /// Flushes, then reads more input into the reader: within the idle
+    /// timeout between commands, within the command's deadline once it has
+    /// begun.
     async fn read_more(&mut self) -> io::Result<Input> {
         self.flush().await?;
-        let timeout = self.service.config.idle_timeout;
-        let mut buf = Vec::with_capacity(READ_SIZE);
+        if !self.clock.running() && self.reader.buffered() > 0 {
+            // A pipelined command has begun already.
+            self.clock.received(0, tokio::time::Instant::now());
+        }
+        let timeout = self.clock.wait(self.service.config.idle_timeout, tokio::time::Instant::now());
+        let mut buf = Vec::with_capacity(self.read_size);
         let stream = self.stream()?;
         match tokio::time::timeout(timeout, stream.read_buf(&mut buf)).await {
             Ok(Ok(0)) => Ok(Input::Eof),
             Ok(Ok(n)) => {
+                self.read_size = if n == buf.capacity() { READ_SIZE } else { WAIT_READ_SIZE };
+                self.clock.received(n, tokio::time::Instant::now());
                 self.reader.feed(&buf[..n]);
                 Ok(Input::More)
             }
             Ok(Err(err)) => Err(err),
+            Err(_) if self.clock.running() => Ok(Input::TooSlow),
             Err(_) => Ok(Input::TimedOut),
         }
     }
@@ -301,8 +328,17 @@ impl Driver<'_> {
                         StatusResponse::untagged(Status::Bye, "autologout; idle for too long").encode(&mut self.out);
                         return self.close().await;
                     }
+                    Input::TooSlow => {
+                        info!(session = %self.id, peer = %self.peer, "closing: a command took too long to arrive");
+                        StatusResponse::untagged(Status::Bye, "command not received in time").encode(&mut self.out);
+                        return self.close().await;
+                    }
                 }
             };
+            if !matches!(event, Event::ContinuationNeeded { .. }) {
+                // The command (or line) is complete.
+                self.clock.finished();
+            }
             if matches!(event, Event::Command(_) | Event::Error(_)) && !self.pace().await? {
                 return self.close().await;
             }

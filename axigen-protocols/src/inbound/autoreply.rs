@@ -24,6 +24,7 @@ const SUBJECT_PREFIX: &str = "Automatic reply: ";
 
 /// The reply from `account` to `sender` about the message whose decoded
 /// header fields are `headers`, or `None` when its audience gets none.
+#[allow(clippy::too_many_arguments)] // the reply's every input, all borrowed
 pub(crate) fn build(
     settings: &AutoReply,
     audience: Audience,

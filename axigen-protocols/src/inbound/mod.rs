@@ -7,6 +7,11 @@
 //! - No open relay: on the MX role only hosted domains are accepted as
 //!   recipients; on the submission role remote recipients need an
 //!   authenticated account whose `relay.allowed` policy is true.
+//! - `postmaster` is always accepted (RFC 5321 4.5.1): bare, it goes to
+//!   the postmaster of the host name's domain; at a hosted domain with no
+//!   account or alias of that name, to the account the domain names (its
+//!   `postmaster` field), else to its first account
+//!   ([`Directory::postmaster`]).
 //! - On submission the envelope sender must be the authenticated account's
 //!   address or one of its aliases.
 //! - A message is parsed once (mail-parser) into a [`MessageSummary`] that
@@ -28,7 +33,7 @@ use axigen_core::autoreply::{Audience, AutoReplyStore, DEFAULT_REPLY_INTERVAL, r
 use axigen_core::delivery::{DeliveryFilter, Incoming, MessageSummary, RecipientVerdict, Refusal, Verdict};
 use axigen_core::directory::Directory;
 use axigen_core::mailstore::{DeliveryTarget, Flags, FolderKind, MailStore, QuotaLimit};
-use axigen_core::model::{AccountId, Address, Principal};
+use axigen_core::model::{AccountId, Address, DomainName, Principal};
 use axigen_core::queue::{OutboundMessage, QueueStore};
 use axigen_core::settings::EffectiveSettings;
 use axigen_core::{Error, unix_now};
@@ -296,7 +301,12 @@ impl InboundBackend {
             self.store.deliver(report, unix_now() as i64, &[target]).await.map_err(|e| temporary(&e))?;
             return Ok(());
         }
-        let outbound = OutboundMessage { from: String::new(), recipients: vec![sender.to_owned()], content: report };
+        let outbound = OutboundMessage {
+            message_id: String::new(),
+            from: String::new(),
+            recipients: vec![sender.to_owned()],
+            content: report,
+        };
         self.queue.enqueue(outbound).await.map(|_| ()).map_err(|e| temporary(&e))
     }
 
@@ -331,6 +341,12 @@ impl crate::outbound::SenderNotifier for InboundBackend {
 }
 
 fn temporary(e: &Error) -> Reply {
+    if let Error::NoSpace(_) = e {
+        // RFC 5321 4.2.2 452 insufficient system storage; RFC 3463 4.3.1
+        // mail system full.
+        tracing::error!(error = %e, "delivery refused: the store's disk is full");
+        return Reply::new(452, (4, 3, 1), "insufficient system storage, try again later");
+    }
     tracing::error!(error = %e, "local delivery failed");
     Reply::new(451, (4, 3, 0), "local error in processing, try again later")
 }
@@ -436,6 +452,12 @@ impl SmtpBackend for InboundBackend {
     }
 
     async fn rcpt_to(&self, session: &SessionInfo, envelope: &Envelope, to: &str) -> Result<Recipient, Reply> {
+        // RFC 5321 4.5.1: the reserved mailbox, with no domain, is accepted
+        // and means this host's postmaster.
+        if to.eq_ignore_ascii_case("postmaster") {
+            let account = self.server_postmaster().await?;
+            return self.local_recipient(envelope, "postmaster".to_owned(), account).await;
+        }
         let Ok(address) = Address::parse(to) else {
             return Err(Reply::new(501, (5, 1, 3), "bad recipient address syntax"));
         };
@@ -450,9 +472,62 @@ impl SmtpBackend for InboundBackend {
             }
             return Ok(Recipient { address: address.to_string(), local: None });
         }
-        let Some(account) = self.directory.resolve_recipient(&address).await.map_err(|e| temporary(&e))? else {
+        let mut account = self.directory.resolve_recipient(&address).await.map_err(|e| temporary(&e))?;
+        if account.is_none() && address.local.as_str().eq_ignore_ascii_case("postmaster") {
+            // RFC 5321 4.5.1: postmaster is accepted at every hosted domain.
+            account = self.directory.postmaster(&address.domain).await.map_err(|e| temporary(&e))?;
+            if account.is_none() {
+                tracing::warn!(session = %session.id, domain = %address.domain,
+                    "the domain has no account to take its postmaster mail; the server's postmaster takes it");
+                account = Some(self.server_postmaster().await?);
+            }
+        }
+        let Some(account) = account else {
             return Err(Reply::new(550, (5, 1, 1), format!("no such mailbox: <{address}>")));
         };
+        self.local_recipient(envelope, address.to_string(), account).await
+    }
+
+    async fn data(&self, session: &SessionInfo, envelope: &Envelope, message: Bytes) -> Reply {
+        self.receive(session, envelope, message).await
+    }
+}
+
+impl InboundBackend {
+    /// The account that takes mail for a bare `postmaster`: the postmaster
+    /// of the domain named by the server's host name (or its nearest hosted
+    /// parent: `mx.example.com`, then `example.com`), else of the first
+    /// hosted domain in name order. `452 4.3.0` when there is none yet (no
+    /// domain or account), so that the sender tries again later.
+    async fn server_postmaster(&self) -> Result<AccountId, Reply> {
+        let mut candidates: Vec<DomainName> = Vec::new();
+        let mut host = self.hostname.as_str();
+        while host.contains('.') {
+            if let Ok(d) = DomainName::new(host) {
+                candidates.push(d);
+            }
+            host = host.split_once('.').map_or("", |(_, rest)| rest);
+        }
+        if let Some(first) = self.directory.first_domain().await.map_err(|e| temporary(&e))? {
+            candidates.push(first);
+        }
+        for domain in candidates {
+            if let Some(account) = self.directory.postmaster(&domain).await.map_err(|e| temporary(&e))? {
+                return Ok(account);
+            }
+        }
+        tracing::error!("no account can take postmaster mail: create a domain with an account");
+        Err(Reply::new(452, (4, 3, 0), "no postmaster mailbox is set up yet; try again later"))
+    }
+
+    /// The checks of a local recipient once its account is known: the
+    /// account's message size limit and quota.
+    async fn local_recipient(
+        &self,
+        envelope: &Envelope,
+        address: String,
+        account: AccountId,
+    ) -> Result<Recipient, Reply> {
         let settings = self.settings(account).await?;
         let limit = settings.max_message_size.value;
         if let Some(size) = envelope.params.size
@@ -467,10 +542,12 @@ impl SmtpBackend for InboundBackend {
             // RFC 3463 4.2.2 mailbox full; temporary at RCPT time (RFC 5321 4.5.3.1.10).
             return Err(Reply::new(452, (4, 2, 2), format!("mailbox of <{address}> is full")));
         }
-        Ok(Recipient { address: address.to_string(), local: Some(account) })
+        Ok(Recipient { address, local: Some(account) })
     }
 
-    async fn data(&self, session: &SessionInfo, envelope: &Envelope, message: Bytes) -> Reply {
+    /// DATA for the accepted recipients: trace header, filters, local
+    /// copies, the outbound queue, auto-replies and reports.
+    async fn receive(&self, session: &SessionInfo, envelope: &Envelope, message: Bytes) -> Reply {
         let for_recipient = match envelope.recipients.as_slice() {
             [only] => Some(only.address.as_str()),
             _ => None,
@@ -483,7 +560,7 @@ impl SmtpBackend for InboundBackend {
             tls: session.tls,
             authenticated: session.principal.is_some(),
             utf8: envelope.params.smtputf8,
-            id: &session.id,
+            id: &envelope.id,
             for_recipient,
             now: unix_now() as i64,
         };
@@ -522,8 +599,12 @@ impl SmtpBackend for InboundBackend {
             verdicts.iter().filter(|v| v.verdict == Verdict::Relay).map(|v| v.address.clone()).collect();
         let mut queue_id = None;
         if !remote.is_empty() {
-            let outbound =
-                OutboundMessage { from: from.unwrap_or("").to_owned(), recipients: remote, content: content.clone() };
+            let outbound = OutboundMessage {
+                message_id: envelope.id.clone(),
+                from: from.unwrap_or("").to_owned(),
+                recipients: remote,
+                content: content.clone(),
+            };
             match self.queue.enqueue(outbound).await {
                 Ok(id) => queue_id = Some(id),
                 Err(e) => return temporary(&e),
@@ -536,7 +617,7 @@ impl SmtpBackend for InboundBackend {
             verdicts.iter().filter(|v| matches!(v.verdict, Verdict::Reject(_))).collect();
         for r in &refused {
             if let Verdict::Reject(why) = &r.verdict {
-                tracing::info!(session = %session.id, recipient = %r.address, reply = %why, "recipient refused at DATA");
+                tracing::info!(session = %session.id, message = %envelope.id, recipient = %r.address, reply = %why, "recipient refused at DATA");
             }
         }
         if !refused.is_empty() && refused.len() == verdicts.len() {
@@ -548,7 +629,7 @@ impl SmtpBackend for InboundBackend {
             // Some recipients took it. SMTP has one reply for DATA (RFC 5321
             // 3.3), so the others are reported to the sender by a delivery
             // status notification, unless the message is itself a bounce.
-            tracing::warn!(session = %session.id, refused = refused.len(), "message accepted for some recipients only");
+            tracing::warn!(session = %session.id, message = %envelope.id, refused = refused.len(), "message accepted for some recipients only");
             if let Some(sender) = from {
                 // Texts first: the report borrows them.
                 let reasons: Vec<(&str, (u8, u16, u16), String)> = refused
@@ -576,7 +657,7 @@ impl SmtpBackend for InboundBackend {
                         .collect(),
                     will_retry_until: None,
                     now,
-                    id: &session.id,
+                    id: &envelope.id,
                 });
                 // The accepted copies are already stored: failing here must not
                 // make the client send them again, so the error is only logged.
@@ -586,13 +667,9 @@ impl SmtpBackend for InboundBackend {
             }
         }
         let stored = verdicts.len() - refused.len();
-        tracing::info!(session = %session.id, size = content.len(), recipients = stored, queued = ?queue_id.map(|q| q.0),
-            "message accepted");
-        let id = match queue_id {
-            Some(q) => format!("{}-q{}", session.id, q.0),
-            None => session.id.clone(),
-        };
-        Reply::new(250, (2, 0, 0), format!("OK, message {id} accepted"))
+        tracing::info!(session = %session.id, message = %envelope.id, size = content.len(), recipients = stored,
+            queued = ?queue_id.map(|q| q.0), "message accepted");
+        Reply::new(250, (2, 0, 0), format!("OK, message {} accepted", envelope.id))
     }
 }
 

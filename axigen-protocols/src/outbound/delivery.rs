@@ -471,10 +471,13 @@ impl DeliveryService {
         if entry.from.is_empty() {
             return;
         }
-        let id = format!("q{}", entry.id.0);
+        // The id the message was accepted under, as its Received: field has it.
+        let id = if entry.message_id.is_empty() { format!("q{}", entry.id.0) } else { entry.message_id.clone() };
         let arrival = entry.queued_at as i64;
         let report = |action: dsn::Action, pick: &dyn Fn(&RecipientState) -> Option<String>| -> Option<Vec<u8>> {
-            let texts: Vec<(&str, (u8, u16, u16), String, Option<&str>)> =
+            // (recipient, status, diagnostic, remote MTA)
+            type Line<'a> = (&'a str, (u8, u16, u16), String, Option<&'a str>);
+            let texts: Vec<Line<'_>> =
                 outcomes.iter().filter_map(|o| pick(&o.1).map(|t| (o.0.as_str(), o.2, t, o.3.as_deref()))).collect();
             if texts.is_empty() {
                 return None;

@@ -31,9 +31,9 @@
 //!
 //! USER/PASS and AUTH PLAIN are refused (`-ERR [AUTH]`) and not advertised
 //! in CAPA before TLS unless [`Pop3Config::allow_plaintext_auth`] is set.
-//! Failed logins are counted per client address in the shared
-//! [`AuthThrottle`](crate::smtp::throttle::AuthThrottle), like IMAP and
-//! SMTP. An account whose effective `service.pop3` setting is off cannot
+//! Logins go through the shared
+//! [`LoginThrottle`](axigen_core::login_throttle::LoginThrottle), like IMAP
+//! and SMTP. An account whose effective `service.pop3` setting is off cannot
 //! log in. After [`session::MAX_ERRORS`] refused commands the session is
 //! closed.
 

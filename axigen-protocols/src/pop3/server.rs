@@ -27,9 +27,9 @@ use tracing::{debug, info, warn};
 
 use super::command::{Line, LineReader};
 use super::session::{DotStuffer, Next, Session, Transfer};
-use crate::listener::{ConnInfo, Connection, Service};
-use crate::smtp::throttle::AuthThrottle;
+use crate::listener::{ConnInfo, Connection, RequestClock, Service};
 use crate::tls;
+use axigen_core::login_throttle::LoginThrottle;
 
 /// Longest line the reader keeps: AUTH lines may exceed
 /// [`Pop3Config::max_line`] (RFC 5034 4) up to this.
@@ -73,7 +73,7 @@ pub struct Pop3Service {
     config: Arc<Pop3Config>,
     directory: Arc<dyn Directory>,
     store: Arc<dyn MailStore>,
-    throttle: Arc<AuthThrottle>,
+    throttle: Arc<LoginThrottle>,
 }
 
 impl std::fmt::Debug for Pop3Service {
@@ -89,7 +89,7 @@ impl Pop3Service {
     }
 
     /// Uses `throttle` for login failures, e.g. one shared with other listeners.
-    pub fn with_throttle(mut self, throttle: Arc<AuthThrottle>) -> Pop3Service {
+    pub fn with_throttle(mut self, throttle: Arc<LoginThrottle>) -> Pop3Service {
         self.throttle = throttle;
         self
     }
@@ -128,6 +128,7 @@ impl Service for Pop3Service {
             tls,
             id,
             peer: info.peer,
+            clock: RequestClock::new(info.request),
         };
         match driver.run().await {
             Ok(()) => debug!(session = %driver.id, peer = %driver.peer, "pop3 session ended"),
@@ -149,6 +150,8 @@ struct Driver<'a> {
     tls: Option<Arc<ServerConfig>>,
     id: String,
     peer: std::net::SocketAddr,
+    /// The deadline of the command line being received.
+    clock: RequestClock,
 }
 
 impl Driver<'_> {
@@ -210,17 +213,37 @@ impl Driver<'_> {
         let mut buf = Vec::with_capacity(READ_SIZE);
         loop {
             let next = match self.reader.next_line() {
-                Some(Line::Complete(line)) => self.session.execute(&line, &mut self.out).await,
-                Some(Line::TooLong) => self.session.line_too_long(&mut self.out),
+                Some(Line::Complete(line)) => {
+                    self.clock.finished();
+                    self.session.execute(&line, &mut self.out).await
+                }
+                Some(Line::TooLong) => {
+                    self.clock.finished();
+                    self.session.line_too_long(&mut self.out)
+                }
                 None => {
                     self.flush().await?;
                     buf.clear();
-                    let timeout = self.config.idle_timeout;
+                    let now = tokio::time::Instant::now();
+                    if !self.clock.running() && self.reader.buffered() > 0 {
+                        self.clock.received(0, now);
+                    }
+                    // Between commands the idle timeout; once a command has
+                    // begun, its deadline.
+                    let timeout = self.clock.wait(self.config.idle_timeout, now);
                     let stream = self.stream()?;
                     match tokio::time::timeout(timeout, stream.read_buf(&mut buf)).await {
                         Ok(Ok(0)) => return Ok(()),
-                        Ok(Ok(n)) => self.reader.feed(&buf[..n]),
+                        Ok(Ok(n)) => {
+                            self.clock.received(n, tokio::time::Instant::now());
+                            self.reader.feed(&buf[..n]);
+                        }
                         Ok(Err(e)) => return Err(e),
+                        Err(_) if self.clock.running() => {
+                            info!(session = %self.id, peer = %self.peer, "pop3: a command took too long to arrive");
+                            self.out.extend_from_slice(b"-ERR command not received in time\r\n");
+                            return self.close().await;
+                        }
                         Err(_) => {
                             // RFC 1939 3: the autologout timer closes the
                             // connection without entering UPDATE.

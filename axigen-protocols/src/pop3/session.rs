@@ -8,8 +8,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axigen_core::directory::{AuthError, Directory};
-use axigen_core::mailstore::{FolderId, MailStore, Uid};
+use axigen_core::directory::Directory;
+use axigen_core::mailstore::{BlobId, FolderId, MailStore, Uid};
 use axigen_core::model::AccountId;
 use base64::Engine;
 use bytes::Bytes;
@@ -17,7 +17,7 @@ use tracing::{debug, info, warn};
 
 use super::command::{Command, ParseError, parse};
 use super::server::Pop3Config;
-use crate::smtp::throttle::{AuthThrottle, Verdict};
+use axigen_core::login_throttle::{LoginError, LoginThrottle};
 
 /// After this many refused commands the session says `-ERR too many errors` and closes.
 pub const MAX_ERRORS: u32 = 20;
@@ -127,6 +127,8 @@ pub fn top_part(content: &Bytes, lines: u32) -> Bytes {
 struct Entry {
     uid: Uid,
     size: u64,
+    /// Where the content is: RETR reads it with one lookup.
+    blob: BlobId,
     deleted: bool,
 }
 
@@ -156,7 +158,7 @@ pub struct Session {
     config: Arc<Pop3Config>,
     directory: Arc<dyn Directory>,
     store: Arc<dyn MailStore>,
-    throttle: Arc<AuthThrottle>,
+    throttle: Arc<LoginThrottle>,
     id: String,
     peer: SocketAddr,
     tls: bool,
@@ -206,7 +208,7 @@ impl Session {
     }
 
     /// Shares `throttle` (the service's) with this session.
-    pub fn with_throttle(mut self, throttle: Arc<AuthThrottle>) -> Session {
+    pub fn with_throttle(mut self, throttle: Arc<LoginThrottle>) -> Session {
         self.throttle = throttle;
         self
     }
@@ -397,24 +399,20 @@ impl Session {
     }
 
     async fn login(&mut self, user: &str, password: &str, out: &mut Vec<u8>) -> Next {
-        match self.throttle.check(self.peer.ip()) {
-            Verdict::Proceed => {}
-            Verdict::Delay(delay) => tokio::time::sleep(delay).await,
-            Verdict::Refuse => {
-                warn!(session = %self.id, peer = %self.peer, user = %user, "pop3 login refused: too many failures");
-                err(out, "[SYS/TEMP] too many failed logins from your address; try again later");
+        let principal = match self.throttle.authenticate(self.directory.as_ref(), self.peer.ip(), user, password).await
+        {
+            Ok(principal) => principal,
+            Err(LoginError::Refused(reason)) => {
+                warn!(session = %self.id, peer = %self.peer, user = %user, %reason, "pop3 login refused by the login throttle");
+                err(out, format_args!("[SYS/TEMP] {reason}; try again later"));
                 return Next::Read;
             }
-        }
-        let principal = match self.directory.authenticate(user, password).await {
-            Ok(principal) => principal,
-            Err(AuthError::InvalidCredentials) => {
-                self.throttle.record_failure(self.peer.ip());
+            Err(LoginError::InvalidCredentials) => {
                 info!(session = %self.id, peer = %self.peer, user = %user, "pop3 authentication failed");
                 err(out, "[AUTH] invalid credentials");
                 return Next::Read;
             }
-            Err(AuthError::Unavailable(e)) => {
+            Err(LoginError::Unavailable(e)) => {
                 warn!(session = %self.id, peer = %self.peer, error = %e, "directory unavailable");
                 err(out, "[SYS/TEMP] try again later");
                 return Next::Read;
@@ -455,8 +453,12 @@ impl Session {
             .folder_by_name(account, "INBOX")
             .await?
             .ok_or_else(|| axigen_core::Error::NotFound("INBOX".into()))?;
-        let messages = self.store.messages(account, inbox.id).await?;
-        let entries = messages.into_iter().map(|m| Entry { uid: m.uid, size: m.size, deleted: false }).collect();
+        // The shared listing: a maildrop opened again and unchanged since is
+        // not read again.
+        let (_, messages) =
+            self.store.listing(account, inbox.id).await?.ok_or_else(|| axigen_core::Error::NotFound("INBOX".into()))?;
+        let entries =
+            messages.iter().map(|m| Entry { uid: m.uid, size: m.size, blob: m.blob, deleted: false }).collect();
         Ok(Maildrop { account, folder: inbox.id, uid_validity: inbox.uid_validity, entries })
     }
 
@@ -507,10 +509,12 @@ impl Session {
                     Ok(e) => e.clone(),
                     Err(text) => return self.refuse(out, text),
                 };
-                let (account, folder) = (drop.account, drop.folder);
-                let content = match self.store.message(account, folder, entry.uid).await {
-                    Ok(Some(meta)) => self.store.content(meta.blob).await.map(Some),
-                    Ok(None) => Ok(None),
+                // The content is stored once by its hash and never changes:
+                // read it straight from the blob. A message expunged by
+                // another session since login may be gone with its blob.
+                let content = match self.store.content(entry.blob).await {
+                    Ok(content) => Ok(Some(content)),
+                    Err(axigen_core::Error::NotFound(_)) => Ok(None),
                     Err(e) => Err(e),
                 };
                 match content {
@@ -626,7 +630,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(dir.path().join("db"), StoreOptions::default()).unwrap());
         store
-            .put_domain(Domain { name: DomainName::new("example.com").unwrap(), settings: Overrides::default() })
+            .put_domain(Domain {
+                name: DomainName::new("example.com").unwrap(),
+                settings: Overrides::default(),
+                postmaster: None,
+            })
             .await
             .unwrap();
         let account = store

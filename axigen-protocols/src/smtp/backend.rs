@@ -45,6 +45,10 @@ pub struct SessionInfo {
 /// The transaction so far: set by MAIL, grown by each accepted RCPT.
 #[derive(Debug, Clone)]
 pub struct Envelope {
+    /// The message's id, unique per transaction: the session id and the
+    /// transaction's number in the session (`<session>-<n>`). The
+    /// `Received:` field, the reply to DATA, the queue and the logs use it.
+    pub id: String,
     /// The reverse-path of MAIL.
     pub from: ReversePath,
     /// The parameters of MAIL.

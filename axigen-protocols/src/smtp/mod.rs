@@ -59,14 +59,13 @@ pub mod reply;
 pub mod server;
 pub mod session;
 pub mod text;
-pub mod throttle;
 
+pub use axigen_core::login_throttle::{LoginThrottle, ThrottlePolicy};
 pub use backend::{Envelope, Recipient, Role, SessionInfo, SmtpBackend};
 pub use command::{Body, Command, MailParams, ParseError, ReversePath};
 pub use reply::Reply;
 pub use server::{SmtpConfig, SmtpService};
 pub use session::{Call, Outcome, Session, Step};
-pub use throttle::{AuthThrottle, ThrottlePolicy, Verdict};
 
 /// When an EHLO keyword is advertised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use axigen_core::login_throttle::{Admission, LoginThrottle};
 use rustls::ServerConfig;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::{debug, info, warn};
@@ -22,8 +23,7 @@ use super::backend::{Role, SessionInfo, SmtpBackend};
 use super::reply::Reply;
 use super::session::{Call, Outcome, Session, Step};
 use super::text::{Frame, LineFramer};
-use super::throttle::{AuthThrottle, Verdict};
-use crate::listener::{ConnInfo, Connection, Service};
+use crate::listener::{ConnInfo, Connection, RequestClock, Service};
 use crate::tls;
 
 /// Settings of one SMTP listener.
@@ -83,7 +83,7 @@ impl SmtpConfig {
 pub struct SmtpService {
     config: Arc<SmtpConfig>,
     backend: Arc<dyn SmtpBackend>,
-    throttle: Arc<AuthThrottle>,
+    throttle: Arc<LoginThrottle>,
 }
 
 impl std::fmt::Debug for SmtpService {
@@ -93,13 +93,13 @@ impl std::fmt::Debug for SmtpService {
 }
 
 impl SmtpService {
-    /// A service with its own [`AuthThrottle`] (default policy).
+    /// A service with its own [`LoginThrottle`] (default policy).
     pub fn new(config: SmtpConfig, backend: Arc<dyn SmtpBackend>) -> SmtpService {
         SmtpService { config: Arc::new(config), backend, throttle: Arc::default() }
     }
 
     /// Uses `throttle`, e.g. one shared by the SMTP and submission services.
-    pub fn with_throttle(mut self, throttle: Arc<AuthThrottle>) -> SmtpService {
+    pub fn with_throttle(mut self, throttle: Arc<LoginThrottle>) -> SmtpService {
         self.throttle = throttle;
         self
     }
@@ -110,7 +110,7 @@ impl SmtpService {
     }
 
     /// The AUTH failure throttle.
-    pub fn throttle(&self) -> &Arc<AuthThrottle> {
+    pub fn throttle(&self) -> &Arc<LoginThrottle> {
         &self.throttle
     }
 }
@@ -138,7 +138,8 @@ impl Service for SmtpService {
         let backend = self.backend.clone();
         let session =
             Session::new(self.config.clone(), info, tls.is_some(), move |info| backend.max_message_size(info));
-        let mut driver = Driver { service: self, session, wire: Wire::new(conn), tls, id, peer };
+        let clock = RequestClock::new(conn_info.request);
+        let mut driver = Driver { service: self, session, wire: Wire::new(conn), tls, id, peer, clock };
         match driver.run().await {
             Ok(()) => debug!(session = %driver.id, peer = %driver.peer, "smtp session ended"),
             Err(err) => debug!(session = %driver.id, peer = %driver.peer, error = %err, "smtp session ended"),
@@ -254,6 +255,8 @@ struct Driver<'a> {
     tls: Option<Arc<ServerConfig>>,
     id: String,
     peer: std::net::SocketAddr,
+    /// The deadline of the command line or message text being received.
+    clock: RequestClock,
 }
 
 impl Driver<'_> {
@@ -261,11 +264,25 @@ impl Driver<'_> {
         &self.service.config
     }
 
-    async fn read_more(&mut self, timeout: Duration) -> io::Result<Input> {
+    /// Reads more input, waiting at most `idle` and never past the
+    /// deadline of a command or message text already begun.
+    async fn read_more(&mut self, idle: Duration) -> io::Result<Input> {
+        if !self.clock.running() && !self.wire.buffered().is_empty() {
+            self.clock.received(0, tokio::time::Instant::now());
+        }
+        let timeout = self.clock.wait(idle, tokio::time::Instant::now());
         match self.wire.fill(timeout).await {
             Ok(0) => Ok(Input::Eof),
-            Ok(_) => Ok(Input::More),
-            Err(err) if err.kind() == io::ErrorKind::TimedOut => Ok(Input::TimedOut),
+            Ok(n) => {
+                self.clock.received(n, tokio::time::Instant::now());
+                Ok(Input::More)
+            }
+            Err(err) if err.kind() == io::ErrorKind::TimedOut => {
+                if self.clock.running() {
+                    info!(session = %self.id, peer = %self.peer, "closing: a command or message took too long to arrive");
+                }
+                Ok(Input::TimedOut)
+            }
             Err(err) => Err(err),
         }
     }
@@ -277,11 +294,13 @@ impl Driver<'_> {
         loop {
             let step = match framer.next(self.wire.buffered()) {
                 Frame::Line(n) => {
+                    self.clock.finished();
                     let step = self.session.on_line(&self.wire.buffered()[..n]);
                     self.wire.consume(n);
                     step
                 }
                 Frame::TooLong(n) => {
+                    self.clock.finished();
                     self.wire.consume(n);
                     self.session.on_line_too_long()
                 }
@@ -348,6 +367,16 @@ impl Driver<'_> {
     /// Feeds DATA text or a BDAT chunk to the session until it is complete.
     /// `None` when the connection ended first.
     async fn read_message(&mut self) -> io::Result<Option<Step>> {
+        // The message text is one request: it must keep arriving at the
+        // listener's minimum rate.
+        self.clock.finished();
+        self.clock.received(0, tokio::time::Instant::now());
+        let step = self.read_message_text().await;
+        self.clock.finished();
+        step
+    }
+
+    async fn read_message_text(&mut self) -> io::Result<Option<Step>> {
         loop {
             if self.wire.buffered().is_empty() {
                 match self.read_more(self.config().data_timeout).await? {
@@ -403,30 +432,36 @@ impl Driver<'_> {
         let step = match call {
             Call::Authenticate { user, password } => {
                 let ip = self.peer.ip();
-                match self.service.throttle.check(ip) {
-                    Verdict::Proceed => {}
-                    Verdict::Delay(delay) => {
-                        debug!(session = %self.id, peer = %self.peer, user = %user, delay = ?delay, "delaying AUTH after failures");
+                match self.service.throttle.admit(ip, &user) {
+                    Admission::Proceed => {}
+                    Admission::Delay(delay, reason) => {
+                        debug!(session = %self.id, peer = %self.peer, user = %user, delay = ?delay, %reason, "delaying AUTH");
                         self.wire.flush(self.config().command_timeout).await?;
                         tokio::time::sleep(delay).await;
                     }
-                    Verdict::Refuse => {
-                        info!(session = %self.id, peer = %self.peer, user = %user, "AUTH refused: too many failures from this address");
-                        let text =
-                            format!("{} too many authentication failures, closing connection", self.config().hostname);
+                    Admission::Refuse(reason) => {
+                        info!(session = %self.id, peer = %self.peer, user = %user, %reason, "AUTH refused by the login throttle");
+                        let text = format!("{} {reason}, closing connection", self.config().hostname);
                         return Ok(Step::Close(vec![Reply::new(421, (4, 7, 0), text)]));
                     }
                 }
                 let result = backend.authenticate(self.session.info(), &user, &password).await;
                 match &result {
                     Ok(principal) => {
+                        self.service.throttle.succeeded(ip, &user);
                         info!(session = %self.id, peer = %self.peer, user = %user, account = %principal.account, "authenticated")
                     }
                     Err(reply) => {
-                        if reply.code >= 500 {
-                            self.service.throttle.record_failure(ip);
-                        }
                         info!(session = %self.id, peer = %self.peer, user = %user, code = reply.code, "authentication failed");
+                        if reply.code >= 500 {
+                            // The answer to a wrong password waits, more
+                            // and more for a client that keeps failing.
+                            let hold = self.service.throttle.failed(ip, &user, &password);
+                            if !hold.is_zero() {
+                                self.wire.flush(self.config().command_timeout).await?;
+                                tokio::time::sleep(hold).await;
+                            }
+                        }
                     }
                 }
                 self.session.on_backend(Outcome::Authenticated(result))

@@ -179,6 +179,8 @@ pub struct Session {
     chunks: Option<Chunks>,
     expect: Expect,
     errors: u32,
+    /// Transactions started (MAIL accepted) so far: numbers the message ids.
+    transactions: u32,
 }
 
 impl fmt::Debug for Session {
@@ -218,6 +220,7 @@ impl Session {
             chunks: None,
             expect: Expect::Command,
             errors: 0,
+            transactions: 0,
         }
     }
 
@@ -484,7 +487,10 @@ impl Session {
             },
             (Pending::Mail { from, params }, Outcome::MailFrom(result)) => match result {
                 Ok(()) => {
-                    self.envelope = Some(Envelope { from, params, recipients: Vec::new() });
+                    self.transactions += 1;
+                    // An RFC 5321 Atom (the ID clause of Received:), so no dot.
+                    let id = format!("{}-{}", self.info.id, self.transactions);
+                    self.envelope = Some(Envelope { id, from, params, recipients: Vec::new() });
                     Step::Reply(Reply::new(250, (2, 1, 0), "Sender OK"))
                 }
                 Err(reply) => Step::Reply(reply),

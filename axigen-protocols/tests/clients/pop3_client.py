@@ -8,7 +8,7 @@ Scenarios (the test, tests/pop3_session.rs, checks the store afterwards):
   plain     AUTH PLAIN with an initial response, with the "+ " continuation
             and cancelled with "*"; prints the UIDL listing.
   drop      logs in, marks every message deleted and drops the connection.
-  badpass   wrong passwords until the server says to wait.
+  badpass   a new wrong password each time until the server says to wait.
   longline  a too long line gets -ERR and the session goes on.
   disabled  the login is refused (POP3 disabled for the account).
 
@@ -118,7 +118,7 @@ elif scenario == "badpass":
     for attempt in range(5):
         p = poplib.POP3(host, port)
         p.user(user)
-        print(f"attempt {attempt}:", refused(p.pass_, "wrong"))
+        print(f"attempt {attempt}:", refused(p.pass_, f"wrong-{attempt}"))
         p.quit()
 
 elif scenario == "longline":

@@ -10,7 +10,10 @@ pub fn open(dir: &std::path::Path) -> Store {
 }
 
 pub async fn domain(store: &Store, name: &str) {
-    store.put_domain(Domain { name: DomainName::new(name).unwrap(), settings: Overrides::default() }).await.unwrap();
+    store
+        .put_domain(Domain { name: DomainName::new(name).unwrap(), settings: Overrides::default(), postmaster: None })
+        .await
+        .unwrap();
 }
 
 pub async fn account(store: &Store, address: &str) -> axigen_core::model::Account {

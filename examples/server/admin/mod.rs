@@ -7,7 +7,7 @@
 //! | GET | `/api/v1/health` | liveness, no authentication |
 //! | GET | `/api/v1/settings` | the settings catalogue |
 //! | GET, POST | `/api/v1/domains` | list / create domains |
-//! | GET, DELETE | `/api/v1/domains/{d}` | one domain |
+//! | GET, PATCH, DELETE | `/api/v1/domains/{d}` | one domain; PATCH `{"postmaster": "local-part" \| null}` |
 //! | PATCH | `/api/v1/domains/{d}/settings` | change domain settings |
 //! | GET, POST | `/api/v1/domains/{d}/classes` | list / create account classes |
 //! | GET, DELETE | `/api/v1/domains/{d}/classes/{c}` | one class |
@@ -25,6 +25,9 @@
 //! | GET, PUT | `/api/v1/license` | the licence and its seat holders / install a signed licence |
 //! | PUT, DELETE | `/api/v1/aliases/{address}` | create or re-point / remove an alias |
 //! | POST | `/api/v1/check[?deep=true]` | store consistency check |
+//! | GET | `/api/v1/throttle` | addresses, accounts and (address, account) pairs the login throttle slows or refuses |
+//! | DELETE | `/api/v1/throttle/addresses/{ip}` | forget the failures of an address (or IPv6 /64) |
+//! | DELETE | `/api/v1/throttle/accounts/{login}` | forget the failures on an account |
 //!
 //! Devices are ActiveSync partnerships, created by the devices themselves;
 //! the administrator's decisions are honoured on the device's next request.
@@ -40,12 +43,11 @@
 //! as the device would then synchronise again instead of being wiped.
 //!
 //! Errors are `{"error": "<message>"}` with a status derived from
-//! [`axigen_core::Error`]. Failed logins are throttled per client address
-//! (IPv6 clients per /64): after [`MAX_AUTH_FAILURES`] failures within
-//! [`AUTH_FAILURE_WINDOW`] the client gets 429 until the window has passed.
+//! [`axigen_core::Error`]. Logins go through the login throttle that every
+//! service shares ([`axigen_core::login_throttle`]): a refused login gets
+//! 429 with `Retry-After`.
 //!
-//! The module is split by concern: [`auth`] checks credentials and throttles
-//! failed logins, [`routes`] holds the resource handlers; this file has the
+//! The module is split by concern: [`auth`] checks credentials, [`routes`] holds the resource handlers; this file has the
 //! connection handling, request dispatch and error mapping.
 
 use std::convert::Infallible;
@@ -54,6 +56,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axigen_core::license::{LicenseRefusal, Licensing, SignedLicenseProvider};
+use axigen_core::login_throttle::LoginThrottle;
+use axigen_protocols::listener::RequestLimits;
 use axigen_store::Store;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
@@ -66,16 +70,18 @@ use tokio::io::{AsyncRead, AsyncWrite};
 mod auth;
 mod routes;
 
-use auth::Throttle;
-
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY: usize = 1 << 20;
-/// Failed logins from one client address tolerated within the window.
-pub const MAX_AUTH_FAILURES: usize = 5;
-/// The window over which failed logins are counted.
-pub const AUTH_FAILURE_WINDOW: Duration = Duration::from_secs(60);
 /// How long a client may take to send the request head.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a request body of `length` bytes may take to arrive: the
+/// listener's request timeout, plus what the length is worth at its
+/// minimum data rate.
+pub fn body_deadline(limits: RequestLimits, length: u64) -> Duration {
+    let at_rate = length.checked_div(limits.min_rate).unwrap_or(0);
+    limits.timeout + Duration::from_secs(at_rate)
+}
 
 /// The admin API: shared by every admin connection (put it in an `Arc`).
 pub struct AdminApi {
@@ -86,7 +92,8 @@ pub struct AdminApi {
     /// The signed-licence provider that `PUT /license` reloads; `None` when
     /// no vendor public key is configured.
     license_provider: Option<Arc<SignedLicenseProvider>>,
-    throttle: Throttle,
+    /// The login throttle shared with every service.
+    throttle: Arc<LoginThrottle>,
     /// Serialises the admin API's read-modify-write sequences (create if
     /// absent, settings changes, account limit check and creation).
     writes: tokio::sync::Mutex<()>,
@@ -177,7 +184,8 @@ impl From<axigen_core::Error> for ApiError {
             E::Invalid(_) => StatusCode::BAD_REQUEST,
             E::NotFound(_) => StatusCode::NOT_FOUND,
             E::AlreadyExists(_) | E::Conflict(_) | E::OverQuota(_) => StatusCode::CONFLICT,
-            E::Storage(_) | E::Format(_) => return ApiError::internal(e.to_string()),
+            E::NoSpace(_) => StatusCode::INSUFFICIENT_STORAGE,
+            E::Storage(_) | E::Format(_) | E::Damaged(_) => return ApiError::internal(e.to_string()),
         };
         ApiError::new(status, e.to_string())
     }
@@ -223,13 +231,15 @@ impl AdminApi {
     /// The API over `store`. `licensing` should read its licence from
     /// `license_provider` when one is given (so that `PUT /license` is seen
     /// by every licensing decision); `license_provider` is `None` when the
-    /// server has no vendor public key configured.
+    /// server has no vendor public key configured. `throttle` is the login
+    /// throttle the other services use too.
     pub fn new(
         store: Arc<Store>,
         licensing: Licensing,
         license_provider: Option<Arc<SignedLicenseProvider>>,
+        throttle: Arc<LoginThrottle>,
     ) -> AdminApi {
-        AdminApi { store, licensing, license_provider, throttle: Throttle::new(), writes: tokio::sync::Mutex::new(()) }
+        AdminApi { store, licensing, license_provider, throttle, writes: tokio::sync::Mutex::new(()) }
     }
 
     /// Serves one admin connection (HTTP/1.1, keep-alive) until the client
@@ -244,7 +254,7 @@ impl AdminApi {
         let api = self;
         let service = hyper::service::service_fn(move |req| {
             let api = api.clone();
-            async move { Ok::<_, Infallible>(api.handle(req, peer.ip()).await) }
+            async move { Ok::<_, Infallible>(api.handle(req, peer.ip(), RequestLimits::default()).await) }
         });
         let result = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
@@ -256,8 +266,14 @@ impl AdminApi {
         }
     }
 
-    /// Answers one HTTP request from `peer`.
-    pub async fn handle(&self, req: Request<hyper::body::Incoming>, peer: IpAddr) -> Response<Full<Bytes>> {
+    /// Answers one HTTP request from `peer`, whose body must arrive within
+    /// `limits`.
+    pub async fn handle(
+        &self,
+        req: Request<hyper::body::Incoming>,
+        peer: IpAddr,
+        limits: RequestLimits,
+    ) -> Response<Full<Bytes>> {
         let (parts, body) = req.into_parts();
         let target = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
         let declared_length = parts
@@ -267,10 +283,14 @@ impl AdminApi {
             .and_then(|v| v.trim().parse::<u64>().ok());
         let too_large =
             || Reply::error(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body exceeds {MAX_BODY} bytes"));
+        let deadline = body_deadline(limits, declared_length.unwrap_or(MAX_BODY as u64));
         let reply = if declared_length.is_some_and(|n| n > MAX_BODY as u64) {
             too_large()
         } else {
-            match Limited::new(body, MAX_BODY).collect().await {
+            match tokio::time::timeout(deadline, Limited::new(body, MAX_BODY).collect())
+                .await
+                .unwrap_or_else(|_| Err("the request body took too long to arrive".into()))
+            {
                 Ok(collected) => {
                     let authorization =
                         parts.headers.get(header::AUTHORIZATION).map(|v| v.to_str().unwrap_or("<non-ASCII>"));

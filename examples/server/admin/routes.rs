@@ -78,6 +78,28 @@ struct NewDomainBody {
     name: String,
     #[serde(default)]
     settings: SettingsPatch,
+    /// The account (local part or address) that receives postmaster mail.
+    #[serde(default)]
+    postmaster: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DomainPatch {
+    /// `null` returns to the default (the domain's first account).
+    #[serde(default, deserialize_with = "double_option")]
+    postmaster: Option<Option<String>>,
+}
+
+/// Checks a domain's `postmaster` value: a local part, or an address in
+/// the domain.
+fn check_postmaster(domain: &DomainName, value: &str) -> Result<(), ApiError> {
+    let address = if value.contains('@') { value.to_owned() } else { format!("{value}@{domain}") };
+    match axigen_core::model::Address::parse(&address) {
+        Ok(a) if a.domain == *domain => Ok(()),
+        Ok(_) => Err(ApiError::bad_request(format!("postmaster: {value:?} is not an address of {domain}"))),
+        Err(e) => Err(ApiError::bad_request(format!("postmaster: {value:?}: {e}"))),
+    }
 }
 
 #[derive(Deserialize)]
@@ -149,7 +171,7 @@ fn account_json(a: &Account) -> Value {
 }
 
 fn domain_json(d: &Domain) -> Value {
-    json!({ "name": d.name, "settings": d.settings })
+    json!({ "name": d.name, "settings": d.settings, "postmaster": d.postmaster })
 }
 
 fn class_json(c: &AccountClass) -> Value {
@@ -315,13 +337,27 @@ impl AdminApi {
                 let name = DomainName::new(d)?;
                 match *method {
                     Method::GET => Ok(Reply::ok(domain_json(&self.domain(&name).await?))),
+                    Method::PATCH => {
+                        let patch: DomainPatch = parse_json(body)?;
+                        let _guard = self.writes.lock().await;
+                        let mut domain = self.domain(&name).await?;
+                        if let Some(postmaster) = patch.postmaster {
+                            if let Some(p) = &postmaster {
+                                check_postmaster(&name, p)?;
+                            }
+                            domain.postmaster = postmaster;
+                        }
+                        self.store.put_domain(domain.clone()).await?;
+                        tracing::info!(domain = %name, postmaster = ?domain.postmaster, "domain changed");
+                        Ok(Reply::ok(domain_json(&domain)))
+                    }
                     Method::DELETE => {
                         let _guard = self.writes.lock().await;
                         self.store.delete_domain(&name).await?;
                         tracing::info!(domain = %name, "domain deleted");
                         Ok(Reply::ok(json!({ "deleted": name })))
                     }
-                    _ => Err(method_not_allowed("GET, DELETE")),
+                    _ => Err(method_not_allowed("GET, PATCH, DELETE")),
                 }
             }
             ["domains", d, "settings"] => match *method {
@@ -689,6 +725,54 @@ impl AdminApi {
                 }
                 _ => Err(method_not_allowed("POST")),
             },
+            ["throttle"] => match *method {
+                Method::GET => {
+                    let p = self.throttle.policy();
+                    let mut body =
+                        serde_json::to_value(self.throttle.report()).map_err(|e| ApiError::internal(e.to_string()))?;
+                    if let Value::Object(map) = &mut body {
+                        map.insert(
+                            "policy".into(),
+                            json!({
+                                "window_secs": p.window.as_secs(),
+                                "guess_free": p.guess_free,
+                                "guess_refuse": p.guess_refuse,
+                                "spray_free": p.spray_free,
+                                "spray_refuse": p.spray_refuse,
+                                "attack_free": p.attack_free,
+                                "first_delay_ms": p.first_delay.as_millis() as u64,
+                                "max_delay_ms": p.max_delay.as_millis() as u64,
+                            }),
+                        );
+                    }
+                    Ok(Reply::ok(body))
+                }
+                _ => Err(method_not_allowed("GET")),
+            },
+            ["throttle", "addresses", ip] => match *method {
+                Method::DELETE => {
+                    let addr: std::net::IpAddr =
+                        ip.parse().map_err(|_| ApiError::bad_request(format!("{ip:?} is not an IP address")))?;
+                    if self.throttle.clear_address(addr) {
+                        tracing::info!(address = %addr, "login throttle cleared for an address by the administrator");
+                        Ok(Reply::ok(json!({ "cleared": addr.to_string() })))
+                    } else {
+                        Err(ApiError::not_found(format!("the throttle holds nothing for {addr}")))
+                    }
+                }
+                _ => Err(method_not_allowed("DELETE")),
+            },
+            ["throttle", "accounts", login] => match *method {
+                Method::DELETE => {
+                    if self.throttle.clear_login(login) {
+                        tracing::info!(login = %login, "login throttle cleared for an account by the administrator");
+                        Ok(Reply::ok(json!({ "cleared": login })))
+                    } else {
+                        Err(ApiError::not_found(format!("the throttle holds nothing for {login}")))
+                    }
+                }
+                _ => Err(method_not_allowed("DELETE")),
+            },
             ["check"] => match *method {
                 Method::POST => {
                     let deep = query_flag(query, "deep")
@@ -772,8 +856,12 @@ impl AdminApi {
 
     async fn create_domain(&self, body: &Bytes) -> ApiResult {
         let req: NewDomainBody = parse_json(body)?;
-        let mut domain = Domain { name: DomainName::new(&req.name)?, settings: Overrides::default() };
+        let mut domain = Domain { name: DomainName::new(&req.name)?, settings: Overrides::default(), postmaster: None };
         apply_settings(&mut domain.settings, req.settings)?;
+        if let Some(p) = req.postmaster {
+            check_postmaster(&domain.name, &p)?;
+            domain.postmaster = Some(p);
+        }
         let _guard = self.writes.lock().await;
         if self.store.domain(&domain.name).await?.is_some() {
             return Err(ApiError::new(StatusCode::CONFLICT, format!("domain {} already exists", domain.name)));

@@ -231,6 +231,26 @@ def case_stream(host, port, rcpt, count):
     sys.exit(0)
 
 
+def case_postmaster(host, port, rcpts):
+    """One session, one message to each recipient (comma-separated, as
+    given: `Postmaster` without a domain included): reports each RCPT
+    reply and each DATA reply (whose text carries the message id)."""
+    results = []
+    with smtplib.SMTP(host, int(port), timeout=30) as s:
+        s.ehlo("client.example")
+        for rcpt in rcpts.split(","):
+            s.mail("sender@remote.example")
+            # smtplib.rcpt would add nothing to a bare name: sent as given.
+            code, text = s.docmd(f"RCPT TO:<{rcpt}>")
+            if code != 250:
+                s.rset()
+                results.append({"rcpt": rcpt, "rcpt_code": code, "rcpt_text": text.decode()})
+                continue
+            dcode, dtext = s.data(message(f"to-{rcpt}", "For the postmaster.\r\n", to=rcpt))
+            results.append({"rcpt": rcpt, "rcpt_code": code, "data_code": dcode, "data_text": dtext.decode()})
+    out(results=results)
+
+
 CASES = {name[5:]: fn for name, fn in globals().items() if name.startswith("case_")}
 
 if __name__ == "__main__":

@@ -114,6 +114,16 @@ impl Server {
     }
 }
 
+/// A test that fails half-way still stops the server it started.
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 pub fn send_signal(pid: u32, signal: &str) {
     let ok = Command::new("kill").args([&format!("-{signal}"), &pid.to_string()]).status().unwrap().success();
     assert!(ok, "kill -{signal} {pid}");

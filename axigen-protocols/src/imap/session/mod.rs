@@ -45,7 +45,7 @@ mod selected;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axigen_core::directory::{AuthError, Directory};
+use axigen_core::directory::Directory;
 use axigen_core::mailstore::{Flags, MailStore};
 use axigen_core::model::Principal;
 use base64::Engine as _;
@@ -57,7 +57,7 @@ use super::limits::{AccountConnections, AccountSlot};
 use super::response::{self, Code, Status, StatusResponse};
 use super::server::ImapConfig;
 use super::types::{Flag, Secret, Tag};
-use crate::smtp::throttle::{AuthThrottle, Verdict as ThrottleVerdict};
+use axigen_core::login_throttle::{LoginError, LoginThrottle};
 
 pub use selected::Selected;
 
@@ -141,7 +141,7 @@ pub struct Session {
     /// The tag of an AUTHENTICATE waiting for the client's response.
     pending_auth: Option<Tag>,
     /// Login failures per client address, shared by the service's sessions.
-    throttle: Arc<AuthThrottle>,
+    throttle: Arc<LoginThrottle>,
     /// The tag of the IDLE in progress.
     idle_tag: Option<Tag>,
     /// Logins per account, shared by the service's sessions.
@@ -168,6 +168,9 @@ fn store_error(tag: &Tag, err: &axigen_core::Error) -> StatusResponse {
         Error::NotFound(_) => (Code::NonExistent, "no such mailbox or message"),
         Error::AlreadyExists(_) => (Code::AlreadyExists, "mailbox already exists"),
         Error::OverQuota(_) => (Code::OverQuota, "over quota"),
+        // As Dovecot answers a full disk: the client may keep the message
+        // and try again later.
+        Error::NoSpace(_) => (Code::OverQuota, "not enough disk space on the server; try again later"),
         Error::Invalid(_) | Error::Conflict(_) => (Code::Cannot, "operation not possible"),
         _ => (Code::Unavailable, "server error, try again later"),
     };
@@ -582,7 +585,7 @@ impl Session {
     }
 
     /// Shares `throttle` (the service's) with this session.
-    pub fn with_throttle(mut self, throttle: Arc<AuthThrottle>) -> Session {
+    pub fn with_throttle(mut self, throttle: Arc<LoginThrottle>) -> Session {
         self.throttle = throttle;
         self
     }
@@ -595,25 +598,20 @@ impl Session {
     }
 
     async fn authenticate(&mut self, tag: &Tag, user: &str, password: &str) -> StatusResponse {
-        // Failed logins from one address slow down, then stop being checked
-        // at all for a while (the same policy as SMTP AUTH).
-        match self.throttle.check(self.peer.ip()) {
-            ThrottleVerdict::Proceed => {}
-            ThrottleVerdict::Delay(delay) => tokio::time::sleep(delay).await,
-            ThrottleVerdict::Refuse => {
-                warn!(session = %self.id, peer = %self.peer, user = %user, "imap login refused: too many failures");
-                return tagged(tag, Status::No, "too many failed logins from your address; try again later")
-                    .with_code(Code::Unavailable);
-            }
-        }
-        let principal = match self.directory.authenticate(user, password).await {
+        // The login throttle shared with every service (see
+        // axigen_core::login_throttle for what it slows and refuses).
+        let principal = match self.throttle.authenticate(self.directory.as_ref(), self.peer.ip(), user, password).await
+        {
             Ok(p) => p,
-            Err(AuthError::InvalidCredentials) => {
-                self.throttle.record_failure(self.peer.ip());
+            Err(LoginError::Refused(reason)) => {
+                warn!(session = %self.id, peer = %self.peer, user = %user, %reason, "imap login refused by the login throttle");
+                return tagged(tag, Status::No, &format!("{reason}; try again later")).with_code(Code::Unavailable);
+            }
+            Err(LoginError::InvalidCredentials) => {
                 info!(session = %self.id, peer = %self.peer, user = %user, "imap authentication failed");
                 return tagged(tag, Status::No, "invalid credentials").with_code(Code::AuthenticationFailed);
             }
-            Err(AuthError::Unavailable(err)) => {
+            Err(LoginError::Unavailable(err)) => {
                 warn!(session = %self.id, peer = %self.peer, error = %err, "directory unavailable");
                 return tagged(tag, Status::No, "try again later").with_code(Code::Unavailable);
             }

@@ -40,10 +40,6 @@ pub struct Selected {
     pub modseq: ModSeq,
     /// MODSEQs of flag changes this session made and already reported.
     own_changes: HashSet<ModSeq>,
-    /// The folder's messages as last read, with the folder's HIGHESTMODSEQ
-    /// at that read: FETCH and SEARCH reuse it while the folder has not
-    /// changed (one point read instead of a listing).
-    listing: Option<(ModSeq, Arc<Vec<MessageMeta>>)>,
 }
 
 impl Selected {
@@ -118,32 +114,19 @@ fn expunge_response(out: &mut Vec<u8>, seq: u32) {
 }
 
 impl Session {
-    /// The selected folder's messages in UID order: the session's copy while
-    /// the folder's HIGHESTMODSEQ has not moved, else a fresh listing.
+    /// The selected folder's messages in UID order: the store's shared
+    /// listing, which stays the same while the folder's HIGHESTMODSEQ does.
     pub(super) async fn selected_messages(&mut self) -> axigen_core::Result<Arc<Vec<MessageMeta>>> {
         let Some(selected) = self.selected.as_ref() else { return Ok(Arc::default()) };
         let (owner, folder) = (selected.owner, selected.folder);
-        // The folder first, then the listing: a change landing between the
-        // two only makes the copy look older than it is.
-        let Some(info) = self.store.folder(owner, folder).await? else { return Ok(Arc::default()) };
-        if let Some((modseq, list)) = &selected.listing
-            && *modseq == info.highest_modseq
-        {
-            return Ok(list.clone());
-        }
-        let list = Arc::new(self.store.messages(owner, folder).await?);
-        if let Some(selected) = self.selected.as_mut() {
-            selected.listing = Some((info.highest_modseq, list.clone()));
-        }
+        let Some((_, list)) = self.store.listing(owner, folder).await? else { return Ok(Arc::default()) };
         Ok(list)
     }
 
     /// Drops what the session keeps only to answer faster (while it idles).
-    pub fn release_caches(&mut self) {
-        if let Some(selected) = self.selected.as_mut() {
-            selected.listing = None;
-        }
-    }
+    /// Listings are the store's, shared and bounded, so there is nothing of
+    /// the session's own to drop now.
+    pub fn release_caches(&mut self) {}
 
     pub(super) async fn select(
         &mut self,
@@ -181,8 +164,11 @@ impl Session {
             Ok(m) => m,
             Err(err) => return store_error(tag, &err),
         };
-        let messages = match self.store.messages(account, folder.id).await {
-            Ok(m) => m,
+        // The shared listing: a folder selected lately and unchanged since is
+        // not read again.
+        let (_, messages) = match self.store.listing(account, folder.id).await {
+            Ok(Some(listing)) => listing,
+            Ok(None) => return tagged(tag, Status::No, "no such mailbox").with_code(Code::NonExistent),
             Err(err) => return store_error(tag, &err),
         };
         let selected = Selected {
@@ -194,12 +180,7 @@ impl Session {
             uids: messages.iter().map(|m| m.uid).collect(),
             modseq,
             own_changes: HashSet::new(),
-            listing: None,
         };
-        // The folder was read before the listing: the listing is at least
-        // as new as the MODSEQ it is kept under.
-        let mut selected = selected;
-        selected.listing = Some((folder.highest_modseq, Arc::new(messages)));
         let system = vec![Flag::Answered, Flag::Flagged, Flag::Deleted, Flag::Seen, Flag::Draft];
         self.data(out, &Data::Flags(system.clone()));
         self.data(out, &Data::Exists(selected.exists()));
