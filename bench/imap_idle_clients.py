@@ -12,6 +12,10 @@ MEM_LIMIT_MIB (default 8192) guards the machine: once the server uses
 that much, no more clients are opened and the round goes on with those open
 (the count is in the output).
 
+HOLD_FILE (bench/connections-10k.sh): once the first round's clients idle,
+their figures are written to HOLD_FILE.ready and the clients stay idling
+until HOLD_FILE exists, so that other load can be measured beside them.
+
 Prints one JSON object on stdout; progress goes to stderr.
 """
 
@@ -235,6 +239,12 @@ async def main():
         await asyncio.sleep(3)
         idle = memory()
         log(f"round {r + 1}: {len(clients)} idling after {setup:.1f} s: {idle}")
+        hold = os.environ.get("HOLD_FILE")
+        if hold and r == 0:
+            with open(hold + ".ready", "w") as f:
+                json.dump({"n": n, "opened": len(clients), "setup_seconds": setup, "before": before, "idle": idle}, f)
+            while not os.path.exists(hold):
+                await asyncio.sleep(0.5)
         await close_all(clients)
         await settle(baseline_procs)
         after = memory()

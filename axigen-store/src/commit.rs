@@ -29,13 +29,14 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread;
 
-use axigen_core::mailstore::ModSeq;
+use axigen_core::mailstore::{BlobId, ModSeq};
 use axigen_core::model::AccountId;
 use axigen_core::notify::ChangeNotifier;
 use axigen_core::{Error, Result};
 use rocksdb::{ColumnFamily, Direction, IteratorMode, ReadOptions, WriteBatch, WriteOptions};
 
-use crate::keys::{ALL_CFS, Row, prefix_end};
+use crate::headers::BlobCaches;
+use crate::keys::{ALL_CFS, CF_BLOB, Row, prefix_end};
 
 pub(crate) type Db = rocksdb::DB;
 
@@ -203,12 +204,12 @@ pub(crate) struct Committer {
 }
 
 impl Committer {
-    pub fn start(db: Arc<Db>, notifier: Arc<ChangeNotifier>, space: SpaceGuard) -> Committer {
+    pub fn start(db: Arc<Db>, notifier: Arc<ChangeNotifier>, space: SpaceGuard, blobs: Arc<BlobCaches>) -> Committer {
         debug_assert!(ALL_CFS.iter().all(|n| db.cf_handle(n).is_some()));
         let (tx, rx) = mpsc::channel::<Queued>();
         let thread = thread::Builder::new()
             .name("axigen-store-commit".into())
-            .spawn(move || run(&db, &notifier, &space, rx))
+            .spawn(move || run(&db, &notifier, &space, &blobs, rx))
             .expect("spawning the committer thread");
         Committer { tx: Some(tx), thread: Some(thread) }
     }
@@ -280,7 +281,7 @@ fn apply(ctx: &mut Ctx<'_>, job: Job) -> Option<(Reply, Vec<(AccountId, ModSeq)>
     }
 }
 
-fn run(db: &Db, notifier: &ChangeNotifier, space: &SpaceGuard, rx: mpsc::Receiver<Queued>) {
+fn run(db: &Db, notifier: &ChangeNotifier, space: &SpaceGuard, blobs: &BlobCaches, rx: mpsc::Receiver<Queued>) {
     let mut wo = WriteOptions::default();
     wo.set_sync(true);
     let mut warned = false;
@@ -322,6 +323,15 @@ fn run(db: &Db, notifier: &ChangeNotifier, space: &SpaceGuard, rx: mpsc::Receive
             tracing::info!(path = %space.path.display(), "the store's disk has space again: writes resume");
             warned = false;
         }
+        // Blobs this group deletes: what the caches keep of them goes once
+        // the deletion is durable.
+        let blob_cf = cf_index(CF_BLOB);
+        let deleted: Vec<BlobId> = ctx
+            .pending
+            .iter()
+            .filter(|((idx, key), value)| *idx == blob_cf && value.is_none() && key.len() == 32)
+            .map(|((_, key), _)| BlobId(key.as_slice().try_into().expect("32 bytes")))
+            .collect();
         let committed = if ctx.pending.is_empty() {
             // Nothing to write (every operation refused or read-only).
             Ok(())
@@ -333,6 +343,9 @@ fn run(db: &Db, notifier: &ChangeNotifier, space: &SpaceGuard, rx: mpsc::Receive
             })
         };
         if committed.is_ok() {
+            if !deleted.is_empty() {
+                blobs.forget(&deleted);
+            }
             for (account, modseq) in notes {
                 notifier.notify(account, modseq);
             }

@@ -109,6 +109,9 @@ pub struct StoreOptions {
     /// Memory for message headers kept for header searches and fetches
     /// (`SEARCH SUBJECT`, `BODY.PEEK[HEADER.FIELDS (...)]`), in bytes.
     pub header_cache_bytes: usize,
+    /// Memory for decoded message structures, in bytes (IMAP FETCH
+    /// ENVELOPE, BODYSTRUCTURE and sections of a whole mailbox).
+    pub structure_cache_bytes: usize,
     /// Messages whose metadata is kept ready in folder listings, over all
     /// folders (about 100 bytes each): a SELECT or FETCH of a folder read
     /// lately and unchanged since reads none of it from RocksDB.
@@ -131,6 +134,7 @@ impl Default for StoreOptions {
             defaults: ServerDefaults::default(),
             cache_bytes: 64 << 20,
             header_cache_bytes: 32 << 20,
+            structure_cache_bytes: 64 << 20,
             listing_cache_messages: 250_000,
             min_free_bytes: 128 << 20,
             verify_on_open: true,
@@ -147,14 +151,14 @@ pub struct Store {
     /// `base_defaults` with the stored server-level values applied.
     defaults: std::sync::RwLock<ServerDefaults>,
     path: PathBuf,
-    headers: headers::HeaderCache,
+    blobs: Arc<headers::BlobCaches>,
     listings: listings::ListingCache,
 }
 
 impl Store {
     /// Memory held by the header cache (see [`StoreOptions::header_cache_bytes`]).
     pub fn header_cache_bytes(&self) -> usize {
-        self.headers.bytes()
+        self.blobs.headers.bytes()
     }
 
     /// Opens (creating if needed) the store in directory `path`.
@@ -229,7 +233,11 @@ impl Store {
         format::check_and_migrate(&db)?;
         let db = Arc::new(db);
         let space = commit::SpaceGuard { path: path.clone(), reserve: options.min_free_bytes };
-        let committer = Committer::start(db.clone(), notifier.clone(), space);
+        let blobs = Arc::new(headers::BlobCaches {
+            headers: headers::HeaderCache::new(options.header_cache_bytes),
+            structures: headers::BlobCache::new(options.structure_cache_bytes),
+        });
+        let committer = Committer::start(db.clone(), notifier.clone(), space, blobs.clone());
         let store = Store {
             db,
             committer,
@@ -237,7 +245,7 @@ impl Store {
             base_defaults: options.defaults,
             defaults: std::sync::RwLock::new(options.defaults),
             path,
-            headers: headers::HeaderCache::new(options.header_cache_bytes),
+            blobs,
             listings: listings::ListingCache::new(options.listing_cache_messages),
         };
         store.reload_defaults()?;

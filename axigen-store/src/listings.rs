@@ -11,15 +11,14 @@
 //! the budget.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use axigen_core::mailstore::{FolderId, MessageMeta, ModSeq};
+use axigen_core::mailstore::{FolderId, Listing, ModSeq};
 use axigen_core::model::AccountId;
 
 #[derive(Debug)]
 struct Entry {
-    modseq: ModSeq,
-    messages: Arc<Vec<MessageMeta>>,
+    listing: Listing,
     used: u64,
 }
 
@@ -48,21 +47,22 @@ impl ListingCache {
     }
 
     /// The folder's listing if it was kept at exactly `modseq`.
-    pub fn get(&self, account: AccountId, folder: FolderId, modseq: ModSeq) -> Option<Arc<Vec<MessageMeta>>> {
+    pub fn get(&self, account: AccountId, folder: FolderId, modseq: ModSeq) -> Option<Listing> {
         let mut inner = self.lock();
         inner.clock += 1;
         let clock = inner.clock;
         let entry = inner.entries.get_mut(&(account, folder))?;
-        if entry.modseq != modseq {
+        if entry.listing.modseq != modseq {
             return None;
         }
         entry.used = clock;
-        Some(entry.messages.clone())
+        Some(entry.listing.clone())
     }
 
-    /// Keeps a listing read after the folder's HIGHESTMODSEQ was `modseq`.
-    pub fn insert(&self, account: AccountId, folder: FolderId, modseq: ModSeq, messages: Arc<Vec<MessageMeta>>) {
-        let size = messages.len().max(1);
+    /// Keeps a listing (read after the folder's HIGHESTMODSEQ was its
+    /// `modseq`).
+    pub fn insert(&self, account: AccountId, folder: FolderId, listing: Listing) {
+        let size = listing.len().max(1);
         if size > self.budget {
             return;
         }
@@ -70,15 +70,15 @@ impl ListingCache {
         inner.clock += 1;
         let used = inner.clock;
         if let Some(old) = inner.entries.remove(&(account, folder)) {
-            inner.held -= old.messages.len().max(1);
+            inner.held -= old.listing.len().max(1);
         }
         while inner.held + size > self.budget {
             let Some(oldest) = inner.entries.iter().min_by_key(|(_, e)| e.used).map(|(k, _)| *k) else { break };
             if let Some(e) = inner.entries.remove(&oldest) {
-                inner.held -= e.messages.len().max(1);
+                inner.held -= e.listing.len().max(1);
             }
         }
-        inner.entries.insert((account, folder), Entry { modseq, messages, used });
+        inner.entries.insert((account, folder), Entry { listing, used });
         inner.held += size;
     }
 
@@ -89,7 +89,7 @@ impl ListingCache {
             inner.entries.keys().filter(|(a, f)| *a == account && folder.is_none_or(|x| x == *f)).copied().collect();
         for key in before {
             if let Some(e) = inner.entries.remove(&key) {
-                inner.held -= e.messages.len().max(1);
+                inner.held -= e.listing.len().max(1);
             }
         }
     }
@@ -104,10 +104,11 @@ impl ListingCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axigen_core::mailstore::{BlobId, Flags, Uid};
+    use axigen_core::mailstore::{BlobId, Flags, MessageMeta, Uid};
 
-    fn listing(n: u32) -> Arc<Vec<MessageMeta>> {
-        Arc::new(
+    fn listing(n: u32, modseq: u64) -> Listing {
+        Listing::new(
+            ModSeq(modseq),
             (1..=n)
                 .map(|u| MessageMeta {
                     uid: Uid(u),
@@ -126,20 +127,20 @@ mod tests {
     fn kept_per_modseq_and_evicted_least_recently_used_first() {
         let cache = ListingCache::new(10);
         let (a, f1, f2, f3) = (AccountId(1), FolderId(1), FolderId(2), FolderId(3));
-        cache.insert(a, f1, ModSeq(5), listing(4));
-        cache.insert(a, f2, ModSeq(7), listing(4));
+        cache.insert(a, f1, listing(4, 5));
+        cache.insert(a, f2, listing(4, 7));
         assert!(cache.get(a, f1, ModSeq(5)).is_some());
         assert!(cache.get(a, f1, ModSeq(6)).is_none(), "a changed folder is read again");
         // f2 is now the least recently used: it goes first.
-        cache.insert(a, f3, ModSeq(1), listing(4));
+        cache.insert(a, f3, listing(4, 1));
         assert!(cache.get(a, f2, ModSeq(7)).is_none());
         assert!(cache.get(a, f1, ModSeq(5)).is_some());
         assert_eq!(cache.held(), 8);
         // Replacing an entry does not count it twice.
-        cache.insert(a, f3, ModSeq(2), listing(5));
+        cache.insert(a, f3, listing(5, 2));
         assert_eq!(cache.held(), 9);
         // Too large for the budget: not kept.
-        cache.insert(a, FolderId(4), ModSeq(1), listing(11));
+        cache.insert(a, FolderId(4), listing(11, 1));
         assert!(cache.get(a, FolderId(4), ModSeq(1)).is_none());
         cache.forget(a, None);
         assert_eq!(cache.held(), 0);

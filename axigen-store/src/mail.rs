@@ -20,7 +20,8 @@ use async_trait::async_trait;
 use axigen_core::acl::{Grantee, Rights, SharedFolder};
 use axigen_core::mailstore::{
     Appended, BlobId, Change, ChangeKind, Copied, DeliveryTarget, FlagChange, FlagOp, Flags, FlagsChanged, FolderId,
-    FolderInfo, FolderKind, MailStore, MessageMeta, ModSeq, NewMessage, QuotaLimit, QuotaUsage, SpecialUse, Uid,
+    FolderInfo, FolderKind, Listing, MailStore, MessageMeta, ModSeq, NewMessage, QuotaLimit, QuotaUsage, SpecialUse,
+    Uid,
 };
 use axigen_core::model::AccountId;
 use axigen_core::structure::{MessageStructure, parse_structure};
@@ -621,15 +622,15 @@ impl MailStore for Store {
         Ok(out)
     }
 
-    async fn listing(&self, account: AccountId, folder: FolderId) -> Result<Option<(ModSeq, Arc<Vec<MessageMeta>>)>> {
+    async fn listing(&self, account: AccountId, folder: FolderId) -> Result<Option<Listing>> {
         // The folder first, then the messages (see the listings module).
         let Some(info) = self.folder(account, folder).await? else { return Ok(None) };
         if let Some(kept) = self.listings.get(account, folder, info.highest_modseq) {
-            return Ok(Some((info.highest_modseq, kept)));
+            return Ok(Some(kept));
         }
-        let messages = Arc::new(self.messages(account, folder).await?);
-        self.listings.insert(account, folder, info.highest_modseq, messages.clone());
-        Ok(Some((info.highest_modseq, messages)))
+        let listing = Listing::new(info.highest_modseq, self.messages(account, folder).await?);
+        self.listings.insert(account, folder, listing.clone());
+        Ok(Some(listing))
     }
 
     async fn message(&self, account: AccountId, folder: FolderId, uid: Uid) -> Result<Option<MessageMeta>> {
@@ -650,24 +651,32 @@ impl MailStore for Store {
     }
 
     async fn header(&self, blob: BlobId) -> Result<Bytes> {
-        if let Some(header) = self.headers.get(&blob) {
+        if let Some(header) = self.blobs.headers.get(&blob) {
             return Ok(header);
         }
         let content = self.content(blob).await?;
-        Ok(self.headers.insert(blob, &content))
+        Ok(self.blobs.headers.insert_header(blob, &content))
     }
 
-    async fn structure(&self, blob: BlobId) -> Result<MessageStructure> {
+    async fn structure(&self, blob: BlobId) -> Result<Arc<MessageStructure>> {
+        if let Some(kept) = self.blobs.structures.get(&blob) {
+            return Ok(kept);
+        }
         let record = self.db.get_pinned_cf(cf(&self.db, CF_STRUCTURE), blob.0).map_err(storage)?;
-        let problem = match record.as_deref().map(decode_structure) {
-            Some(Ok(s)) => return Ok(s),
-            Some(Err(e)) => e.to_string(),
+        let problem = match record.as_deref().map(|r| (r.len(), decode_structure(r))) {
+            Some((len, Ok(s))) => {
+                let s = Arc::new(s);
+                // Decoded, a structure takes about three times its record.
+                self.blobs.structures.insert(blob, s.clone(), len * 3);
+                return Ok(s);
+            }
+            Some((_, Err(e))) => e.to_string(),
             None => "missing".to_owned(),
         };
         // A store that passes `check` never gets here; serve the fetch anyway.
         let content = self.content(blob).await?;
         tracing::warn!(blob = %blob.to_hex(), problem, "message structure record unusable; computed from the content");
-        Ok(parse_structure(&content))
+        Ok(Arc::new(parse_structure(&content)))
     }
 
     async fn change_flags(

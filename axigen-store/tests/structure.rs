@@ -128,7 +128,7 @@ async fn fetch_style_sections_come_from_the_stored_structure() {
     let meta = &store.messages(a.id, inbox.id).await.unwrap()[0];
     let s = store.structure(meta.blob).await.unwrap();
     let raw = store.content(meta.blob).await.unwrap();
-    assert_eq!(s, parse_structure(&raw), "the stored structure is the content's");
+    assert_eq!(*s, parse_structure(&raw), "the stored structure is the content's");
 
     let e = &s.envelope;
     assert_eq!(e.subject.as_ref().unwrap(), "=?UTF-8?Q?Quarterly_r=C3=A9port?=", "as written");
@@ -283,7 +283,7 @@ async fn a_format_2_store_is_upgraded_with_message_structures() {
     let inbox = store.folder_by_name(account_id, "INBOX").await.unwrap().unwrap();
     for m in store.messages(account_id, inbox.id).await.unwrap() {
         let content = store.content(m.blob).await.unwrap();
-        assert_eq!(store.structure(m.blob).await.unwrap(), parse_structure(&content));
+        assert_eq!(*store.structure(m.blob).await.unwrap(), parse_structure(&content));
     }
     drop(store);
     let cfs = rocksdb::DB::list_cf(&rocksdb::Options::default(), dir.path()).unwrap();

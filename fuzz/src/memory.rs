@@ -342,8 +342,8 @@ impl MailStore for Mem {
     async fn content(&self, blob: BlobId) -> Result<Bytes> {
         self.state.lock().unwrap().blobs.get(&blob).cloned().ok_or_else(|| Error::NotFound("blob".into()))
     }
-    async fn structure(&self, blob: BlobId) -> Result<MessageStructure> {
-        Ok(parse_structure(&self.content(blob).await?))
+    async fn structure(&self, blob: BlobId) -> Result<std::sync::Arc<MessageStructure>> {
+        Ok(std::sync::Arc::new(parse_structure(&self.content(blob).await?)))
     }
     async fn change_flags(
         &self,

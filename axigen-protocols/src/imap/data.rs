@@ -183,8 +183,10 @@ impl Data {
             }
             Data::Search { numbers, modseq } => {
                 put(out, "SEARCH");
+                // Written straight into the buffer: a search of a large
+                // mailbox answers with tens of thousands of numbers.
                 for n in numbers {
-                    put(out, &format!(" {n}"));
+                    let _ = std::io::Write::write_fmt(out, format_args!(" {n}"));
                 }
                 if let Some(m) = modseq {
                     put(out, &format!(" (MODSEQ {m})"));

@@ -190,15 +190,20 @@ impl Driver<'_> {
     }
 
     /// Sends a message: the response line already in `out`, then the
-    /// content in chunks, dot-stuffed, then the final `.` line.
+    /// content dot-stuffed, then the final `.` line. Output is written once
+    /// it passes [`CHUNK`] bytes, and otherwise when the driver next waits
+    /// for the client: the answers to pipelined RETRs of small messages
+    /// leave in a few large writes.
     async fn send(&mut self, transfer: Transfer) -> io::Result<()> {
         let mut stuffer = DotStuffer::default();
         for chunk in transfer.content.chunks(CHUNK) {
             stuffer.encode(chunk, &mut self.out);
-            let out = std::mem::take(&mut self.out);
-            self.write(&out).await?;
-            self.out = out;
-            self.out.clear();
+            if self.out.len() >= CHUNK {
+                let out = std::mem::take(&mut self.out);
+                self.write(&out).await?;
+                self.out = out;
+                self.out.clear();
+            }
         }
         stuffer.finish(&mut self.out);
         // Keep the buffer small between messages.

@@ -75,16 +75,35 @@ impl DotStuffer {
     /// is doubled, a bare LF becomes CRLF.
     pub fn encode(&mut self, chunk: &[u8], out: &mut Vec<u8>) {
         out.reserve(chunk.len() + chunk.len() / 64 + 2);
-        for &b in chunk {
-            if self.at_line_start && b == b'.' {
+        // Line by line: the text between two line feeds is copied at once.
+        let mut rest = chunk;
+        while !rest.is_empty() {
+            if self.at_line_start && rest[0] == b'.' {
                 out.push(b'.');
             }
-            if b == b'\n' && !self.after_cr {
-                out.push(b'\r');
+            match rest.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    let line = &rest[..i];
+                    out.extend_from_slice(line);
+                    let cr_before = match line.last() {
+                        Some(&b) => b == b'\r',
+                        None => self.after_cr,
+                    };
+                    if !cr_before {
+                        out.push(b'\r');
+                    }
+                    out.push(b'\n');
+                    self.at_line_start = true;
+                    self.after_cr = false;
+                    rest = &rest[i + 1..];
+                }
+                None => {
+                    out.extend_from_slice(rest);
+                    self.at_line_start = false;
+                    self.after_cr = rest.last() == Some(&b'\r');
+                    rest = &[];
+                }
             }
-            out.push(b);
-            self.at_line_start = b == b'\n';
-            self.after_cr = b == b'\r';
         }
     }
 
@@ -455,10 +474,10 @@ impl Session {
             .ok_or_else(|| axigen_core::Error::NotFound("INBOX".into()))?;
         // The shared listing: a maildrop opened again and unchanged since is
         // not read again.
-        let (_, messages) =
+        let listing =
             self.store.listing(account, inbox.id).await?.ok_or_else(|| axigen_core::Error::NotFound("INBOX".into()))?;
         let entries =
-            messages.iter().map(|m| Entry { uid: m.uid, size: m.size, blob: m.blob, deleted: false }).collect();
+            listing.messages.iter().map(|m| Entry { uid: m.uid, size: m.size, blob: m.blob, deleted: false }).collect();
         Ok(Maildrop { account, folder: inbox.id, uid_validity: inbox.uid_validity, entries })
     }
 
@@ -606,6 +625,45 @@ mod tests {
         let mut out = Vec::new();
         Transfer { content: Bytes::new() }.encode_all(&mut out);
         assert_eq!(out, b".\r\n");
+    }
+
+    /// The byte-at-a-time definition the line-at-a-time encoder must match.
+    fn stuff_bytewise(content: &[u8]) -> Vec<u8> {
+        let (mut out, mut at_start, mut after_cr) = (Vec::new(), true, false);
+        for &b in content {
+            if at_start && b == b'.' {
+                out.push(b'.');
+            }
+            if b == b'\n' && !after_cr {
+                out.push(b'\r');
+            }
+            out.push(b);
+            at_start = b == b'\n';
+            after_cr = b == b'\r';
+        }
+        if !at_start {
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b".\r\n");
+        out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn dot_stuffing_matches_its_definition_whatever_the_chunks(
+            content in proptest::collection::vec(proptest::sample::select(vec![b'.', b'\r', b'\n', b'a', b'b']), 0..200),
+            cuts in proptest::collection::vec(0usize..200, 0..6),
+        ) {
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(content.len())).collect();
+            cuts.sort_unstable();
+            let (mut out, mut s, mut from) = (Vec::new(), DotStuffer::default(), 0);
+            for c in cuts.into_iter().chain([content.len()]) {
+                s.encode(&content[from..c], &mut out);
+                from = c;
+            }
+            s.finish(&mut out);
+            proptest::prop_assert_eq!(out, stuff_bytewise(&content));
+        }
     }
 
     #[test]

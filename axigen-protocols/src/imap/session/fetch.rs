@@ -277,8 +277,31 @@ impl Session {
         let Some(selected) = self.selected.as_ref() else {
             return tagged(tag, Status::Bad, "no mailbox selected");
         };
+        // The set's UIDs, the listing and the session's UIDs are all in UID
+        // order: one walk finds each message and its number.
+        let numbers = selected.uids.as_slice();
+        let (mut at_meta, mut at_seq) = (0usize, 0usize);
         for uid in uids {
-            let (Some(meta), Some(seq)) = (metas.get(&uid), selected.seq_of(uid)) else { continue };
+            while at_seq < numbers.len() && numbers[at_seq] < uid {
+                at_seq += 1;
+            }
+            if at_seq >= numbers.len() || numbers[at_seq] != uid {
+                continue;
+            }
+            let seq = u32::try_from(at_seq + 1).unwrap_or(u32::MAX);
+            let meta = match metas.changed.get(&uid) {
+                Some(meta) => meta,
+                None => {
+                    let list = metas.list.as_slice();
+                    while at_meta < list.len() && list[at_meta].uid < uid {
+                        at_meta += 1;
+                    }
+                    match list.get(at_meta) {
+                        Some(meta) if meta.uid == uid => meta,
+                        _ => continue,
+                    }
+                }
+            };
             let structure = if with_structure {
                 match self.store.structure(meta.blob).await {
                     Ok(s) => Some(s),
@@ -306,7 +329,7 @@ impl Session {
                 }
             }
             let extra_flags = flags_changed.contains(&uid) && !attrs.contains(&FetchAttribute::Flags);
-            if self.fetch_one(out, seq, meta, &attrs, extra_flags, structure.as_ref(), content.as_ref()).is_err() {
+            if self.fetch_one(out, seq, meta, &attrs, extra_flags, structure.as_deref(), content.as_ref()).is_err() {
                 // RFC 3516 4.3: a transfer encoding the server cannot decode.
                 return tagged(tag, Status::No, "unknown Content-Transfer-Encoding").with_code(Code::UnknownCte);
             }

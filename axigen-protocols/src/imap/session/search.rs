@@ -51,64 +51,72 @@ fn needs_body(key: &SearchKey) -> bool {
     }
 }
 
+/// The fields of a message's header, in order, as (name, value) with the
+/// folded continuation lines in the value; stops at the blank line that
+/// ends the header. One pass, no allocation: header searches run it over
+/// every message of a folder.
+fn fields(raw: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        loop {
+            let rest = raw.get(at..).filter(|r| !r.is_empty())?;
+            if rest.starts_with(b"\r\n") || rest.starts_with(b"\n") {
+                // The blank line: the body follows.
+                at = raw.len();
+                return None;
+            }
+            let mut end = 0;
+            loop {
+                end = rest[end..].iter().position(|&b| b == b'\n').map_or(rest.len(), |p| end + p + 1);
+                if end >= rest.len() || !matches!(rest[end], b' ' | b'\t') {
+                    break;
+                }
+            }
+            at += end;
+            let field = &rest[..end];
+            if let Some(colon) = field.iter().position(|&c| c == b':') {
+                return Some((field[..colon].trim_ascii(), &field[colon + 1..]));
+            }
+            // A line without a colon is not a field; skip it.
+        }
+    })
+}
+
 /// The day of the Date header field, in the field's own time zone (RFC
 /// 9051 6.4.4: SENT* disregard time and timezone); `None` without a
 /// readable one.
 fn sent_day(raw: &[u8]) -> Option<i64> {
-    let header = header_of(raw);
-    let mut value: Option<Vec<u8>> = None;
-    let mut i = 0;
-    while i < header.len() {
-        let start = i;
-        loop {
-            i = header[i..].iter().position(|&b| b == b'\n').map_or(header.len(), |p| i + p + 1);
-            if i >= header.len() || !matches!(header[i], b' ' | b'\t') {
-                break;
-            }
-        }
-        let field = &header[start..i];
-        if let Some(colon) = field.iter().position(|&c| c == b':')
-            && field[..colon].trim_ascii().eq_ignore_ascii_case(b"Date")
-        {
-            value = Some(field[colon + 1..].to_vec());
-            break;
-        }
-    }
-    let value = String::from_utf8_lossy(&value?).into_owned();
+    let (_, value) = fields(raw).find(|(name, _)| name.eq_ignore_ascii_case(b"Date"))?;
+    let value = String::from_utf8_lossy(value).into_owned();
     let date = mail_parser::DateTime::parse_rfc822(value.trim())?;
     crate::imap::datetime::Date::new(date.year, date.month, date.day).ok().map(|d| d.days_since_epoch())
 }
 
+/// Whether `needle` occurs in `haystack`, ASCII case-insensitively: the
+/// candidates for its first byte are found with memchr, then compared.
 fn contains_ci(haystack: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || haystack.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
+    let Some((&first, tail)) = needle.split_first() else { return true };
+    if haystack.len() < needle.len() {
+        return false;
+    }
+    let last_start = haystack.len() - needle.len();
+    let (lower, upper) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    memchr::memchr2_iter(lower, upper, &haystack[..=last_start])
+        .any(|i| haystack[i + 1..i + needle.len()].eq_ignore_ascii_case(tail))
 }
 
 /// The header of a raw message (up to the blank line).
 fn header_of(raw: &[u8]) -> &[u8] {
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 2);
-    let end = end.or_else(|| raw.windows(2).position(|w| w == b"\n\n").map(|p| p + 1));
+    let end = memchr::memmem::find(raw, b"\r\n\r\n").map(|p| p + 2);
+    let end = end.or_else(|| memchr::memmem::find(raw, b"\n\n").map(|p| p + 1));
     &raw[..end.unwrap_or(raw.len())]
 }
 
 /// Whether a field `name` of the header contains `value` (RFC 9051 6.4.4:
 /// an empty value matches every message with the field).
+#[cfg(test)]
 fn header_contains(raw: &[u8], name: &str, value: &[u8]) -> bool {
-    let header = header_of(raw);
-    let mut fields: Vec<(usize, usize)> = Vec::new();
-    let mut start = 0;
-    let mut i = 0;
-    while i < header.len() {
-        if header[i] == b'\n' && (i + 1 >= header.len() || !matches!(header[i + 1], b' ' | b'\t')) {
-            fields.push((start, i + 1));
-            start = i + 1;
-        }
-        i += 1;
-    }
-    fields.into_iter().any(|(a, b)| {
-        let field = &header[a..b];
-        let Some(colon) = field.iter().position(|&c| c == b':') else { return false };
-        field[..colon].trim_ascii().eq_ignore_ascii_case(name.as_bytes()) && contains_ci(&field[colon + 1..], value)
-    })
+    fields(raw).any(|(n, v)| n.eq_ignore_ascii_case(name.as_bytes()) && contains_ci(v, value))
 }
 
 /// The decoded texts of the header fields called `name`: RFC 2047
@@ -134,14 +142,23 @@ fn decoded_values(raw: &[u8], name: &str) -> Vec<String> {
     out
 }
 
-/// [`header_contains`], and for fields with RFC 2047 encoded-words, the
-/// same test on their decoded text, case-insensitive beyond ASCII (the
-/// CHARSET of SEARCH is about the text as people read it).
+/// Whether a field `name` of the header contains `value` (RFC 9051 6.4.4:
+/// an empty value matches every message with the field), and for fields
+/// with RFC 2047 encoded-words, the same test on their decoded text,
+/// case-insensitive beyond ASCII (the CHARSET of SEARCH is about the text
+/// as people read it). Only a field with an encoded-word is decoded.
 fn header_matches(raw: &[u8], name: &str, value: &[u8]) -> bool {
-    if header_contains(raw, name, value) {
-        return true;
+    let mut encoded = false;
+    for (n, v) in fields(raw) {
+        if !n.eq_ignore_ascii_case(name.as_bytes()) {
+            continue;
+        }
+        if contains_ci(v, value) {
+            return true;
+        }
+        encoded |= memchr::memmem::find(v, b"=?").is_some();
     }
-    if !header_of(raw).windows(2).any(|w| w == b"=?") {
+    if !encoded {
         return false;
     }
     let needle = String::from_utf8_lossy(value).to_lowercase();
@@ -247,8 +264,17 @@ impl Session {
         let largest_uid = selected.uids.last().map_or(0, |u| u.0);
         let mut found: Vec<u32> = Vec::new();
         let mut highest_modseq = 0;
+        // Both lists are in UID order: one walk finds each message's number.
+        let uids = selected.uids.as_slice();
+        let mut at = 0usize;
         for meta in messages.iter() {
-            let Some(seq) = selected.seq_of(meta.uid) else { continue };
+            while at < uids.len() && uids[at] < meta.uid {
+                at += 1;
+            }
+            if at >= uids.len() || uids[at] != meta.uid {
+                continue;
+            }
+            let seq = u32::try_from(at + 1).unwrap_or(u32::MAX);
             let content = if with_body {
                 match self.store.content(meta.blob).await {
                     Ok(c) => Some(c),
@@ -302,6 +328,17 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::header_contains;
+
+    proptest::proptest! {
+        #[test]
+        fn contains_ci_agrees_with_a_window_by_window_search(
+            haystack in proptest::collection::vec(proptest::sample::select(b"aAbB.=?\r\n".to_vec()), 0..60),
+            needle in proptest::collection::vec(proptest::sample::select(b"aAbB.=?".to_vec()), 0..5),
+        ) {
+            let naive = needle.is_empty() || haystack.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(&needle));
+            proptest::prop_assert_eq!(super::contains_ci(&haystack, &needle), naive);
+        }
+    }
 
     #[test]
     fn header_search() {

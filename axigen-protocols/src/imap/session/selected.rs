@@ -35,7 +35,9 @@ pub struct Selected {
     /// UIDVALIDITY.
     pub uid_validity: u32,
     /// UIDs in message sequence number order: `uids[n - 1]` is message `n`.
-    pub uids: Vec<Uid>,
+    /// Shared with the store's listing (and every session that selected the
+    /// folder unchanged) until this session's view changes.
+    pub uids: Arc<Vec<Uid>>,
     /// The account MODSEQ up to which changes were reported.
     pub modseq: ModSeq,
     /// MODSEQs of flag changes this session made and already reported.
@@ -86,7 +88,7 @@ impl Selected {
     /// Removes an expunged UID; its former sequence number.
     fn remove(&mut self, uid: Uid) -> Option<u32> {
         let seq = self.seq_of(uid)?;
-        self.uids.retain(|u| *u != uid);
+        Arc::make_mut(&mut self.uids).retain(|u| *u != uid);
         Some(seq)
     }
 }
@@ -119,8 +121,8 @@ impl Session {
     pub(super) async fn selected_messages(&mut self) -> axigen_core::Result<Arc<Vec<MessageMeta>>> {
         let Some(selected) = self.selected.as_ref() else { return Ok(Arc::default()) };
         let (owner, folder) = (selected.owner, selected.folder);
-        let Some((_, list)) = self.store.listing(owner, folder).await? else { return Ok(Arc::default()) };
-        Ok(list)
+        let Some(listing) = self.store.listing(owner, folder).await? else { return Ok(Arc::default()) };
+        Ok(listing.messages)
     }
 
     /// Drops what the session keeps only to answer faster (while it idles).
@@ -166,7 +168,7 @@ impl Session {
         };
         // The shared listing: a folder selected lately and unchanged since is
         // not read again.
-        let (_, messages) = match self.store.listing(account, folder.id).await {
+        let listing = match self.store.listing(account, folder.id).await {
             Ok(Some(listing)) => listing,
             Ok(None) => return tagged(tag, Status::No, "no such mailbox").with_code(Code::NonExistent),
             Err(err) => return store_error(tag, &err),
@@ -177,7 +179,7 @@ impl Session {
             rights,
             read_only,
             uid_validity: folder.uid_validity,
-            uids: messages.iter().map(|m| m.uid).collect(),
+            uids: listing.uids,
             modseq,
             own_changes: HashSet::new(),
         };
@@ -395,7 +397,7 @@ impl Session {
         let Some(selected) = self.selected.as_mut() else { return };
         let largest = selected.uids.last().copied().unwrap_or(Uid(0));
         let before = selected.uids.len();
-        selected.uids.extend(messages.iter().map(|m| m.uid).filter(|u| *u > largest));
+        Arc::make_mut(&mut selected.uids).extend(messages.iter().map(|m| m.uid).filter(|u| *u > largest));
         if selected.uids.len() != before {
             Data::Exists(selected.exists()).encode(out, false);
         }
