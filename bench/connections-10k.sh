@@ -34,8 +34,9 @@ WORK=$(mktemp -d /var/tmp/axigen-conn10k.XXXXXX)
 say() { echo "[$(date +%T)] $*" >&2; }
 cleanup() {
     local status=$?
-    [ -n "${IDLE_PID:-}" ] && kill "$IDLE_PID" 2>/dev/null
-    [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2>/dev/null
+    [ -n "${IDLE_PID:-}" ] && kill "$IDLE_PID" 2>/dev/null && wait "$IDLE_PID" 2>/dev/null
+    # The server flushes its store as it stops: wait before removing it.
+    [ -n "${SERVER_PID:-}" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
     if [ $status -ne 0 ]; then echo "failed: logs kept in $WORK" >&2; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
@@ -119,7 +120,8 @@ api PATCH /domains/bench.example/settings '{"activesync.enabled": true}'
 api POST /domains/bench.example/accounts '{"local_part":"idle","password":"bench-idle"}'
 api POST /domains/bench.example/accounts '{"local_part":"ping","password":"bench-ping"}'
 URL="https://127.0.0.1:$EAS_PORT/Microsoft-Server-ActiveSync"
-FILES=$(sed -n 's/.*"open_files":\([0-9]*\).*/\1/p; s/.*open-file limit open_files=\([0-9]*\).*/\1/p' "$WORK/server.log" | head -1)
+# The log line is coloured; its colour codes are removed first.
+FILES=$(sed 's/\x1b\[[0-9;]*m//g' "$WORK/server.log" | sed -n 's/.*"open_files":\([0-9]*\).*/\1/p; s/.*open-file limit.* open_files=\([0-9]*\).*/\1/p' | head -1)
 
 say "provisioning $P devices ($PROCS processes)"
 python3 bench/activesync_clients.py provision "$URL" ping@bench.example bench-ping "$P" pingphone "$VERSION" \
