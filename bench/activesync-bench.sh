@@ -103,12 +103,10 @@ fi
 SERVER="$CARGO_TARGET_DIR/release/examples/server"
 CLIENTS="bench/activesync_clients.py"
 
-wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+. bench/ours-server.sh
 
 # ---- the licence -------------------------------------------------------------
-"$SERVER" license keygen --out "$WORK/vendor" >/dev/null
-"$SERVER" license issue --signing-key "$WORK/vendor/vendor-signing.key" --edition business \
-    --licensee "activesync bench" --seats activesync=10 --expires 30d --out "$WORK/license.json" >/dev/null
+ours_license "activesync bench"
 
 # ---- the reference server ----------------------------------------------------
 API_PORT=13180
@@ -147,17 +145,7 @@ service = "imap"
 bind = "127.0.0.1:$IMAPS_PORT"
 tls = "implicit"
 TOML
-"$SERVER" --config "$WORK/server.toml" >"$WORK/server.out" 2>"$WORK/server.log" &
-SERVER_PID=$!
-for p in $API_PORT $EAS_PORT $SMTP_PORT $IMAPS_PORT; do wait_port $p || { cat "$WORK/server.log"; exit 1; }; done
-for _ in $(seq 50); do grep -q "admin API credential" "$WORK/server.out" && break; sleep 0.1; done
-ADMIN="admin:$(sed -n 's/.*admin API credential is user `admin`, password `\(.*\)`.*/\1/p' "$WORK/server.out")"
-api() { # METHOD PATH [BODY]
-    local code
-    code=$(curl -s -o "$WORK/api.out" -w '%{http_code}' -X "$1" -u "$ADMIN" -H 'Content-Type: application/json' \
-        ${3:+--data-binary "$3"} "http://127.0.0.1:$API_PORT/api/v1$2")
-    [ "$code" -lt 300 ] || { echo "admin API $1 $2: $code $(cat "$WORK/api.out")" >&2; exit 1; }
-}
+ours_start $API_PORT $EAS_PORT $SMTP_PORT $IMAPS_PORT
 api POST /domains '{"name":"bench.example"}'
 api PATCH /domains/bench.example/settings '{"activesync.enabled": true}'
 api POST /domains/bench.example/accounts '{"local_part":"sync","password":"bench-sync"}'

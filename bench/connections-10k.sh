@@ -60,11 +60,9 @@ if [ "${BUILD:-1}" = 1 ]; then
     flock /tmp/axigen-build.lock cargo build --release --example server >/dev/null
 fi
 SERVER="$CARGO_TARGET_DIR/release/examples/server"
-wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+. bench/ours-server.sh
 
-"$SERVER" license keygen --out "$WORK/vendor" >/dev/null
-"$SERVER" license issue --signing-key "$WORK/vendor/vendor-signing.key" --edition business \
-    --licensee "connection bench" --seats activesync=10 --expires 30d --out "$WORK/license.json" >/dev/null
+ours_license "connection bench"
 
 API_PORT=13280
 EAS_PORT=13543
@@ -104,17 +102,7 @@ tls = "starttls"
 max_connections = $LIMIT
 max_connections_per_ip = $LIMIT
 TOML
-"$SERVER" --config "$WORK/server.toml" >"$WORK/server.out" 2>"$WORK/server.log" &
-SERVER_PID=$!
-for p in $API_PORT $EAS_PORT $SMTP_PORT $IMAP_PORT; do wait_port $p || { cat "$WORK/server.log"; exit 1; }; done
-for _ in $(seq 50); do grep -q "admin API credential" "$WORK/server.out" && break; sleep 0.1; done
-ADMIN="admin:$(sed -n 's/.*admin API credential is user `admin`, password `\(.*\)`.*/\1/p' "$WORK/server.out")"
-api() { # METHOD PATH [BODY]
-    local code
-    code=$(curl -s -o "$WORK/api.out" -w '%{http_code}' -X "$1" -u "$ADMIN" -H 'Content-Type: application/json' \
-        ${3:+--data-binary "$3"} "http://127.0.0.1:$API_PORT/api/v1$2")
-    [ "$code" -lt 300 ] || { echo "admin API $1 $2: $code $(cat "$WORK/api.out")" >&2; exit 1; }
-}
+ours_start $API_PORT $EAS_PORT $SMTP_PORT $IMAP_PORT
 api POST /domains '{"name":"bench.example"}'
 api PATCH /domains/bench.example/settings '{"activesync.enabled": true}'
 api POST /domains/bench.example/accounts '{"local_part":"idle","password":"bench-idle"}'

@@ -328,9 +328,9 @@ fn run(db: &Db, notifier: &ChangeNotifier, space: &SpaceGuard, blobs: &BlobCache
         let blob_cf = cf_index(CF_BLOB);
         let deleted: Vec<BlobId> = ctx
             .pending
-            .iter()
-            .filter(|((idx, key), value)| *idx == blob_cf && value.is_none() && key.len() == 32)
-            .map(|((_, key), _)| BlobId(key.as_slice().try_into().expect("32 bytes")))
+            .range((blob_cf, Vec::new())..(blob_cf + 1, Vec::new()))
+            .filter(|(_, value)| value.is_none())
+            .filter_map(|((_, key), _)| key.as_slice().try_into().ok().map(BlobId))
             .collect();
         let committed = if ctx.pending.is_empty() {
             // Nothing to write (every operation refused or read-only).

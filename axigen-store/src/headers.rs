@@ -5,8 +5,9 @@
 //! Without it, each of those reads and decompresses every whole message of
 //! the folder. Blobs are content-addressed and never change, so an entry is
 //! never stale: it is evicted, oldest first, once the cache holds more than
-//! its byte budget, and dropped when the store deletes its blob. Entries are copies of the header alone, so a
-//! large message does not stay in memory through its header.
+//! its byte budget, and dropped when the store deletes its blob. Entries are
+//! copies of the header alone, so a large message does not stay in memory
+//! through its header.
 //!
 //! The same [`BlobCache`] keeps decoded message structures (IMAP FETCH
 //! ENVELOPE and BODYSTRUCTURE over a whole mailbox then decode none).

@@ -10,6 +10,7 @@ use axigen_core::structure::{MessageStructure, SectionKind};
 use bytes::Bytes;
 
 use super::binary::{self, UnknownCte};
+use super::selected::walk_to;
 use super::{Session, render, store_error, tagged, write_flag_list};
 use crate::imap::data::Data;
 use crate::imap::datetime::DateTime;
@@ -279,28 +280,16 @@ impl Session {
         };
         // The set's UIDs, the listing and the session's UIDs are all in UID
         // order: one walk finds each message and its number.
-        let numbers = selected.uids.as_slice();
         let (mut at_meta, mut at_seq) = (0usize, 0usize);
         for uid in uids {
-            while at_seq < numbers.len() && numbers[at_seq] < uid {
-                at_seq += 1;
-            }
-            if at_seq >= numbers.len() || numbers[at_seq] != uid {
-                continue;
-            }
-            let seq = u32::try_from(at_seq + 1).unwrap_or(u32::MAX);
+            let Some(at) = walk_to(&selected.uids, &mut at_seq, uid, |u| *u) else { continue };
+            let seq = u32::try_from(at + 1).unwrap_or(u32::MAX);
             let meta = match metas.changed.get(&uid) {
                 Some(meta) => meta,
-                None => {
-                    let list = metas.list.as_slice();
-                    while at_meta < list.len() && list[at_meta].uid < uid {
-                        at_meta += 1;
-                    }
-                    match list.get(at_meta) {
-                        Some(meta) if meta.uid == uid => meta,
-                        _ => continue,
-                    }
-                }
+                None => match walk_to(&metas.list, &mut at_meta, uid, |m| m.uid) {
+                    Some(i) => &metas.list[i],
+                    None => continue,
+                },
             };
             let structure = if with_structure {
                 match self.store.structure(meta.blob).await {

@@ -6,6 +6,7 @@
 use axigen_core::mailstore::{Flags, MessageMeta};
 use bytes::Bytes;
 
+use super::selected::walk_to;
 use super::{Session, store_error, tagged};
 use crate::imap::data::Data;
 use crate::imap::response::{Code, Status, StatusResponse};
@@ -110,13 +111,6 @@ fn header_of(raw: &[u8]) -> &[u8] {
     let end = memchr::memmem::find(raw, b"\r\n\r\n").map(|p| p + 2);
     let end = end.or_else(|| memchr::memmem::find(raw, b"\n\n").map(|p| p + 1));
     &raw[..end.unwrap_or(raw.len())]
-}
-
-/// Whether a field `name` of the header contains `value` (RFC 9051 6.4.4:
-/// an empty value matches every message with the field).
-#[cfg(test)]
-fn header_contains(raw: &[u8], name: &str, value: &[u8]) -> bool {
-    fields(raw).any(|(n, v)| n.eq_ignore_ascii_case(name.as_bytes()) && contains_ci(v, value))
 }
 
 /// The decoded texts of the header fields called `name`: RFC 2047
@@ -265,16 +259,10 @@ impl Session {
         let mut found: Vec<u32> = Vec::new();
         let mut highest_modseq = 0;
         // Both lists are in UID order: one walk finds each message's number.
-        let uids = selected.uids.as_slice();
         let mut at = 0usize;
         for meta in messages.iter() {
-            while at < uids.len() && uids[at] < meta.uid {
-                at += 1;
-            }
-            if at >= uids.len() || uids[at] != meta.uid {
-                continue;
-            }
-            let seq = u32::try_from(at + 1).unwrap_or(u32::MAX);
+            let Some(i) = walk_to(&selected.uids, &mut at, meta.uid, |u| *u) else { continue };
+            let seq = u32::try_from(i + 1).unwrap_or(u32::MAX);
             let content = if with_body {
                 match self.store.content(meta.blob).await {
                     Ok(c) => Some(c),
@@ -327,7 +315,7 @@ impl Session {
 
 #[cfg(test)]
 mod tests {
-    use super::header_contains;
+    use super::header_matches;
 
     proptest::proptest! {
         #[test]
@@ -343,10 +331,10 @@ mod tests {
     #[test]
     fn header_search() {
         let raw = b"From: Alice <alice@example.com>\r\nSubject: Hello\r\n world\r\n\r\nFrom: not a header\r\n";
-        assert!(header_contains(raw, "from", b"ALICE"));
-        assert!(header_contains(raw, "Subject", b"world"));
-        assert!(!header_contains(raw, "Subject", b"header"));
-        assert!(!header_contains(raw, "To", b""));
+        assert!(header_matches(raw, "from", b"ALICE"));
+        assert!(header_matches(raw, "Subject", b"world"));
+        assert!(!header_matches(raw, "Subject", b"header"));
+        assert!(!header_matches(raw, "To", b""));
     }
 
     #[test]

@@ -44,6 +44,16 @@ pub struct Selected {
     own_changes: HashSet<ModSeq>,
 }
 
+/// For lists in UID order read with UIDs in ascending order: moves `at`
+/// forward to `uid` and gives its index, if listed. A whole-mailbox FETCH or
+/// SEARCH then makes one pass instead of a search per message.
+pub(super) fn walk_to<T>(list: &[T], at: &mut usize, uid: Uid, uid_of: impl Fn(&T) -> Uid) -> Option<usize> {
+    while *at < list.len() && uid_of(&list[*at]) < uid {
+        *at += 1;
+    }
+    (*at < list.len() && uid_of(&list[*at]) == uid).then_some(*at)
+}
+
 impl Selected {
     /// The message sequence number of a UID.
     pub fn seq_of(&self, uid: Uid) -> Option<u32> {
