@@ -305,6 +305,13 @@ fn to_usize(v: u64) -> usize {
     usize::try_from(v).unwrap_or(usize::MAX)
 }
 
+/// The addresses of an address header's value (`From`, `To`, ...), as
+/// [`Envelope`] lists them: comments dropped, groups as markers. SEARCH
+/// and SORT use it where the raw text would mislead.
+pub fn address_list(value: &[u8]) -> Vec<EnvelopeAddress> {
+    address::address_list(value)
+}
+
 /// A message: its envelope and the structure of its body. `body` is the
 /// message itself as a MIME entity: its header is the message header.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

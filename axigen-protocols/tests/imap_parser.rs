@@ -225,8 +225,12 @@ mod imap {
         bad("A1 SELECT INBOX (FOO)");
         bad("A1 SELECT INBOX (CONDSTORE");
         bad("A1 SELECT");
+        // A name that is a valid string but not a valid name: understood,
+        // and refused with NO [CANNOT] (RFC 3501 9), never BAD.
         bad("A1 SELECT Entwürfe");
-        bad("A1 SELECT a&b");
+        for line in ["A1 SELECT \"Entwürfe\"", "A1 SELECT a&b", "A1 SELECT !#$&'+,-.0123456789:;<=>?@^_`|[}"] {
+            assert_eq!(refused(line), (Some("A1".to_owned()), "NO".to_owned()), "{line}");
+        }
     }
 
     #[test]
@@ -242,10 +246,11 @@ mod imap {
         both_ways("A1 UNSUBSCRIBE &ZeVnLIqe-", CommandBody::Unsubscribe(mb("日本語")));
         one_way("A1 DELETE {5}\r\nTrash", CommandBody::Delete(mb("Trash")));
         one_way("A1 SUBSCRIBE inBoX", CommandBody::Subscribe(MailboxName::inbox()));
-        bad("A1 CREATE \"\"");
+        assert_eq!(refused("A1 CREATE \"\""), (Some("A1".to_owned()), "NO".to_owned()));
         bad("A1 CREATE x (USE (Sent))");
         bad("A1 RENAME a");
-        bad("A1 DELETE {3+}\r\na\nb");
+        // A literal may hold any octet; a name may not: NO, not BAD.
+        assert_eq!(refused("A1 DELETE {3+}\r\na\nb"), (Some("A1".to_owned()), "NO".to_owned()));
     }
 
     #[test]
@@ -259,7 +264,8 @@ mod imap {
         );
         // Once UTF8=ACCEPT is on, "&" is no longer special (RFC 6855 3).
         both_ways_with(b"A1 DELETE a&b", CommandBody::Delete(mb("a&b")), &UTF8);
-        assert_eq!(refused(&line), (Some("A1".into()), "BAD".into()));
+        // Without it, the same octets are not modified UTF-7: no such name.
+        assert_eq!(refused(&line), (Some("A1".into()), "NO".into()));
         assert_eq!(refused_with(b"A1 SELECT \"\xff\"", &UTF8), (Some("A1".into()), "BAD".into()));
     }
 

@@ -241,7 +241,9 @@ async fn authenticate_plain_with_continuation_and_select_responses() {
     let reply = exchange(&mut stream, "a7 FETCH 1:* (UID\r\n", "a7 ").await;
     assert!(reply.starts_with("a7 BAD"), "{reply}");
     let reply = exchange(&mut stream, "a9 APPEND INBOX {14+}\r\nSubject: z\r\n\r\n\r\n", "a9 ").await;
-    assert!(reply.starts_with("* 4 EXISTS\r\na9 OK [APPENDUID "), "{reply}");
+    // RFC 3501 7.3.2: an EXAMINE session counts the new message as recent
+    // without taking it.
+    assert!(reply.starts_with("* 4 EXISTS\r\n* 1 RECENT\r\na9 OK [APPENDUID "), "{reply}");
     let reply = exchange(&mut stream, "b1 FETCH 9 (FLAGS)\r\n", "b1 ").await;
     assert!(reply.starts_with("b1 BAD"), "{reply}");
     let reply = exchange(&mut stream, "b2 UID FETCH 9 (FLAGS)\r\n", "b2 ").await;

@@ -396,9 +396,8 @@ fn copy_op(
     quota: Option<QuotaLimit>,
     remove: bool,
 ) -> Result<Copied> {
-    if from == to && remove {
-        return Err(Error::Invalid("source and destination folders are the same".into()));
-    }
+    // A move within one folder (RFC 6851 allows it) gives each message a
+    // new UID, in one atomic write like any other move.
     let mut s = account_state(ctx, a)?;
     let mut src = folder_rec(ctx, a, from)?;
     let mut dst = folder_rec(ctx, a, to)?;

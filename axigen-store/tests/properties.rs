@@ -158,10 +158,6 @@ async fn run(ops: Vec<Op>) {
                 }
                 assert_eq!(r.changed.iter().map(|c| c.0).collect::<Vec<_>>(), expected_changed);
             }
-            Op::Move { from, pick, to } if from == to => {
-                let uids = model.pick(from, &pick);
-                assert!(store.move_messages(a, model.folders[from].0, &uids, model.folders[to].0).await.is_err());
-            }
             Op::Copy { from, pick, to } => {
                 let uids = sorted_unique(model.pick(from, &pick));
                 let r = store

@@ -219,6 +219,10 @@ pub struct ImapSettings {
     /// seconds' worth may come at once); 0 = no limit.
     #[serde(default = "default_imap_max_commands_per_second")]
     pub max_commands_per_second: u32,
+    /// Allow LOGIN and AUTHENTICATE PLAIN without TLS (default false:
+    /// LOGINDISABLED until STARTTLS).
+    #[serde(default)]
+    pub allow_plaintext_auth: bool,
 }
 
 impl Default for ImapSettings {
@@ -226,6 +230,7 @@ impl Default for ImapSettings {
         ImapSettings {
             max_connections_per_account: default_imap_max_connections_per_account(),
             max_commands_per_second: default_imap_max_commands_per_second(),
+            allow_plaintext_auth: false,
         }
     }
 }

@@ -532,6 +532,7 @@ async fn serve(config: Config) -> Result<(), String> {
                 let mut imap = ImapConfig::new(config.hostname.clone());
                 imap.max_connections_per_account = config.imap.max_connections_per_account;
                 imap.max_commands_per_second = config.imap.max_commands_per_second;
+                imap.allow_plaintext_login = config.imap.allow_plaintext_auth;
                 Arc::new(
                     ImapService::new(imap, store.clone(), store.clone(), store.notifier().clone())
                         .with_throttle(auth_throttle.clone())

@@ -119,3 +119,44 @@ tls = "implicit"
     assert!(bugs.is_empty(), "server bugs seen through imapclient: {bugs:?}");
     assert_eq!(server.terminate(), 0);
 }
+
+/// The IMAP behaviour that Dovecot's compliance suite found wrong, each
+/// rule checked line by line over a real socket (`imap_compliance.py`):
+/// binary APPEND read back with BODY[], BODY[1] and BINARY[1]; keywords
+/// announced in FLAGS before a FETCH carries them; \Recent for IMAP4rev1
+/// sessions; MOVE into the selected mailbox; the CONDSTORE and ESEARCH
+/// MODSEQ details; odd mailbox names; FROM across comments; LSUB.
+#[test]
+fn imap_rules_from_the_compliance_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("server.toml");
+    std::fs::write(
+        &config,
+        r#"data_dir = "data"
+[log]
+format = "json"
+[imap]
+allow_plaintext_auth = true
+[[listener]]
+name = "imap"
+service = "imap"
+bind = "127.0.0.1:0"
+tls = "none"
+[[directory.domain]]
+name = "example.com"
+[[directory.account]]
+address = "rules@example.com"
+password = "rules-pw"
+"#,
+    )
+    .unwrap();
+    let server = Server::start(&config, &["imap"]);
+    let (host, port) = server.host_port("imap");
+    let out = Command::new("python3")
+        .arg(client_script("imap_compliance.py"))
+        .args([&host, &port, "rules@example.com", "rules-pw"])
+        .output()
+        .expect("python3 is installed");
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
+    assert_eq!(server.terminate(), 0);
+}

@@ -30,6 +30,13 @@ pub enum ErrorKind {
     /// Anything the grammar does not allow.
     #[error("{0}")]
     Syntax(Cow<'static, str>),
+    /// A mailbox name that is well formed as a string but not a valid
+    /// name: modified UTF-7 that does not decode (RFC 3501 5.1.3), or a
+    /// control character. The command is understood, so the answer is
+    /// `NO [CANNOT]`, as for any name the server cannot have, rather than
+    /// BAD (RFC 3501 9 lets a mailbox be any astring).
+    #[error("{0}")]
+    InvalidMailboxName(&'static str),
     /// Parentheses, NOT or OR nested too deeply.
     #[error("command nested too deeply")]
     TooDeep,
@@ -70,6 +77,7 @@ impl CommandError {
     /// - any other literal over its limit: `BAD [TOOBIG]` (RFC 7888 4);
     /// - a line or literal count over a limit, or too deep nesting:
     ///   `BAD [LIMIT]` (RFC 5530 3, RFC 9051 7.1);
+    /// - a mailbox name the server cannot have: `NO [CANNOT]`;
     /// - everything else: `BAD` with the reason.
     pub fn response(&self) -> StatusResponse {
         let (status, code) = match &self.kind {
@@ -78,6 +86,7 @@ impl CommandError {
             ErrorKind::LineTooLong { .. } | ErrorKind::TooManyLiterals { .. } | ErrorKind::TooDeep => {
                 (Status::Bad, Some(Code::Limit))
             }
+            ErrorKind::InvalidMailboxName(_) => (Status::No, Some(Code::Cannot)),
             ErrorKind::MissingTag | ErrorKind::UnknownCommand | ErrorKind::Syntax(_) => (Status::Bad, None),
         };
         StatusResponse { tag: self.tag.clone(), status, code, text: self.kind.to_string() }

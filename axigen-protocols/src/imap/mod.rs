@@ -68,6 +68,7 @@ pub mod list;
 pub mod mutf7;
 mod parser;
 pub mod reader;
+pub mod recent;
 pub mod response;
 pub mod search;
 pub mod sequence;

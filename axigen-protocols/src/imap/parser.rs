@@ -309,8 +309,14 @@ impl<'a> Parser<'a> {
     pub fn mailbox(&mut self) -> PResult<MailboxName> {
         let raw = self.astring()?;
         MailboxName::from_wire(&raw, self.utf8).map_err(|_| {
-            syntax(if self.utf8 {
-                "mailbox name is not valid UTF-8 (RFC 6855 3)"
+            if self.utf8 && std::str::from_utf8(&raw).is_err() {
+                // Octets that are not UTF-8 are not a string at all there.
+                return syntax("mailbox name is not valid UTF-8 (RFC 6855 3)");
+            }
+            ErrorKind::InvalidMailboxName(if raw.is_empty() {
+                "empty mailbox name"
+            } else if raw.iter().any(u8::is_ascii_control) {
+                "control character in a mailbox name"
             } else {
                 "mailbox name is not valid modified UTF-7 (RFC 3501 5.1.3)"
             })
@@ -353,7 +359,15 @@ impl<'a> Parser<'a> {
                 Cow::Borrowed(bytes)
             }
         };
-        self.decode_name(&raw)
+        // A pattern that is not valid modified UTF-7 names no mailbox the
+        // server could be asked for by that spelling, but is not an error
+        // (RFC 3501 6.3.8): it is matched as the characters it holds.
+        match self.decode_name(&raw) {
+            Err(_) if !self.utf8 && !raw.iter().any(u8::is_ascii_control) => {
+                Ok(String::from_utf8_lossy(&raw).into_owned())
+            }
+            other => other,
+        }
     }
 
     /// ```abnf

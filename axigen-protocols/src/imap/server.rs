@@ -53,6 +53,7 @@ use tracing::{debug, info, warn};
 use super::command::ParseOptions;
 use super::limits::{AccountConnections, Admission, CommandRate};
 use super::reader::{CommandReader, Event, ReaderLimits};
+use super::recent::RecentTracker;
 use super::response::{self, Status, StatusResponse};
 use super::session::{Next, Session};
 use crate::listener::{ConnInfo, Connection, RequestClock, Service};
@@ -122,6 +123,7 @@ pub struct ImapService {
     notifier: Arc<ChangeNotifier>,
     throttle: Arc<LoginThrottle>,
     accounts: Arc<AccountConnections>,
+    recent: Arc<RecentTracker>,
 }
 
 impl std::fmt::Debug for ImapService {
@@ -145,6 +147,7 @@ impl ImapService {
             notifier,
             throttle: Arc::default(),
             accounts: Arc::default(),
+            recent: Arc::default(),
         }
     }
 
@@ -159,6 +162,18 @@ impl ImapService {
     pub fn with_account_connections(mut self, accounts: Arc<AccountConnections>) -> ImapService {
         self.accounts = accounts;
         self
+    }
+
+    /// Shares one `\Recent` tracker between listeners (imap and imaps), so
+    /// that a message is recent in one session of all of them.
+    pub fn with_recent_tracker(mut self, recent: Arc<RecentTracker>) -> ImapService {
+        self.recent = recent;
+        self
+    }
+
+    /// The `\Recent` tracker.
+    pub fn recent_tracker(&self) -> &Arc<RecentTracker> {
+        &self.recent
     }
 
     /// The sessions logged in per account.
@@ -192,7 +207,8 @@ impl Service for ImapService {
             tls.is_some(),
         )
         .with_throttle(self.throttle.clone())
-        .with_account_connections(self.accounts.clone());
+        .with_account_connections(self.accounts.clone())
+        .with_recent_tracker(self.recent.clone());
         let rate = CommandRate::new(
             self.config.max_commands_per_second,
             self.config.command_flood_cutoff,

@@ -125,12 +125,14 @@ expect(bob.subscribe(TEAM), "OK")
 typ, data = bob.lsub('""', "*")
 assert any(b"Other Users/alice@example.com/Team" in d for d in data if d), data
 typ, data = alice.lsub('""', "Team")
-assert data == [b'(\\HasNoChildren) "/" Team'], data
+# LSUB carries no child attributes: those are LIST's (RFC 3501 6.3.9).
+assert data == [b'() "/" Team'], data
 expect(bob.unsubscribe(TEAM), "OK")
 typ, data = bob.lsub('""', '"Other Users/*"')
 assert not any(d for d in data if d), data
 typ, data = alice.lsub('""', "Team")
-assert data == [b'(\\HasNoChildren) "/" Team'], data
+# LSUB carries no child attributes: those are LIST's (RFC 3501 6.3.9).
+assert data == [b'() "/" Team'], data
 expect(bob.subscribe(TEAM), "OK")
 
 # alice grants \Seen and \Deleted but not other flags nor expunge.
@@ -162,6 +164,10 @@ appended = expect(bob.append(TEAM, "(\\Seen \\Flagged)", None, b"Subject: from b
 assert "APPENDUID" in appended[0].decode(), appended
 line = alice.readline()
 assert line == b"* 3 EXISTS\r\n", line
+# RECENT follows EXISTS (RFC 3501 7.3.2). Bob's session has the folder
+# selected too: the message is \Recent in whichever session sees it first.
+line = alice.readline()
+assert line in (b"* 0 RECENT\r\n", b"* 1 RECENT\r\n"), line
 alice.send(b"DONE\r\n")
 assert alice.readline().startswith(b"i1 OK"), "IDLE not ended"
 typ, data = alice.fetch("3", "(FLAGS)")
@@ -173,6 +179,8 @@ assert bob.readline().startswith(b"+"), "no IDLE continuation"
 alice.append("Team", None, None, b"Subject: from alice\r\n\r\nnews\r\n")
 line = bob.readline()
 assert line == b"* 4 EXISTS\r\n", line
+line = bob.readline()
+assert line in (b"* 0 RECENT\r\n", b"* 1 RECENT\r\n"), line
 bob.send(b"DONE\r\n")
 assert bob.readline().startswith(b"i2 OK"), "IDLE not ended"
 expect(bob.store("4", "+FLAGS", "(\\Deleted)"), "OK")

@@ -130,6 +130,9 @@ line = m.readline()
 elapsed = time.monotonic() - start
 assert re.match(rb"\* 3 EXISTS", line), line
 assert elapsed < 1.0, elapsed
+# An IMAP4rev1 session takes new mail as \Recent (RFC 3501 7.3.2).
+line = m.readline()
+assert line == b"* 2 RECENT\r\n", line
 m.send(b"DONE\r\n")
 line = m.readline()
 assert line.startswith(tag + b" OK"), line

@@ -5,7 +5,7 @@
 //! a quoted-printable `=` not followed by two hex digits is kept as is
 //! (RFC 2045 6.7, note 1).
 
-use axigen_core::structure::{MessageStructure, SectionKind};
+use axigen_core::structure::{BodyPart, MessageStructure, SectionKind, parse_structure};
 use base64::Engine as _;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 
@@ -109,6 +109,105 @@ fn quoted_printable(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A message appended as `literal8` (RFC 3516 4.4) with NUL octets, made
+/// fit for `BODY[]`: every leaf part whose body holds a NUL is re-encoded
+/// as base64, with its `Content-Transfer-Encoding` field set to match. A
+/// `literal` may not carry NUL (RFC 9051 4.3), so without this `BODY[1]`
+/// of such a part could not be answered; `BINARY[1]` decodes the base64
+/// and gives the client its octets back unchanged. `None` when nothing
+/// needs converting (no NUL in any part's body).
+pub(super) fn seven_bit(raw: &[u8]) -> Option<Vec<u8>> {
+    if !raw.contains(&0) {
+        return None;
+    }
+    let structure = parse_structure(raw);
+    let mut leaves = Vec::new();
+    collect_leaves(&structure.body, &mut leaves);
+    // (range replaced, replacement), in offset order.
+    let mut edits: Vec<(std::ops::Range<usize>, Vec<u8>)> = Vec::new();
+    for part in leaves {
+        let (header, body) = (part.header_range(), part.body_range());
+        let Some(content) = raw.get(body.clone()) else { continue };
+        if !content.contains(&0) || raw.get(header.clone()).is_none() {
+            continue;
+        }
+        edits.push(encoding_field_edit(raw, header));
+        edits.push((body, base64_lines(content)));
+    }
+    if edits.is_empty() {
+        return None;
+    }
+    edits.sort_by_key(|(r, _)| (r.start, r.end));
+    let mut out = Vec::with_capacity(raw.len() * 4 / 3 + 64);
+    let mut at = 0;
+    for (range, replacement) in edits {
+        if range.start < at {
+            // Overlapping parts cannot come from one parse; skip rather
+            // than duplicate octets.
+            continue;
+        }
+        out.extend_from_slice(&raw[at..range.start]);
+        out.extend_from_slice(&replacement);
+        at = range.end;
+    }
+    out.extend_from_slice(&raw[at..]);
+    Some(out)
+}
+
+/// The leaf entities of a body, including those of embedded messages.
+fn collect_leaves<'a>(part: &'a BodyPart, out: &mut Vec<&'a BodyPart>) {
+    if part.is_multipart() {
+        for p in &part.parts {
+            collect_leaves(p, out);
+        }
+    } else if let Some(message) = &part.message {
+        collect_leaves(&message.body, out);
+    } else {
+        out.push(part);
+    }
+}
+
+/// The edit that makes a part's header say `base64`: its
+/// `Content-Transfer-Encoding` field (folded lines included) replaced, or a
+/// new field inserted before the blank line that ends the header.
+fn encoding_field_edit(raw: &[u8], header: std::ops::Range<usize>) -> (std::ops::Range<usize>, Vec<u8>) {
+    const FIELD: &[u8] = b"Content-Transfer-Encoding: base64\r\n";
+    let bytes = &raw[header.clone()];
+    let mut at = 0;
+    while at < bytes.len() {
+        let rest = &bytes[at..];
+        if rest.starts_with(b"\r\n") || rest.starts_with(b"\n") {
+            break;
+        }
+        // One field: its line and the continuation lines after it.
+        let mut end = 0;
+        loop {
+            end = rest[end..].iter().position(|&b| b == b'\n').map_or(rest.len(), |p| end + p + 1);
+            if end >= rest.len() || !matches!(rest[end], b' ' | b'\t') {
+                break;
+            }
+        }
+        let name = rest.iter().position(|&b| b == b':').map(|c| rest[..c.min(end)].trim_ascii());
+        if name.is_some_and(|n| n.eq_ignore_ascii_case(b"content-transfer-encoding")) {
+            return (header.start + at..header.start + at + end, FIELD.to_vec());
+        }
+        at += end;
+    }
+    let insert = header.start + at;
+    (insert..insert, FIELD.to_vec())
+}
+
+/// Base64 in lines of 76 characters (RFC 2045 6.8), each ending in CRLF.
+fn base64_lines(content: &[u8]) -> Vec<u8> {
+    let encoded = base64::engine::general_purpose::STANDARD.encode(content);
+    let mut out = Vec::with_capacity(encoded.len() + encoded.len() / 38 + 2);
+    for line in encoded.as_bytes().chunks(76) {
+        out.extend_from_slice(line);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
 /// `literal8` (RFC 3516 4.2) when the octets hold a NUL, else a literal.
 pub(super) fn literal(out: &mut Vec<u8>, bytes: &[u8]) {
     if bytes.contains(&0) {
@@ -133,5 +232,26 @@ mod tests {
         assert_eq!(decode("quoted-printable", b"a=ZZb").unwrap(), b"a=ZZb");
         assert_eq!(decode("7bit", b"plain").unwrap(), b"plain");
         assert_eq!(decode("x-uuencode", b"x"), Err(UnknownCte));
+    }
+
+    #[test]
+    fn binary_parts_become_base64() {
+        // A single-part message: the body holds NUL.
+        let raw = b"From: a@b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n\x00-\xe4\r\n\r\n";
+        let out = seven_bit(raw).unwrap();
+        assert!(!out.contains(&0));
+        let s = parse_structure(&out);
+        assert_eq!(s.body.encoding.to_ascii_lowercase(), "base64");
+        assert_eq!(part_content(&s, &out, &[1]).unwrap().unwrap(), b"\x00-\xe4\r\n\r\n");
+        // A multipart: only the part with NUL changes; one without a CTE
+        // field gets one.
+        let raw = b"Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nplain\r\n--x\r\nContent-Type: application/x\r\n\r\nab\x00c\r\n--x--\r\n";
+        let out = seven_bit(raw).unwrap();
+        let s = parse_structure(&out);
+        assert_eq!(part_content(&s, &out, &[1]).unwrap().unwrap(), b"plain");
+        assert_eq!(s.body.parts[1].encoding.to_ascii_lowercase(), "base64");
+        assert_eq!(part_content(&s, &out, &[2]).unwrap().unwrap(), b"ab\x00c");
+        // Nothing to do without NUL.
+        assert_eq!(seven_bit(b"Subject: x\r\n\r\n\xff\xfe"), None);
     }
 }

@@ -208,7 +208,7 @@ impl Session {
             attrs.push(FetchAttribute::ModSeq);
         }
         if attrs.contains(&FetchAttribute::ModSeq) {
-            self.condstore = true;
+            self.enable_condstore(out).await;
         }
         let Some(selected) = self.selected.as_ref() else {
             return tagged(tag, Status::Bad, "no mailbox selected");
@@ -272,6 +272,21 @@ impl Session {
                 }
             }
         }
+        // RFC 3501 7.2.6: keywords are announced before a FETCH carries them.
+        if attrs.contains(&FetchAttribute::Flags) || !flags_changed.is_empty() {
+            let mut unknown: Vec<String> = Vec::new();
+            if let Some(selected) = self.selected.as_ref() {
+                for uid in &uids {
+                    let Some(meta) = metas.get(uid) else { continue };
+                    for k in &meta.keywords {
+                        if !selected.knows_keyword(k) && !unknown.contains(k) {
+                            unknown.push(k.clone());
+                        }
+                    }
+                }
+            }
+            self.announce_keywords(out, unknown.iter());
+        }
         let with_structure = attrs.iter().any(needs_structure);
         let with_content = attrs.iter().any(needs_content);
         let with_header_only = with_content && attrs.iter().all(header_only);
@@ -291,9 +306,14 @@ impl Session {
                     None => continue,
                 },
             };
+            // A message another session expunged since this one's last
+            // report may lose its content before the EXPUNGE reaches this
+            // client: it is left out, as if the command had come later
+            // (RFC 2180 4.1.3), rather than failing the whole FETCH.
             let structure = if with_structure {
                 match self.store.structure(meta.blob).await {
                     Ok(s) => Some(s),
+                    Err(axigen_core::Error::NotFound(_)) => continue,
                     Err(err) => return store_error(tag, &err),
                 }
             } else {
@@ -308,12 +328,14 @@ impl Session {
                         content = Some(h)
                     }
                     Ok(_) => {}
+                    Err(axigen_core::Error::NotFound(_)) => continue,
                     Err(err) => return store_error(tag, &err),
                 }
             }
             if with_content && content.is_none() {
                 match self.store.content(meta.blob).await {
                     Ok(c) => content = Some(c),
+                    Err(axigen_core::Error::NotFound(_)) => continue,
                     Err(err) => return store_error(tag, &err),
                 }
             }
@@ -358,6 +380,7 @@ impl Session {
         content: Option<&Bytes>,
     ) -> Result<(), UnknownCte> {
         let utf8 = self.utf8;
+        let recent = self.selected.as_ref().is_some_and(|s| s.is_recent(meta.uid));
         // RFC 7162 3.1.4: once CONDSTORE is enabled, a FETCH with FLAGS carries MODSEQ.
         let add_modseq = self.condstore
             && (extra_flags || attrs.contains(&FetchAttribute::Flags))
@@ -383,7 +406,7 @@ impl Session {
                 }
                 FetchAttribute::Flags => {
                     out.extend_from_slice(b"FLAGS ");
-                    write_flag_list(out, meta.flags, &meta.keywords);
+                    write_flag_list(out, meta.flags, &meta.keywords, recent);
                 }
                 FetchAttribute::InternalDate => {
                     let date = DateTime::from_unix(meta.internal_date).map_or_else(String::new, |d| d.to_string());
@@ -466,7 +489,7 @@ impl Session {
         if extra_flags {
             sep(out);
             out.extend_from_slice(b"FLAGS ");
-            write_flag_list(out, meta.flags, &meta.keywords);
+            write_flag_list(out, meta.flags, &meta.keywords, recent);
         }
         if add_modseq {
             sep(out);

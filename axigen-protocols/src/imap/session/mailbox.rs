@@ -218,8 +218,8 @@ impl Session {
             Ok(f) => f,
             Err(err) => return store_error(tag, &err),
         };
-        for mut entry in self.list_entries(&folders, &format!("{reference}{pattern}"), true, false, false) {
-            entry.attributes.retain(|a| a != "\\Subscribed");
+        let pattern = format!("{reference}{pattern}");
+        for entry in lsub_entries(&folders, &pattern) {
             self.data(out, &Data::Lsub(entry));
         }
         tagged(tag, Status::Ok, "LSUB completed")
@@ -275,6 +275,13 @@ impl Session {
         items: &[StatusItem],
     ) -> axigen_core::Result<Vec<(StatusItem, u64)>> {
         let folder = &target.folder;
+        let mut recent = 0;
+        if items.contains(&StatusItem::Recent)
+            && !self.rev2
+            && let Some(listing) = self.store.listing(target.owner, folder.id).await?
+        {
+            recent = self.recent.unclaimed(target.owner, folder.id, &listing.messages);
+        }
         let mut deleted = None;
         if items.contains(&StatusItem::Deleted) {
             let msgs = self.store.messages(target.owner, folder.id).await?;
@@ -286,7 +293,7 @@ impl Session {
             .map(|&item| {
                 let value = match item {
                     StatusItem::Messages => u64::from(folder.messages),
-                    StatusItem::Recent => 0,
+                    StatusItem::Recent => u64::from(recent),
                     StatusItem::UidNext => u64::from(folder.uid_next.0),
                     StatusItem::UidValidity => u64::from(folder.uid_validity),
                     StatusItem::Unseen => u64::from(folder.unseen),
@@ -350,8 +357,13 @@ impl Session {
         if let Err(err) = self.create_parents(owner, &name).await {
             return store_error(tag, &err);
         }
+        // RFC 9051 6.3.4: CREATE does not subscribe (the store subscribes
+        // the folders other protocols make); the client does if it wants.
         match self.store.create_folder(owner, &name, FolderKind::Mail, role).await {
-            Ok(_) => tagged(tag, Status::Ok, "CREATE completed"),
+            Ok(info) => match self.store.set_subscribed(owner, info.id, false).await {
+                Ok(()) => tagged(tag, Status::Ok, "CREATE completed"),
+                Err(err) => store_error(tag, &err),
+            },
             Err(err) => store_error(tag, &err),
         }
     }
@@ -363,7 +375,8 @@ impl Session {
         for depth in 1..parts.len() {
             let parent = parts[..depth].join("/");
             if self.store.folder_by_name(account, &parent).await?.is_none() {
-                self.store.create_folder(account, &parent, FolderKind::Mail, None).await?;
+                let info = self.store.create_folder(account, &parent, FolderKind::Mail, None).await?;
+                self.store.set_subscribed(account, info.id, false).await?;
             }
         }
         Ok(())
@@ -523,6 +536,7 @@ impl Session {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+        self.recent.touch(target.owner, folder.id, folder.uid_next);
         let mut uids = Vec::new();
         let mut uid_validity = folder.uid_validity;
         for message in messages {
@@ -535,7 +549,9 @@ impl Session {
                 flags,
                 keywords,
                 internal_date: message.date.map_or(now, |d| d.unix_timestamp()),
-                content: Bytes::from(message.data),
+                // RFC 3516 4.4: binary content is kept, re-encoded so that
+                // BODY[] can carry it too.
+                content: Bytes::from(super::binary::seven_bit(&message.data).unwrap_or(message.data)),
             };
             match self.store.append(target.owner, folder.id, new, quota).await {
                 Ok(appended) => {
@@ -554,6 +570,43 @@ impl Session {
             _ => response,
         }
     }
+}
+
+/// LSUB (RFC 3501 6.3.9): the subscribed names the pattern matches, with
+/// no child attributes (those are LIST's); and, when the pattern ends in
+/// `%`, a parent that is not subscribed itself but has a subscribed
+/// descendant is shown with `\Noselect` where the `%` stops at it.
+fn lsub_entries(folders: &[Listed], pattern: &str) -> Vec<ListEntry> {
+    let mut entries: Vec<ListEntry> = Vec::new();
+    let mut names = std::collections::HashSet::new();
+    let entry = |name: &str, noselect: bool| ListEntry {
+        attributes: if noselect { vec!["\\Noselect".to_owned()] } else { Vec::new() },
+        delimiter: Some(DELIMITER),
+        mailbox: name.to_owned(),
+        child_subscribed: false,
+    };
+    for f in folders.iter().filter(|f| f.subscribed) {
+        if matches(pattern, &f.name) {
+            if names.insert(f.name.clone()) {
+                entries.push(entry(&f.name, f.target.is_none()));
+            }
+            continue;
+        }
+        if !pattern.ends_with('%') {
+            continue;
+        }
+        // The ancestors of a subscribed name, nearest last.
+        let mut at = 0;
+        while let Some(i) = f.name[at..].find(DELIMITER).map(|i| at + i) {
+            let parent = &f.name[..i];
+            at = i + DELIMITER.len_utf8();
+            let subscribed = folders.iter().any(|p| p.subscribed && p.name == parent);
+            if !subscribed && matches(pattern, parent) && names.insert(parent.to_owned()) {
+                entries.push(entry(parent, true));
+            }
+        }
+    }
+    entries
 }
 
 /// A name LIST may show.

@@ -54,6 +54,7 @@ use tracing::{debug, info, warn};
 use super::command::{Command, CommandBody};
 use super::data::Data;
 use super::limits::{AccountConnections, AccountSlot};
+use super::recent::RecentTracker;
 use super::response::{self, Code, Status, StatusResponse};
 use super::server::ImapConfig;
 use super::types::{Flag, Secret, Tag};
@@ -149,6 +150,9 @@ pub struct Session {
     /// This session's place in `accounts` once logged in; dropped with the
     /// session.
     account_slot: Option<AccountSlot>,
+    /// Which messages are `\Recent` in which session, shared by the
+    /// service's sessions (RFC 3501 2.3.2).
+    recent: Arc<RecentTracker>,
 }
 
 impl std::fmt::Debug for Session {
@@ -180,9 +184,13 @@ fn store_error(tag: &Tag, err: &axigen_core::Error) -> StatusResponse {
 /// Writes stored flags as an IMAP flag list, `(\\Seen $Label1)`, without
 /// building [`Flag`] values: the FETCH FLAGS path for whole mailboxes. The
 /// same flags, in the same order, as [`imap_flags`].
-fn write_flag_list(out: &mut Vec<u8>, flags: Flags, keywords: &[String]) {
+/// `recent` adds `\Recent` (RFC 3501 2.3.2) in front.
+fn write_flag_list(out: &mut Vec<u8>, flags: Flags, keywords: &[String], recent: bool) {
     out.push(b'(');
-    let mut first = true;
+    let mut first = !recent;
+    if recent {
+        out.extend_from_slice(b"\\Recent");
+    }
     for (f, _) in Flags::NAMES {
         if flags.contains(f) {
             if !first {
@@ -280,6 +288,7 @@ impl Session {
             idle_tag: None,
             accounts: Arc::default(),
             account_slot: None,
+            recent: Arc::default(),
         }
     }
 
@@ -597,6 +606,12 @@ impl Session {
         self
     }
 
+    /// Shares the service's `\Recent` tracker (RFC 3501 2.3.2).
+    pub fn with_recent_tracker(mut self, recent: Arc<RecentTracker>) -> Session {
+        self.recent = recent;
+        self
+    }
+
     async fn authenticate(&mut self, tag: &Tag, user: &str, password: &str) -> StatusResponse {
         // The login throttle shared with every service (see
         // axigen_core::login_throttle for what it slows and refuses).
@@ -667,7 +682,7 @@ mod tests {
         for bits in 0..32u8 {
             let flags = Flags(bits);
             let mut direct = Vec::new();
-            write_flag_list(&mut direct, flags, &keywords);
+            write_flag_list(&mut direct, flags, &keywords, false);
             let mut via = Vec::new();
             crate::imap::encode::flag_list(&mut via, &imap_flags(flags, &keywords));
             assert_eq!(String::from_utf8(direct).unwrap(), String::from_utf8(via).unwrap());

@@ -19,6 +19,8 @@ struct Candidate<'a> {
     seq: u32,
     meta: &'a MessageMeta,
     content: Option<Bytes>,
+    /// `\Recent` in this session (RFC 3501 2.3.2).
+    recent: bool,
 }
 
 fn needs_content(key: &SearchKey) -> bool {
@@ -159,6 +161,25 @@ fn header_matches(raw: &[u8], name: &str, value: &[u8]) -> bool {
     decoded_values(raw, name).iter().any(|v| v.to_lowercase().contains(&needle))
 }
 
+/// FROM, TO, CC and BCC: a substring of the field as written, or, where
+/// comments may split an address (`<user (c)@ (c) example.org>`), of an
+/// address as `mailbox@host` with its comments and spaces dropped
+/// (RFC 3501 6.4.4 asks for the address, RFC 5322 3.2.2 lets comments sit
+/// between its tokens).
+fn address_matches(raw: &[u8], name: &str, value: &[u8]) -> bool {
+    if header_matches(raw, name, value) {
+        return true;
+    }
+    fields(raw).filter(|(n, v)| n.eq_ignore_ascii_case(name.as_bytes()) && v.contains(&b'(')).any(|(_, v)| {
+        axigen_core::structure::address_list(v).iter().filter(|a| !a.is_group_marker()).any(|a| {
+            let mut spec = a.mailbox.as_ref().map(|m| m.as_bytes().to_vec()).unwrap_or_default();
+            spec.push(b'@');
+            spec.extend_from_slice(a.host.as_ref().map_or(&[][..], |h| h.as_bytes()));
+            contains_ci(&spec, value)
+        })
+    })
+}
+
 fn day_of(timestamp: i64) -> i64 {
     timestamp.div_euclid(86_400)
 }
@@ -179,9 +200,11 @@ fn matches(key: &SearchKey, c: &Candidate<'_>, largest_seq: u32, largest_uid: u3
         SearchKey::Undraft => !flags.contains(Flags::DRAFT),
         SearchKey::Unflagged => !flags.contains(Flags::FLAGGED),
         SearchKey::Unseen => !flags.contains(Flags::SEEN),
-        // No message is \Recent in this server (RFC 9051 drops it).
-        SearchKey::Recent | SearchKey::New => false,
-        SearchKey::Old => true,
+        // RFC 3501 6.4.4: NEW is RECENT UNSEEN, OLD is NOT RECENT. A
+        // session that enabled IMAP4rev2 has no recent messages.
+        SearchKey::Recent => c.recent,
+        SearchKey::New => c.recent && !flags.contains(Flags::SEEN),
+        SearchKey::Old => !c.recent,
         SearchKey::Keyword(k) => c.meta.keywords.iter().any(|w| w.eq_ignore_ascii_case(k.as_str())),
         SearchKey::Unkeyword(k) => !c.meta.keywords.iter().any(|w| w.eq_ignore_ascii_case(k.as_str())),
         SearchKey::Larger(n) => c.meta.size > *n,
@@ -194,10 +217,10 @@ fn matches(key: &SearchKey, c: &Candidate<'_>, largest_seq: u32, largest_uid: u3
         SearchKey::SentBefore(d) => sent_day(raw).unwrap_or(day) < d.days_since_epoch(),
         SearchKey::SentOn(d) => sent_day(raw).unwrap_or(day) == d.days_since_epoch(),
         SearchKey::SentSince(d) => sent_day(raw).unwrap_or(day) >= d.days_since_epoch(),
-        SearchKey::From(v) => header_matches(raw, "From", v),
-        SearchKey::To(v) => header_matches(raw, "To", v),
-        SearchKey::Cc(v) => header_matches(raw, "Cc", v),
-        SearchKey::Bcc(v) => header_matches(raw, "Bcc", v),
+        SearchKey::From(v) => address_matches(raw, "From", v),
+        SearchKey::To(v) => address_matches(raw, "To", v),
+        SearchKey::Cc(v) => address_matches(raw, "Cc", v),
+        SearchKey::Bcc(v) => address_matches(raw, "Bcc", v),
         SearchKey::Subject(v) => header_matches(raw, "Subject", v),
         SearchKey::Header(name, v) => header_matches(raw, name, v),
         SearchKey::Body(v) => contains_ci(raw.get(header_of(raw).len()..).unwrap_or_default(), v),
@@ -227,7 +250,7 @@ impl Session {
     pub(super) async fn search(&mut self, tag: &Tag, cmd: &SearchCommand, out: &mut Vec<u8>) -> StatusResponse {
         // RFC 7162 3.1: a SEARCH with MODSEQ enables CONDSTORE.
         if cmd.criteria.iter().any(|k| matches!(k, SearchKey::ModSeq { .. })) {
-            self.condstore = true;
+            self.enable_condstore(out).await;
         }
         // RFC 6855 3 (erratum 4029): no CHARSET once UTF8=ACCEPT is enabled.
         if self.utf8_accept && cmd.charset.is_some() {
@@ -256,8 +279,8 @@ impl Session {
         };
         let largest_seq = selected.exists();
         let largest_uid = selected.uids.last().map_or(0, |u| u.0);
-        let mut found: Vec<u32> = Vec::new();
-        let mut highest_modseq = 0;
+        // (number, MODSEQ) of each match.
+        let mut found: Vec<(u32, u64)> = Vec::new();
         // Both lists are in UID order: one walk finds each message's number.
         let mut at = 0usize;
         for meta in messages.iter() {
@@ -276,25 +299,33 @@ impl Session {
             } else {
                 None
             };
-            let candidate = Candidate { seq, meta, content };
+            let candidate = Candidate { seq, meta, content, recent: selected.is_recent(meta.uid) };
             if cmd.criteria.iter().all(|k| matches(k, &candidate, largest_seq, largest_uid)) {
-                found.push(if cmd.uid { meta.uid.0 } else { seq });
-                highest_modseq = highest_modseq.max(meta.modseq.0);
+                found.push((if cmd.uid { meta.uid.0 } else { seq }, meta.modseq.0));
             }
         }
         found.sort_unstable();
         let uses_modseq = cmd.criteria.iter().any(|k| matches!(k, SearchKey::ModSeq { .. }));
-        let modseq = (uses_modseq && !found.is_empty()).then_some(highest_modseq);
+        let highest = |list: &mut dyn Iterator<Item = &(u32, u64)>| list.map(|f| f.1).max();
+        let mut modseq = if uses_modseq { highest(&mut found.iter()) } else { None };
         // RFC 9051 6.4.4: an IMAP4rev2 client gets ESEARCH, ALL by default.
         let returns = match &cmd.returns {
             None if self.rev2 => Some(vec![SearchReturn::All]),
             other => other.clone(),
         };
         match &returns {
-            None => self.data(out, &Data::Search { numbers: found, modseq }),
+            None => self.data(out, &Data::Search { numbers: found.iter().map(|f| f.0).collect(), modseq }),
             Some(returns) => {
                 // RFC 4731 3.1: an empty list means ALL.
                 let all = returns.is_empty() || returns.contains(&SearchReturn::All);
+                // RFC 7162 3.1.5: with only MIN and/or MAX, the MODSEQ is
+                // the highest of the messages returned.
+                if uses_modseq && !all && !returns.contains(&SearchReturn::Count) {
+                    let min = returns.contains(&SearchReturn::Min).then(|| found.first()).flatten();
+                    let max = returns.contains(&SearchReturn::Max).then(|| found.last()).flatten();
+                    modseq = highest(&mut min.into_iter().chain(max));
+                }
+                let found: Vec<u32> = found.iter().map(|f| f.0).collect();
                 let data = Data::ESearch {
                     tag: Some(tag.clone()),
                     uid: cmd.uid,
@@ -335,6 +366,15 @@ mod tests {
         assert!(header_matches(raw, "Subject", b"world"));
         assert!(!header_matches(raw, "Subject", b"header"));
         assert!(!header_matches(raw, "To", b""));
+    }
+
+    #[test]
+    fn addresses_are_matched_without_their_comments() {
+        let raw = b"From: <user-from (comment)@ (comment) domain.org>\r\n\r\n";
+        assert!(super::address_matches(raw, "From", b"user-from@domain.org"));
+        assert!(super::address_matches(raw, "from", b"USER-FROM@DOMAIN"));
+        assert!(!super::address_matches(raw, "From", b"other@domain.org"));
+        assert!(!super::address_matches(raw, "To", b"user-from@domain.org"));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! number <-> UID map, pending changes, CLOSE, UNSELECT, EXPUNGE, STORE,
 //! COPY and MOVE (RFC 6851), with UIDPLUS response codes (RFC 4315).
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
@@ -42,6 +42,12 @@ pub struct Selected {
     pub modseq: ModSeq,
     /// MODSEQs of flag changes this session made and already reported.
     own_changes: HashSet<ModSeq>,
+    /// Messages `\Recent` in this session (RFC 3501 2.3.2), ascending;
+    /// always empty once IMAP4rev2 is enabled.
+    pub recent: Vec<Uid>,
+    /// Keywords announced with `FLAGS` (RFC 3501 7.2.6): a FETCH may only
+    /// carry those.
+    keywords: BTreeSet<String>,
 }
 
 /// For lists in UID order read with UIDs in ascending order: moves `at`
@@ -99,20 +105,33 @@ impl Selected {
     fn remove(&mut self, uid: Uid) -> Option<u32> {
         let seq = self.seq_of(uid)?;
         Arc::make_mut(&mut self.uids).retain(|u| *u != uid);
+        if let Ok(i) = self.recent.binary_search(&uid) {
+            self.recent.remove(i);
+        }
         Some(seq)
+    }
+
+    /// Whether a keyword was announced with `FLAGS`.
+    pub(super) fn knows_keyword(&self, keyword: &str) -> bool {
+        self.keywords.contains(keyword)
+    }
+
+    /// Whether a message is `\Recent` in this session.
+    pub fn is_recent(&self, uid: Uid) -> bool {
+        self.recent.binary_search(&uid).is_ok()
     }
 }
 
 /// `* n FETCH ([UID u ]FLAGS (...)[ MODSEQ (m)])`; MODSEQ once CONDSTORE
 /// is enabled (RFC 7162 3.1.4: every FETCH with FLAGS carries it).
-pub(super) fn flags_response(out: &mut Vec<u8>, seq: u32, meta: &MessageMeta, uid: bool, modseq: bool) {
+pub(super) fn flags_response(out: &mut Vec<u8>, seq: u32, meta: &MessageMeta, uid: bool, modseq: bool, recent: bool) {
     use std::io::Write as _;
     let _ = write!(out, "* {seq} FETCH (");
     if uid {
         let _ = write!(out, "UID {} ", meta.uid.0);
     }
     out.extend_from_slice(b"FLAGS ");
-    super::write_flag_list(out, meta.flags, &meta.keywords);
+    super::write_flag_list(out, meta.flags, &meta.keywords, recent);
     if modseq {
         let _ = write!(out, " MODSEQ ({})", meta.modseq.0);
     }
@@ -183,6 +202,27 @@ impl Session {
             Ok(None) => return tagged(tag, Status::No, "no such mailbox").with_code(Code::NonExistent),
             Err(err) => return store_error(tag, &err),
         };
+        // RFC 3501 2.3.2: a read-write SELECT takes the folder's recent
+        // messages for this session; EXAMINE only counts them.
+        let (recent, recent_count) = if self.rev2 {
+            (Vec::new(), 0)
+        } else if read_only {
+            (Vec::new(), self.recent.unclaimed(account, folder.id, &listing.messages))
+        } else {
+            let claimed = self.recent.claim(account, folder.id, &listing.messages, &listing.uids);
+            let n = u32::try_from(claimed.len()).unwrap_or(u32::MAX);
+            (claimed, n)
+        };
+        let mut keywords = BTreeSet::new();
+        for m in listing.messages.iter().filter(|m| !m.keywords.is_empty()) {
+            for k in &m.keywords {
+                if !keywords.contains(k) && Flag::parse(k).is_ok() {
+                    keywords.insert(k.clone());
+                }
+            }
+        }
+        // RFC 3501 7.1: the first unseen message, for IMAP4rev1 clients.
+        let first_unseen = listing.messages.iter().position(|m| !m.flags.contains(Flags::SEEN));
         let selected = Selected {
             owner: account,
             folder: folder.id,
@@ -192,12 +232,18 @@ impl Session {
             uids: listing.uids,
             modseq,
             own_changes: HashSet::new(),
+            recent,
+            keywords,
         };
-        let system = vec![Flag::Answered, Flag::Flagged, Flag::Deleted, Flag::Seen, Flag::Draft];
-        self.data(out, &Data::Flags(system.clone()));
-        self.data(out, &Data::Exists(selected.exists()));
+        let exists = selected.exists();
+        self.selected = Some(selected);
+        self.flags_data(out);
+        self.data(out, &Data::Exists(exists));
         if !self.rev2 {
-            self.data(out, &Data::Recent(0));
+            self.data(out, &Data::Recent(recent_count));
+            if let Some(n) = first_unseen.and_then(|i| u32::try_from(i + 1).ok()).and_then(NonZeroU32::new) {
+                StatusResponse::untagged(Status::Ok, "first unseen").with_code(Code::Unseen(n)).encode(out);
+            }
         }
         if let Some(v) = NonZeroU32::new(folder.uid_validity) {
             StatusResponse::untagged(Status::Ok, "UIDs valid").with_code(Code::UidValidity(v)).encode(out);
@@ -205,23 +251,10 @@ impl Session {
         if let Some(n) = NonZeroU32::new(folder.uid_next.0) {
             StatusResponse::untagged(Status::Ok, "predicted next UID").with_code(Code::UidNext(n)).encode(out);
         }
-        let permanent = if read_only {
-            vec![]
-        } else {
-            // RFC 4314 4: only the flags the user's rights let it keep.
-            let mut p: Vec<PermanentFlag> =
-                allowed_flags(&system, rights).into_iter().map(PermanentFlag::Flag).collect();
-            if rights.contains(Rights::WRITE) {
-                p.push(PermanentFlag::Any);
-            }
-            p
-        };
-        StatusResponse::untagged(Status::Ok, "flags permitted").with_code(Code::PermanentFlags(permanent)).encode(out);
         // RFC 7162 3.1.2.1: HIGHESTMODSEQ with every successful SELECT/EXAMINE.
         StatusResponse::untagged(Status::Ok, "highest mod-sequence")
             .with_code(Code::HighestModSeq(folder.highest_modseq.0.max(1)))
             .encode(out);
-        self.selected = Some(selected);
         self.state = State::Selected;
         if let Some(q) = &params.qresync
             && q.uid_validity.get() == folder.uid_validity
@@ -233,6 +266,60 @@ impl Session {
             tagged(tag, Status::Ok, "EXAMINE completed").with_code(Code::ReadOnly)
         } else {
             tagged(tag, Status::Ok, "SELECT completed").with_code(Code::ReadWrite)
+        }
+    }
+
+    /// A CONDSTORE-enabling command (RFC 7162 3.1) in a session that had not
+    /// enabled it: with a mailbox selected, `* OK [HIGHESTMODSEQ n]` is sent
+    /// before the command's other responses (RFC 7162 3.1.2.1, 3.1.8).
+    pub(super) async fn enable_condstore(&mut self, out: &mut Vec<u8>) {
+        if self.condstore {
+            return;
+        }
+        self.condstore = true;
+        let Some(selected) = self.selected.as_ref() else { return };
+        if let Ok(Some(info)) = self.store.folder(selected.owner, selected.folder).await {
+            StatusResponse::untagged(Status::Ok, "highest mod-sequence")
+                .with_code(Code::HighestModSeq(info.highest_modseq.0.max(1)))
+                .encode(out);
+        }
+    }
+
+    /// `* FLAGS` and `* OK [PERMANENTFLAGS]` for the selected mailbox: the
+    /// system flags and the keywords announced so far (RFC 9051 7.3.5).
+    fn flags_data(&self, out: &mut Vec<u8>) {
+        let Some(selected) = self.selected.as_ref() else { return };
+        let mut flags = vec![Flag::Answered, Flag::Flagged, Flag::Deleted, Flag::Seen, Flag::Draft];
+        flags.extend(selected.keywords.iter().filter_map(|k| Flag::parse(k).ok()));
+        self.data(out, &Data::Flags(flags.clone()));
+        let permanent = if selected.read_only {
+            vec![]
+        } else {
+            // RFC 4314 4: only the flags the user's rights let it keep.
+            let mut p: Vec<PermanentFlag> =
+                allowed_flags(&flags, selected.rights).into_iter().map(PermanentFlag::Flag).collect();
+            if selected.rights.contains(Rights::WRITE) {
+                p.push(PermanentFlag::Any);
+            }
+            p
+        };
+        StatusResponse::untagged(Status::Ok, "flags permitted").with_code(Code::PermanentFlags(permanent)).encode(out);
+    }
+
+    /// Announces keywords not announced yet with a new `FLAGS` and
+    /// `PERMANENTFLAGS` (RFC 3501 7.2.6): called before any FETCH, from
+    /// this command or another session's change, can carry them.
+    pub(super) fn announce_keywords<'a>(&mut self, out: &mut Vec<u8>, keywords: impl IntoIterator<Item = &'a String>) {
+        let Some(selected) = self.selected.as_mut() else { return };
+        let mut new = false;
+        for k in keywords {
+            if !selected.keywords.contains(k) && Flag::parse(k).is_ok() {
+                selected.keywords.insert(k.clone());
+                new = true;
+            }
+        }
+        if new {
+            self.flags_data(out);
         }
     }
 
@@ -357,10 +444,12 @@ impl Session {
             return Ok(());
         }
         let messages = self.store.messages(account, folder).await?;
+        let changed: Vec<&MessageMeta> = messages.iter().filter(|m| changed.contains(&m.uid)).collect();
+        self.announce_keywords(out, changed.iter().flat_map(|m| &m.keywords));
         let Some(selected) = self.selected.as_ref() else { return Ok(()) };
-        for meta in messages.iter().filter(|m| changed.contains(&m.uid)) {
+        for meta in changed {
             if let Some(seq) = selected.seq_of(meta.uid) {
-                flags_response(out, seq, meta, true, true);
+                flags_response(out, seq, meta, true, true, selected.is_recent(meta.uid));
             }
         }
         Ok(())
@@ -404,12 +493,27 @@ impl Session {
         let Some(selected) = self.selected.as_ref() else { return };
         let gone: Vec<Uid> = selected.uids.iter().copied().filter(|u| !present.contains(u)).collect();
         self.report_expunged(&gone, out);
+        let (rev2, recent) = (self.rev2, self.recent.clone());
         let Some(selected) = self.selected.as_mut() else { return };
         let largest = selected.uids.last().copied().unwrap_or(Uid(0));
         let before = selected.uids.len();
-        Arc::make_mut(&mut selected.uids).extend(messages.iter().map(|m| m.uid).filter(|u| *u > largest));
+        let added: Vec<Uid> = messages.iter().map(|m| m.uid).filter(|u| *u > largest).collect();
+        Arc::make_mut(&mut selected.uids).extend(added.iter().copied());
         if selected.uids.len() != before {
             Data::Exists(selected.exists()).encode(out, false);
+            // RFC 3501 7.3.2: new mail is recent in the read-write session
+            // that sees it first.
+            if !rev2 {
+                if !selected.read_only {
+                    let claimed = recent.claim(selected.owner, selected.folder, &messages, &added);
+                    selected.recent.extend(claimed);
+                    let n = u32::try_from(selected.recent.len()).unwrap_or(u32::MAX);
+                    Data::Recent(n).encode(out, false);
+                } else {
+                    let n = recent.unclaimed(selected.owner, selected.folder, &messages);
+                    Data::Recent(n).encode(out, false);
+                }
+            }
         }
         let flagged: HashSet<Uid> = mine
             .iter()
@@ -419,9 +523,12 @@ impl Session {
             })
             .collect();
         selected.own_changes.retain(|m| *m > last);
-        for meta in messages.iter().filter(|m| flagged.contains(&m.uid)) {
+        let flagged: Vec<&MessageMeta> = messages.iter().filter(|m| flagged.contains(&m.uid)).collect();
+        self.announce_keywords(out, flagged.iter().flat_map(|m| &m.keywords));
+        let Some(selected) = self.selected.as_mut() else { return };
+        for meta in flagged {
             if let Some(seq) = selected.seq_of(meta.uid) {
-                flags_response(out, seq, meta, self.qresync, self.condstore);
+                flags_response(out, seq, meta, self.qresync, self.condstore, selected.is_recent(meta.uid));
             }
         }
         selected.modseq = last;
@@ -460,10 +567,15 @@ impl Session {
         let change = FlagChange { op, flags, keywords, unchanged_since: cmd.unchanged_since.map(ModSeq) };
         // RFC 7162 3.1: STORE (UNCHANGEDSINCE) is a CONDSTORE-enabling command.
         if cmd.unchanged_since.is_some() {
-            self.condstore = true;
+            self.enable_condstore(out).await;
         }
         if uids.is_empty() {
             return tagged(tag, Status::Ok, "STORE completed");
+        }
+        // RFC 3501 7.2.6: new keywords are announced before a FETCH
+        // carries them.
+        if cmd.action != StoreAction::Remove {
+            self.announce_keywords(out, change.keywords.iter());
         }
         let result = match self.store.change_flags(account, folder, &uids, &change).await {
             Ok(changed) => {
@@ -483,13 +595,19 @@ impl Session {
             let wanted: HashSet<Uid> = uids.iter().copied().filter(|u| !modified.contains(u)).collect();
             match self.store.messages(account, folder).await {
                 Ok(messages) => {
+                    // Another session may have added keywords to these
+                    // messages: announced before the FETCH shows them.
+                    if !cmd.silent {
+                        let shown = messages.iter().filter(|m| wanted.contains(&m.uid));
+                        self.announce_keywords(out, shown.flat_map(|m| &m.keywords));
+                    }
                     let Some(selected) = self.selected.as_ref() else {
                         return tagged(tag, Status::Ok, "STORE completed");
                     };
                     for meta in messages.iter().filter(|m| wanted.contains(&m.uid)) {
                         let Some(seq) = selected.seq_of(meta.uid) else { continue };
                         if !cmd.silent {
-                            flags_response(out, seq, meta, cmd.uid, self.condstore);
+                            flags_response(out, seq, meta, cmd.uid, self.condstore, selected.is_recent(meta.uid));
                         } else if updated.contains(&meta.uid) {
                             let uid = if cmd.uid { format!("UID {} ", meta.uid.0) } else { String::new() };
                             out.extend_from_slice(
@@ -555,6 +673,8 @@ impl Session {
         if uids.is_empty() {
             return tagged(tag, Status::Ok, "nothing to do");
         }
+        // Messages added by a session are recent whatever their INTERNALDATE.
+        self.recent.touch(target.owner, target.folder.id, target.folder.uid_next);
         let result = if target.owner != account || target.rights != Rights::ALL {
             self.copy_across(account, from, &uids, &target, is_move).await
         } else if is_move {

@@ -1,0 +1,199 @@
+"""IMAP behaviour the RFCs fix and clients rely on, checked line by line
+over a real socket against the reference server (plaintext IMAP on
+loopback, `[imap] allow_plaintext_auth`). Each check names the rule it
+holds the server to; the script stops at the first broken one.
+
+usage: imap_compliance.py HOST PORT USER PASSWORD
+"""
+
+import base64
+import re
+import socket
+import sys
+
+HOST, PORT, USER, PASSWORD = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+
+
+class Conn:
+    """One IMAP connection: sends a command, gathers the untagged lines
+    (with any literal inlined as bytes) until the tagged reply."""
+
+    def __init__(self):
+        self.sock = socket.create_connection((HOST, PORT), timeout=10)
+        self.file = self.sock.makefile("rb")
+        self.n = 0
+        greeting = self.file.readline()
+        assert greeting.startswith(b"* OK"), greeting
+        self.ok(f'LOGIN "{USER}" "{PASSWORD}"')
+
+    def line(self):
+        """One response line, literals included, without the final CRLF."""
+        out = b""
+        while True:
+            raw = self.file.readline()
+            assert raw, "connection closed"
+            out += raw
+            m = re.search(rb"~?\{(\d+)\}\r\n$", raw)
+            if not m:
+                return out.rstrip(b"\r\n")
+            out += self.file.read(int(m.group(1)))
+
+    def cmd(self, text, data=b""):
+        """Sends `tag text` (bytes in `data` follow as-is); returns
+        (untagged lines, tagged line)."""
+        self.n += 1
+        tag = b"c%d" % self.n
+        self.sock.sendall(tag + b" " + text.encode() + data + b"\r\n")
+        untagged = []
+        while True:
+            line = self.line()
+            if line.startswith(tag + b" "):
+                return untagged, line[len(tag) + 1:]
+            untagged.append(line)
+
+    def ok(self, text, data=b""):
+        untagged, status = self.cmd(text, data)
+        assert status.startswith(b"OK"), (text, status, untagged)
+        return untagged, status
+
+
+def check(rule, cond, seen):
+    if not cond:
+        print(f"FAILED: {rule}\n  saw: {seen!r}", file=sys.stderr)
+        sys.exit(1)
+
+
+a = Conn()
+b = Conn()
+
+# ---- RFC 3516 4.4: binary APPEND keeps the content -----------------------
+a.ok("CREATE bin")
+part = b"\x00-\xe4\r\n\r\n"
+msg = (b"From: user@example.org\r\nMime-Version: 1.0\r\n"
+       b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n" + part)
+_, status = a.ok("APPEND bin ~{%d+}\r\n" % len(msg), msg)
+a.ok("SELECT bin")
+u, _ = a.ok("FETCH 1 (BODY.PEEK[] BODY.PEEK[1] BINARY.PEEK[1] BINARY.SIZE[1])")
+whole = u[0]
+full = re.search(rb"BODY\[\] \{(\d+)\}\r\n", whole)
+check("BODY[] of a binary message carries no NUL in a literal (RFC 9051 4.3)",
+      full and b"\x00" not in whole[full.end():full.end() + int(full.group(1))], whole)
+body1 = re.search(rb"BODY\[1\] \{(\d+)\}\r\n", whole)
+check("BODY[1] is a non-empty literal", body1 and int(body1.group(1)) > 0, whole)
+start = body1.end()
+encoded = whole[start:start + int(body1.group(1))]
+check("BODY[1] is the part in base64", base64.b64decode(encoded) == part, encoded)
+check("BINARY[1] gives the octets back (RFC 3516 4.2)", b"BINARY[1] ~{7}\r\n" + part in whole, whole)
+check("BINARY.SIZE[1] is the decoded size", b"BINARY.SIZE[1] 7" in whole, whole)
+a.ok("CLOSE")
+
+# ---- RFC 3501 7.2.6: keywords are announced before a FETCH carries them ---
+a.ok("CREATE kw")
+a.ok("APPEND kw {14+}\r\nSubject: k\r\n", b"\r\n")
+u, _ = a.ok("SELECT kw")
+check("SELECT lists only the keywords in use", b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)" in u, u)
+u, _ = a.ok("STORE 1 +FLAGS ($Label1)")
+flags_at = next(i for i, l in enumerate(u) if l.startswith(b"* FLAGS"))
+fetch_at = next(i for i, l in enumerate(u) if b"FETCH" in l)
+check("own STORE announces $Label1 in FLAGS before the FETCH", flags_at < fetch_at and b"$Label1" in u[flags_at], u)
+check("and in PERMANENTFLAGS", any(b"PERMANENTFLAGS" in l and b"$Label1" in l for l in u), u)
+b.ok("SELECT kw")
+b.ok("STORE 1 +FLAGS.SILENT (Work)")
+u, _ = a.ok("NOOP")
+flags_at = next((i for i, l in enumerate(u) if l.startswith(b"* FLAGS")), None)
+fetch_at = next((i for i, l in enumerate(u) if b"FETCH" in l), None)
+check("another session's new keyword: FLAGS first, then the FETCH",
+      flags_at is not None and fetch_at is not None and flags_at < fetch_at and b"Work" in u[flags_at], u)
+a.ok("CLOSE")
+b.ok("CLOSE")
+
+# ---- RFC 3501 2.3.2: \Recent in exactly one IMAP4rev1 session -------------
+a.ok("CREATE rec")
+for i in range(2):
+    a.ok("APPEND rec {14+}\r\nSubject: %d\r\n" % i, b"\r\n")
+u, _ = a.ok("STATUS rec (RECENT MESSAGES)")
+check("STATUS counts unclaimed messages as RECENT", u == [b"* STATUS rec (RECENT 2 MESSAGES 2)"], u)
+u, _ = b.ok("EXAMINE rec")
+check("EXAMINE reports them without taking them", b"* 2 RECENT" in u, u)
+b.ok("CLOSE")
+u, _ = a.ok("SELECT rec")
+check("SELECT takes them", b"* 2 RECENT" in u, u)
+u, _ = a.ok("FETCH 1 FLAGS")
+check("FETCH FLAGS shows \\Recent", b"\\Recent" in u[0], u)
+u, _ = a.ok("SEARCH RECENT")
+check("SEARCH RECENT", u == [b"* SEARCH 1 2"], u)
+a.ok("STORE 1 +FLAGS.SILENT (\\Seen)")
+u, _ = a.ok("SEARCH NEW")
+check("SEARCH NEW is RECENT UNSEEN", u == [b"* SEARCH 2"], u)
+u, _ = a.ok("SEARCH OLD")
+check("SEARCH OLD", u == [b"* SEARCH"], u)
+u, _ = b.ok("SELECT rec")
+check("a second session sees none recent", b"* 0 RECENT" in u, u)
+b.ok("APPEND rec {14+}\r\nSubject: 3\r\n", b"\r\n")
+u, _ = a.ok("NOOP")
+check("new mail: EXISTS then RECENT", b"* 3 EXISTS" in u and any(l.endswith(b" RECENT") for l in u), u)
+b.ok("CLOSE")
+c = Conn()
+c.ok("ENABLE IMAP4rev2")
+u, _ = c.ok("SELECT rec")
+check("no RECENT once IMAP4rev2 is enabled (RFC 9051)", not any(b"RECENT" in l for l in u), u)
+c.ok("LOGOUT")
+
+# ---- RFC 6851 3.3: MOVE into the selected mailbox --------------------------
+u, status = a.ok("MOVE 1 rec")
+check("COPYUID for a move into the same mailbox", any(b"[COPYUID " in l for l in u), u)
+check("then the EXPUNGE and the new EXISTS", b"* 1 EXPUNGE" in u and b"* 3 EXISTS" in u, u)
+a.ok("CLOSE")
+
+# ---- RFC 7162 3.1.2.1 and 3.1.5: CONDSTORE details ------------------------
+d = Conn()
+d.ok("SELECT rec")
+u, _ = d.ok("FETCH 1 (MODSEQ)")
+check("first FETCH MODSEQ sends HIGHESTMODSEQ first", u[0].startswith(b"* OK [HIGHESTMODSEQ "), u)
+u, _ = d.ok("FETCH 1:* (MODSEQ)")
+modseqs = [int(re.search(rb"MODSEQ \((\d+)\)", l).group(1)) for l in u if b"FETCH" in l]
+d.ok("STORE 1 +FLAGS.SILENT (\\Flagged)")
+u, _ = d.ok("FETCH 1:* (MODSEQ)")
+modseqs = [int(re.search(rb"MODSEQ \((\d+)\)", l).group(1)) for l in u if b"FETCH" in l]
+u, _ = d.ok("SEARCH RETURN (MIN) MODSEQ 1")
+check("ESEARCH MIN carries the MODSEQ of that message",
+      any(l.endswith(b"MIN 1 MODSEQ %d" % modseqs[0]) for l in u), (u, modseqs))
+u, _ = d.ok("SEARCH RETURN (MAX) MODSEQ 1")
+check("ESEARCH MAX carries the MODSEQ of that message",
+      any(l.endswith(b"MAX %d MODSEQ %d" % (len(modseqs), modseqs[-1])) for l in u), (u, modseqs))
+d.ok("LOGOUT")
+
+# ---- RFC 3501 9: odd but valid mailbox names ------------------------------
+name = "!#$&'+,-.0123456789:;<=>?@^_`|[}"
+_, status = a.cmd("SELECT " + name)
+check("SELECT of such a name is NO, not BAD", status.startswith(b"NO"), status)
+u, status = a.cmd('LIST "" ' + name + "%*")
+check("LIST with such a pattern is OK", status.startswith(b"OK"), (u, status))
+a.ok("NOOP")
+
+# ---- RFC 3501 6.4.4: FROM matches an address split by comments ------------
+a.ok("CREATE addr")
+m = b"From: <user-from (comment)@ (comment) domain.org>\r\nSubject: c\r\n\r\nbody\r\n"
+a.ok("APPEND addr {%d+}\r\n" % len(m), m)
+a.ok("SELECT addr")
+u, _ = a.ok("SEARCH FROM user-from@domain.org")
+check("SEARCH FROM user-from@domain.org", u == [b"* SEARCH 1"], u)
+a.ok("CLOSE")
+
+# ---- RFC 3501 6.3.9: LSUB -------------------------------------------------
+for n in ["sub", "sub/one", "sub/two/", "sub/two/x"]:
+    a.ok(f"CREATE {n}")
+u, _ = a.ok('LSUB "" sub*')
+check("CREATE does not subscribe", u == [], u)
+a.ok("SUBSCRIBE sub/one")
+a.ok("SUBSCRIBE sub/two/x")
+u, _ = a.ok('LSUB "" sub/%')
+check("LSUB shows the subscribed child and the unsubscribed parent as \\Noselect",
+      sorted(u) == [b'* LSUB () "/" sub/one', b'* LSUB (\\Noselect) "/" sub/two'], u)
+a.ok("UNSUBSCRIBE sub/one")
+u, _ = a.ok('LSUB "" sub/%')
+check("an unsubscribed mailbox is gone from LSUB", u == [b'* LSUB (\\Noselect) "/" sub/two'], u)
+
+a.ok("LOGOUT")
+b.ok("LOGOUT")
+print("imap compliance ok")
