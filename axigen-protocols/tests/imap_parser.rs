@@ -380,6 +380,14 @@ mod imap {
                 ],
             },
         );
+        // imapclient's MULTIAPPEND, with two spaces between the messages.
+        one_way(
+            "A1 APPEND \"T\" {1+}\r\na  {1+}\r\nb",
+            CommandBody::Append {
+                mailbox: mb("T"),
+                messages: vec![message(vec![], None, b"a"), message(vec![], None, b"b")],
+            },
+        );
         // literal8 (RFC 3516) and UTF8 (RFC 6855).
         let binary = AppendMessage { binary: true, ..message(vec![], None, b"\0\xff") };
         both_ways_with(
@@ -590,6 +598,76 @@ mod imap {
         bad("A1 SEARCH HEADER \"a:b\" c");
         bad("A1 SEARCH CHARSET UTF-8");
         bad("A1 SEARCH MODSEQ \"/flags/\\\\draft\" foo 1");
+    }
+
+    #[test]
+    fn sort_and_thread() {
+        use axigen_protocols::imap::sort::{SortCommand, SortCriterion, SortKey, ThreadAlgorithm, ThreadCommand};
+        let criterion = |reverse, key| SortCriterion { reverse, key };
+        both_ways(
+            "A1 UID SORT (REVERSE DATE SUBJECT DISPLAYFROM) UTF-8 UNDELETED SINCE 1-Feb-2024",
+            CommandBody::Sort(SortCommand {
+                uid: true,
+                returns: None,
+                criteria: vec![
+                    criterion(true, SortKey::Date),
+                    criterion(false, SortKey::Subject),
+                    criterion(false, SortKey::DisplayFrom),
+                ],
+                charset: "UTF-8".into(),
+                keys: vec![
+                    SearchKey::Undeleted,
+                    SearchKey::Since(axigen_protocols::imap::Date::new(2024, 2, 1).unwrap()),
+                ],
+            }),
+        );
+        // ESORT (RFC 5267).
+        both_ways(
+            "A1 SORT RETURN (MIN COUNT) (ARRIVAL) US-ASCII ALL",
+            CommandBody::Sort(SortCommand {
+                uid: false,
+                returns: Some(vec![SearchReturn::Min, SearchReturn::Count]),
+                criteria: vec![criterion(false, SortKey::Arrival)],
+                charset: "US-ASCII".into(),
+                keys: vec![SearchKey::All],
+            }),
+        );
+        one_way(
+            "a sort (reverse size) \"utf-8\" all",
+            CommandBody::Sort(SortCommand {
+                uid: false,
+                returns: None,
+                criteria: vec![criterion(true, SortKey::Size)],
+                charset: "utf-8".into(),
+                keys: vec![SearchKey::All],
+            }),
+        );
+        both_ways(
+            "A1 UID THREAD REFERENCES UTF-8 NOT DELETED",
+            CommandBody::Thread(ThreadCommand {
+                uid: true,
+                algorithm: ThreadAlgorithm::References,
+                charset: "UTF-8".into(),
+                keys: vec![SearchKey::Not(Box::new(SearchKey::Deleted))],
+            }),
+        );
+        both_ways(
+            "A1 THREAD ORDEREDSUBJECT US-ASCII ALL",
+            CommandBody::Thread(ThreadCommand {
+                uid: false,
+                algorithm: ThreadAlgorithm::OrderedSubject,
+                charset: "US-ASCII".into(),
+                keys: vec![SearchKey::All],
+            }),
+        );
+        bad("A1 SORT () UTF-8 ALL");
+        bad("A1 SORT (ARRIVAL) ALL");
+        bad("A1 SORT (SHOESIZE) UTF-8 ALL");
+        bad("A1 SORT (REVERSE) UTF-8 ALL");
+        bad("A1 SORT (ARRIVAL) UTF-8");
+        bad("A1 THREAD UTF-8 ALL");
+        bad("A1 THREAD FOREST UTF-8 ALL");
+        bad("A1 THREAD REFERENCES UTF-8");
     }
 
     #[test]

@@ -16,6 +16,7 @@ use axigen_core::password::{hash_password, random_password, verify_password};
 use axigen_core::rpop::{RpopSource, RpopStore};
 use axigen_protocols::dns::MxResolver;
 use axigen_protocols::imap::limits::AccountConnections;
+use axigen_protocols::imap::recent::RecentTracker;
 use axigen_protocols::imap::server::{ImapConfig, ImapService};
 use axigen_protocols::inbound::{CommandScanner, InboundBackend, RulesFilter};
 use axigen_protocols::listener::{ConnInfo, Connection, Listener, RequestLimits, Service};
@@ -492,6 +493,8 @@ async fn serve(config: Config) -> Result<(), String> {
     // One count of logins per account for every IMAP listener, so that
     // `imap.max_connections_per_account` holds across imap and imaps.
     let imap_accounts = Arc::new(AccountConnections::new());
+    // And one \Recent tracker, so a message is recent in one session of all.
+    let imap_recent = Arc::new(RecentTracker::new());
     let activesync_config = ActiveSyncConfig { hostname: config.hostname.clone(), ..ActiveSyncConfig::default() };
     let activesync_submission: Arc<dyn SmtpBackend> = inbound.clone();
     let activesync = Arc::new(
@@ -536,7 +539,8 @@ async fn serve(config: Config) -> Result<(), String> {
                 Arc::new(
                     ImapService::new(imap, store.clone(), store.clone(), store.notifier().clone())
                         .with_throttle(auth_throttle.clone())
-                        .with_account_connections(imap_accounts.clone()),
+                        .with_account_connections(imap_accounts.clone())
+                        .with_recent_tracker(imap_recent.clone()),
                 )
             }
             "pop3" => {

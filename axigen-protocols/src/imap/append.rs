@@ -37,6 +37,13 @@ pub(crate) fn parse(p: &mut Parser<'_>) -> PResult<CommandBody> {
     let mut messages = Vec::new();
     loop {
         p.sp()?;
+        // Leniency: imapclient puts two spaces between the messages of a
+        // MULTIAPPEND; Dovecot takes them, so do we.
+        if !messages.is_empty() {
+            while p.peek() == Some(b' ') {
+                p.sp()?;
+            }
+        }
         let flags = if p.peek() == Some(b'(') {
             let flags = p.flag_list()?;
             p.sp()?;

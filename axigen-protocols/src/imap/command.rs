@@ -22,6 +22,7 @@ use super::list::ListCommand;
 use super::parser::{PResult, Parser, syntax};
 use super::search::SearchCommand;
 use super::sequence::SequenceSet;
+use super::sort::{SortCommand, ThreadCommand};
 use super::status::{self, StatusItem};
 use super::store::StoreCommand;
 use super::types::{Atom, MailboxName, Secret, Tag, is_list_char, is_tag_char};
@@ -147,6 +148,10 @@ pub enum CommandBody {
     UidExpunge(SequenceSet),
     /// `SEARCH` / `UID SEARCH` (RFC 9051 6.4.4, ESEARCH RFC 4731).
     Search(SearchCommand),
+    /// `SORT` / `UID SORT` (RFC 5256, ESORT RFC 5267).
+    Sort(SortCommand),
+    /// `THREAD` / `UID THREAD` (RFC 5256).
+    Thread(ThreadCommand),
     /// `FETCH` / `UID FETCH` (RFC 9051 6.4.5).
     Fetch(FetchCommand),
     /// `STORE` / `UID STORE` (RFC 9051 6.4.6).
@@ -213,7 +218,7 @@ pub enum CommandBody {
 }
 
 /// Every command name the parser knows (after `UID`: COPY, MOVE, FETCH,
-/// SEARCH, STORE, EXPUNGE).
+/// SEARCH, SORT, THREAD, STORE, EXPUNGE).
 pub(crate) const COMMAND_NAMES: &[&str] = &[
     "CAPABILITY",
     "NOOP",
@@ -240,6 +245,8 @@ pub(crate) const COMMAND_NAMES: &[&str] = &[
     "UNSELECT",
     "EXPUNGE",
     "SEARCH",
+    "SORT",
+    "THREAD",
     "FETCH",
     "STORE",
     "COPY",
@@ -392,6 +399,8 @@ impl CommandBody {
             }
             "APPEND" => append::parse(p)?,
             "SEARCH" => CommandBody::Search(SearchCommand::parse(p, false)?),
+            "SORT" => CommandBody::Sort(SortCommand::parse(p, false)?),
+            "THREAD" => CommandBody::Thread(ThreadCommand::parse(p, false)?),
             "FETCH" => CommandBody::Fetch(FetchCommand::parse(p, false)?),
             "STORE" => CommandBody::Store(StoreCommand::parse(p, false)?),
             "COPY" | "MOVE" => parse_copy_move(p, name == "MOVE", false)?,
@@ -401,6 +410,8 @@ impl CommandBody {
                 let sub = p.atom().map_err(|_| syntax("expected a command after UID"))?.to_ascii_uppercase();
                 match sub.as_str() {
                     "SEARCH" => CommandBody::Search(SearchCommand::parse(p, true)?),
+                    "SORT" => CommandBody::Sort(SortCommand::parse(p, true)?),
+                    "THREAD" => CommandBody::Thread(ThreadCommand::parse(p, true)?),
                     "FETCH" => CommandBody::Fetch(FetchCommand::parse(p, true)?),
                     "STORE" => CommandBody::Store(StoreCommand::parse(p, true)?),
                     "COPY" | "MOVE" => parse_copy_move(p, sub == "MOVE", true)?,
@@ -448,6 +459,10 @@ impl CommandBody {
             CommandBody::UidExpunge(_) => "UID EXPUNGE",
             CommandBody::Search(s) if s.uid => "UID SEARCH",
             CommandBody::Search(_) => "SEARCH",
+            CommandBody::Sort(s) if s.uid => "UID SORT",
+            CommandBody::Sort(_) => "SORT",
+            CommandBody::Thread(t) if t.uid => "UID THREAD",
+            CommandBody::Thread(_) => "THREAD",
             CommandBody::Fetch(f) if f.uid => "UID FETCH",
             CommandBody::Fetch(_) => "FETCH",
             CommandBody::Store(s) if s.uid => "UID STORE",
@@ -538,6 +553,8 @@ impl CommandBody {
             CommandBody::Append { mailbox, messages } => append::encode(w, mailbox, messages),
             CommandBody::UidExpunge(set) => w.raw(&format!(" {set}")),
             CommandBody::Search(search) => search.encode(w),
+            CommandBody::Sort(sort) => sort.encode(w),
+            CommandBody::Thread(thread) => thread.encode(w),
             CommandBody::Fetch(fetch) => fetch.encode(w),
             CommandBody::Store(store) => store.encode(w),
             CommandBody::Copy { set, mailbox, .. } | CommandBody::Move { set, mailbox, .. } => {

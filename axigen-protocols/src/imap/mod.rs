@@ -53,7 +53,7 @@
 //! - **Leniencies are few and listed**: trailing spaces before CRLF; a bare
 //!   LF as line ending; UTF-8 in quoted strings (RFC 9051 allows it, RFC
 //!   3501 did not); a one-digit day in `date-time`; options of LIST in any
-//!   order. Everything else the grammar does not allow is BAD.
+//!   order; more than one space between the messages of MULTIAPPEND. Everything else the grammar does not allow is BAD.
 
 pub mod append;
 pub mod command;
@@ -74,8 +74,10 @@ pub mod search;
 pub mod sequence;
 pub mod server;
 pub mod session;
+pub mod sort;
 pub mod status;
 pub mod store;
+pub mod thread;
 pub mod types;
 
 pub use append::AppendMessage;
@@ -120,6 +122,11 @@ pub const EXTENSIONS: &[Extension] = &[
     Extension { capability: "CONDSTORE", rfc: "RFC 7162" },
     Extension { capability: "QRESYNC", rfc: "RFC 7162" },
     Extension { capability: "ESEARCH", rfc: "RFC 4731" },
+    Extension { capability: "SORT", rfc: "RFC 5256" },
+    Extension { capability: "SORT=DISPLAY", rfc: "RFC 5957" },
+    Extension { capability: "ESORT", rfc: "RFC 5267" },
+    Extension { capability: "THREAD=ORDEREDSUBJECT", rfc: "RFC 5256" },
+    Extension { capability: "THREAD=REFERENCES", rfc: "RFC 5256" },
     Extension { capability: "SEARCHRES", rfc: "RFC 5182" },
     Extension { capability: "WITHIN", rfc: "RFC 5032" },
     Extension { capability: "LIST-EXTENDED", rfc: "RFC 5258" },

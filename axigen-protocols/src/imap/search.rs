@@ -40,7 +40,7 @@ pub enum SearchReturn {
 }
 
 impl SearchReturn {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             SearchReturn::Min => "MIN",
             SearchReturn::Max => "MAX",
@@ -154,11 +154,7 @@ impl SearchCommand {
         } else {
             None
         };
-        let mut criteria = vec![search_key(p)?];
-        while p.peek() == Some(b' ') && !matches!(p.peek_at(1), None | Some(b'\r') | Some(b'\n')) {
-            p.sp()?;
-            criteria.push(search_key(p)?);
-        }
+        let criteria = search_keys(p)?;
         Ok(SearchCommand { uid, returns, charset, criteria })
     }
 
@@ -171,10 +167,26 @@ impl SearchCommand {
             w.raw(" CHARSET ");
             w.astring(charset.as_bytes());
         }
-        for key in &self.criteria {
-            w.sp();
-            encode_key(w, key);
-        }
+        encode_keys(w, &self.criteria);
+    }
+}
+
+/// `search-key *(SP search-key)` up to the end of the command: the keys of
+/// SEARCH, SORT and THREAD.
+pub(crate) fn search_keys(p: &mut Parser<'_>) -> PResult<Vec<SearchKey>> {
+    let mut criteria = vec![search_key(p)?];
+    while p.peek() == Some(b' ') && !matches!(p.peek_at(1), None | Some(b'\r') | Some(b'\n')) {
+        p.sp()?;
+        criteria.push(search_key(p)?);
+    }
+    Ok(criteria)
+}
+
+/// Each key after a space.
+pub(crate) fn encode_keys(w: &mut CommandWriter, keys: &[SearchKey]) {
+    for key in keys {
+        w.sp();
+        encode_key(w, key);
     }
 }
 
@@ -182,7 +194,7 @@ impl SearchCommand {
 /// search-return-opt = "MIN" / "MAX" / "ALL" / "COUNT" /
 ///                     "SAVE"                  ; RFC 5182
 /// ```
-fn search_return_opt(p: &mut Parser<'_>) -> PResult<SearchReturn> {
+pub(crate) fn search_return_opt(p: &mut Parser<'_>) -> PResult<SearchReturn> {
     let name = p.atom()?.to_ascii_uppercase();
     Ok(match name.as_str() {
         "MIN" => SearchReturn::Min,

@@ -426,6 +426,44 @@ expect_true("IDLE ends with OK", text, text)
 expect("the new message after IDLE", c.search(["SUBJECT", "while you idle"]), [u4])
 expect("its flags", flagset(c.get_flags([u4])[u4]), {b"\\Flagged"})
 
+# ---- MULTIAPPEND, SORT and THREAD (what webmails ask of the server) ---------
+step = "sort-thread"
+caps = set(c.capabilities())
+for cap in (b"MULTIAPPEND", b"SORT", b"SORT=DISPLAY", b"ESORT", b"THREAD=REFERENCES", b"THREAD=ORDEREDSUBJECT"):
+    expect_true(f"{cap.decode()} advertised", cap in caps, caps)
+c.create_folder("Threads")
+
+
+def mail(sender, subject, date, message_id, references=""):
+    refs = f"References: {references}\r\nIn-Reply-To: {references.split()[-1]}\r\n" if references else ""
+    return (f"From: {sender}\r\nTo: list@example.org\r\nSubject: {subject}\r\nDate: {date}\r\n"
+            f"Message-ID: {message_id}\r\n{refs}\r\nbody\r\n").encode()
+
+
+batch = [
+    mail("Carol <carol@example.org>", "Release plan", "Mon, 1 Jan 2024 09:00:00 +0000", "<a@x>"),
+    mail("Alice <alice@example.org>", "Re: Release plan", "Mon, 1 Jan 2024 11:00:00 +0000", "<b@x>", "<a@x>"),
+    mail("Bob <bob@example.org>", "Lunch?", "Mon, 1 Jan 2024 10:00:00 +0000", "<c@x>"),
+    mail("Dave <dave@example.org>", "Re: Re: Release plan", "Mon, 1 Jan 2024 12:00:00 +0000", "<d@x>", "<a@x> <b@x>"),
+    mail("=?UTF-8?Q?=C3=89mile?= <emile@example.org>", "Fwd: Lunch?", "Mon, 1 Jan 2024 08:00:00 -0500", "<e@x>"),
+]
+typ, data = c.multiappend("Threads", batch)
+r = data[0] if typ == "OK" and data else b""
+uids = uid_code(r, b"APPENDUID")
+expect_true("one MULTIAPPEND gives APPENDUID for the five (RFC 3502, RFC 4315)", uids and uids[1] == b"1:5", r)
+c.select_folder("Threads")
+expect("SORT (DATE): sent dates in UTC", c.sort(["DATE"]), [1, 3, 2, 4, 5])
+expect("SORT (REVERSE DATE)", c.sort(["REVERSE DATE"]), [5, 4, 2, 3, 1])
+expect("SORT (SUBJECT): base subjects, then date", c.sort(["SUBJECT", "DATE"]), [3, 5, 1, 2, 4])
+expect("SORT (FROM): the address's mailbox", c.sort(["FROM"]), [2, 3, 1, 4, 5])
+expect("SORT (DISPLAYFROM): the decoded name", c.sort(["DISPLAYFROM"]), [2, 3, 1, 4, 5])
+expect("SORT with a search", c.sort(["ARRIVAL"], ["SUBJECT", "lunch"]), [3, 5])
+threads = c.thread("REFERENCES")
+expect("THREAD REFERENCES: the reply chain, and Lunch with its forward", [list(t) for t in threads], [[1, 2, 4], [3, 5]])
+threads = c.thread("ORDEREDSUBJECT")
+expect("THREAD ORDEREDSUBJECT: the later ones are children of the first", threads, ((1, (2,), (4,)), (3, 5)))
+c.unselect_folder()
+
 # ---- logout ------------------------------------------------------------------
 step = "logout"
 bye = c.logout()

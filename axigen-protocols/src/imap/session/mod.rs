@@ -41,6 +41,7 @@ mod quota;
 mod render;
 mod search;
 mod selected;
+mod sort;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -81,6 +82,12 @@ pub const CAPABILITIES: &[(&str, &str)] = &[
     ("CONDSTORE", "RFC 7162"),
     ("QRESYNC", "RFC 7162"),
     ("ESEARCH", "RFC 4731"),
+    ("SORT", "RFC 5256"),
+    ("SORT=DISPLAY", "RFC 5957"),
+    ("ESORT", "RFC 5267"),
+    ("THREAD=ORDEREDSUBJECT", "RFC 5256"),
+    ("THREAD=REFERENCES", "RFC 5256"),
+    ("MULTIAPPEND", "RFC 3502"),
     ("STATUS=SIZE", "RFC 8438"),
     ("LIST-STATUS", "RFC 5819"),
     ("QUOTA", "RFC 9208"),
@@ -422,7 +429,14 @@ impl Session {
                 if self.state == State::NotAuthenticated {
                     tagged(&tag, Status::Bad, "command not valid before authentication")
                 } else {
-                    if matches!(other, CommandBody::Fetch(_) | CommandBody::Store(_) | CommandBody::Search(_)) {
+                    if matches!(
+                        other,
+                        CommandBody::Fetch(_)
+                            | CommandBody::Store(_)
+                            | CommandBody::Search(_)
+                            | CommandBody::Sort(_)
+                            | CommandBody::Thread(_)
+                    ) {
                         report_changes = false;
                     }
                     match self.execute_authenticated(&tag, other, out).await {
@@ -458,6 +472,8 @@ impl Session {
                 | CommandBody::Expunge
                 | CommandBody::UidExpunge(_)
                 | CommandBody::Search(_)
+                | CommandBody::Sort(_)
+                | CommandBody::Thread(_)
                 | CommandBody::Fetch(_)
                 | CommandBody::Store(_)
                 | CommandBody::Copy { .. }
@@ -500,6 +516,8 @@ impl Session {
             CommandBody::Fetch(fetch) => self.fetch(tag, &fetch, out).await,
             CommandBody::Store(store) => self.store_flags(tag, &store, out).await,
             CommandBody::Search(search) => self.search(tag, &search, out).await,
+            CommandBody::Sort(sort) => self.sort(tag, &sort, out).await,
+            CommandBody::Thread(thread) => self.thread(tag, &thread, out).await,
             CommandBody::Copy { uid, set, mailbox } => self.copy(tag, uid, &set, &mailbox, false, out).await,
             CommandBody::Move { uid, set, mailbox } => self.copy(tag, uid, &set, &mailbox, true, out).await,
             CommandBody::GetQuotaRoot(mailbox) => self.get_quota_root(tag, &mailbox, out).await,

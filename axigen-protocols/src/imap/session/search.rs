@@ -3,6 +3,8 @@
 //! header fields, BODY and TEXT the content, both as ASCII
 //! case-insensitive substrings; CHARSET may be US-ASCII or UTF-8.
 
+use std::sync::Arc;
+
 use axigen_core::mailstore::{Flags, MessageMeta};
 use bytes::Bytes;
 
@@ -58,7 +60,7 @@ fn needs_body(key: &SearchKey) -> bool {
 /// folded continuation lines in the value; stops at the blank line that
 /// ends the header. One pass, no allocation: header searches run it over
 /// every message of a folder.
-fn fields(raw: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+pub(super) fn fields(raw: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
     let mut at = 0;
     std::iter::from_fn(move || {
         loop {
@@ -247,63 +249,90 @@ fn matches(key: &SearchKey, c: &Candidate<'_>, largest_seq: u32, largest_uid: u3
 }
 
 impl Session {
-    pub(super) async fn search(&mut self, tag: &Tag, cmd: &SearchCommand, out: &mut Vec<u8>) -> StatusResponse {
+    /// The messages of the selected mailbox that match every key, as
+    /// (message number, index in the listing), in UID order, with the
+    /// listing: what SEARCH, SORT and THREAD start from.
+    pub(super) async fn matching(
+        &mut self,
+        tag: &Tag,
+        charset: Option<&str>,
+        criteria: &[SearchKey],
+        out: &mut Vec<u8>,
+    ) -> Result<(Arc<Vec<MessageMeta>>, Vec<(u32, usize)>), StatusResponse> {
         // RFC 7162 3.1: a SEARCH with MODSEQ enables CONDSTORE.
-        if cmd.criteria.iter().any(|k| matches!(k, SearchKey::ModSeq { .. })) {
+        if criteria.iter().any(|k| matches!(k, SearchKey::ModSeq { .. })) {
             self.enable_condstore(out).await;
         }
         // RFC 6855 3 (erratum 4029): no CHARSET once UTF8=ACCEPT is enabled.
-        if self.utf8_accept && cmd.charset.is_some() {
-            return tagged(tag, Status::Bad, "no CHARSET after ENABLE UTF8=ACCEPT");
+        if self.utf8_accept && charset.is_some_and(|c| !c.eq_ignore_ascii_case("UTF-8")) {
+            return Err(tagged(tag, Status::Bad, "no CHARSET after ENABLE UTF8=ACCEPT"));
         }
-        if let Some(charset) = &cmd.charset
+        if let Some(charset) = charset
             && !charset.eq_ignore_ascii_case("UTF-8")
             && !charset.eq_ignore_ascii_case("US-ASCII")
         {
-            return tagged(tag, Status::No, "unsupported charset")
-                .with_code(Code::BadCharset(vec!["UTF-8".into(), "US-ASCII".into()]));
+            return Err(tagged(tag, Status::No, "unsupported charset")
+                .with_code(Code::BadCharset(vec!["UTF-8".into(), "US-ASCII".into()])));
         }
         if self.selected.is_none() {
-            return tagged(tag, Status::Bad, "no mailbox selected");
+            return Err(tagged(tag, Status::Bad, "no mailbox selected"));
         }
         let messages = match self.selected_messages().await {
             Ok(m) => m,
-            Err(err) => return store_error(tag, &err),
+            Err(err) => return Err(store_error(tag, &err)),
         };
-        let with_content = cmd.criteria.iter().any(needs_content);
+        let with_content = criteria.iter().any(needs_content);
         // Header keys read the header alone, which the store may keep in
         // memory; BODY and TEXT read the whole message.
-        let with_body = cmd.criteria.iter().any(needs_body);
+        let with_body = criteria.iter().any(needs_body);
         let Some(selected) = self.selected.as_ref() else {
-            return tagged(tag, Status::Bad, "no mailbox selected");
+            return Err(tagged(tag, Status::Bad, "no mailbox selected"));
         };
         let largest_seq = selected.exists();
         let largest_uid = selected.uids.last().map_or(0, |u| u.0);
-        // (number, MODSEQ) of each match.
-        let mut found: Vec<(u32, u64)> = Vec::new();
+        let mut found = Vec::new();
         // Both lists are in UID order: one walk finds each message's number.
         let mut at = 0usize;
-        for meta in messages.iter() {
+        for (index, meta) in messages.iter().enumerate() {
             let Some(i) = walk_to(&selected.uids, &mut at, meta.uid, |u| *u) else { continue };
             let seq = u32::try_from(i + 1).unwrap_or(u32::MAX);
             let content = if with_body {
                 match self.store.content(meta.blob).await {
                     Ok(c) => Some(c),
-                    Err(err) => return store_error(tag, &err),
+                    Err(axigen_core::Error::NotFound(_)) => continue,
+                    Err(err) => return Err(store_error(tag, &err)),
                 }
             } else if with_content {
                 match self.store.header(meta.blob).await {
                     Ok(c) => Some(c),
-                    Err(err) => return store_error(tag, &err),
+                    Err(axigen_core::Error::NotFound(_)) => continue,
+                    Err(err) => return Err(store_error(tag, &err)),
                 }
             } else {
                 None
             };
             let candidate = Candidate { seq, meta, content, recent: selected.is_recent(meta.uid) };
-            if cmd.criteria.iter().all(|k| matches(k, &candidate, largest_seq, largest_uid)) {
-                found.push((if cmd.uid { meta.uid.0 } else { seq }, meta.modseq.0));
+            if criteria.iter().all(|k| matches(k, &candidate, largest_seq, largest_uid)) {
+                found.push((seq, index));
             }
         }
+        Ok((messages, found))
+    }
+
+    pub(super) async fn search(&mut self, tag: &Tag, cmd: &SearchCommand, out: &mut Vec<u8>) -> StatusResponse {
+        // RFC 6855 3 (erratum 4029): no CHARSET at all once UTF8=ACCEPT is enabled.
+        if self.utf8_accept && cmd.charset.is_some() {
+            return tagged(tag, Status::Bad, "no CHARSET after ENABLE UTF8=ACCEPT");
+        }
+        let (messages, matched) = match self.matching(tag, cmd.charset.as_deref(), &cmd.criteria, out).await {
+            Ok(m) => m,
+            Err(response) => return response,
+        };
+        // (number, MODSEQ) of each match.
+        let mut found: Vec<(u32, u64)> = matched
+            .iter()
+            .map(|&(seq, i)| (if cmd.uid { messages[i].uid.0 } else { seq }, messages[i].modseq.0))
+            .collect();
         found.sort_unstable();
         let uses_modseq = cmd.criteria.iter().any(|k| matches!(k, SearchKey::ModSeq { .. }));
         let highest = |list: &mut dyn Iterator<Item = &(u32, u64)>| list.map(|f| f.1).max();
