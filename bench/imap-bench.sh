@@ -7,7 +7,10 @@
 #
 # MESSAGES are loaded into each INBOX with IMAP APPEND (8 connections); then
 #  - the large-mailbox timings: one client, SELECT INBOX, FETCH 1:* FLAGS,
-#    FETCH 1:* ENVELOPE, SEARCH UNSEEN, SEARCH SUBJECT (median of 5), once
+#    FETCH 1:* ENVELOPE, SEARCH UNSEEN, SEARCH SUBJECT, SORT (REVERSE DATE),
+#    SORT (SUBJECT), SORT (FROM), THREAD REFERENCES and THREAD ORDEREDSUBJECT
+#    (half the messages answer another, dates not in arrival order; median
+#    of 5, so Dovecot's sort and thread indexes are built and used), once
 #    with imaplib and once over a raw TLS socket that only looks for the
 #    tagged reply, so that the client's own parsing does not hide the
 #    server's time;
@@ -163,8 +166,14 @@ def connect(port):
 
 def message(i, folder):
     body = ("Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 30 + "\r\n") * 2
+    # Dates spread over a month, not in arrival order; every odd message
+    # answers message i // 2, so REFERENCES builds trees of replies.
+    day, second = 1 + (i * 7919) % 28, (i * 104729) % 86400
+    date = f"{day} Feb 2022 {second // 3600:02}:{second // 60 % 60:02}:{second % 60:02} +0000"
+    refs = f"References: <{i // 2}.{folder}@load.example>\r\n" if i % 2 else ""
+    subject = f"Re: {folder} message {i // 2}" if i % 2 else f"{folder} message {i}"
     return (f"From: Sender {i} <sender{i}@load.example>\r\nTo: bench@bench.example\r\n"
-            f"Subject: {folder} message {i}\r\nDate: Mon, 7 Feb 2022 21:52:25 +0000\r\n"
+            f"Subject: {subject}\r\nDate: {date}\r\n{refs}"
             f"Message-ID: <{i}.{folder}@load.example>\r\n\r\n{body}").encode()
 
 def load(args):
@@ -228,6 +237,10 @@ class Raw:
         assert line.startswith(tag + b" OK"), line[:200]
         return line
 
+# SORT and THREAD as webmails ask for them (RFC 5256).
+SORTS = [("SORT (REVERSE DATE)", "(REVERSE DATE)"), ("SORT (SUBJECT)", "(SUBJECT)"), ("SORT (FROM)", "(FROM)")]
+THREADS = [("THREAD REFERENCES", "REFERENCES"), ("THREAD ORDEREDSUBJECT", "ORDEREDSUBJECT")]
+
 def large(port, n):
     m = connect(port)
     out = {}
@@ -241,11 +254,19 @@ def large(port, n):
     assert len(r[1][0].split()) == (n + 2) // 3, len(r[1][0].split())
     out["SEARCH SUBJECT"], r = timed(lambda: m.search(None, "SUBJECT", '"message 42"'))
     assert r[0] == "OK"
+    for name, criteria in SORTS:
+        out[name], r = timed(lambda: m.sort(criteria, "UTF-8", "ALL"))
+        assert r[0] == "OK" and len(r[1][0].split()) == n, (name, r[0])
+    for name, algorithm in THREADS:
+        out[name], r = timed(lambda: m.thread(algorithm, "UTF-8", "ALL"))
+        assert r[0] == "OK" and r[1][0].startswith(b"("), (name, r[1][0][:80])
     m.logout()
     raw = Raw(port)
     for name, command in [("SELECT INBOX", "SELECT INBOX"), ("FETCH 1:* FLAGS", "FETCH 1:* (FLAGS)"),
                           ("FETCH 1:* ENVELOPE", "FETCH 1:* (ENVELOPE)"), ("SEARCH UNSEEN", "SEARCH UNSEEN"),
-                          ("SEARCH SUBJECT", 'SEARCH SUBJECT "message 42"')]:
+                          ("SEARCH SUBJECT", 'SEARCH SUBJECT "message 42"')] + \
+                         [(name, f"SORT {c} UTF-8 ALL") for name, c in SORTS] + \
+                         [(name, f"THREAD {a} UTF-8 ALL") for name, a in THREADS]:
         out["raw " + name], _ = timed(lambda: raw.run(command), 11)
     # One message at a time, as a migration tool appends.
     m = connect(port)

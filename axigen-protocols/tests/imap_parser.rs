@@ -345,6 +345,7 @@ mod imap {
             data: data.to_vec(),
             binary: false,
             utf8: false,
+            catenate: None,
         };
         both_ways(
             "A1 APPEND saved-messages (\\Seen $Forwarded) \"17-Jul-1996 02:44:25 -0700\" {7+}\r\nhello\r\n",
@@ -388,6 +389,29 @@ mod imap {
                 messages: vec![message(vec![], None, b"a"), message(vec![], None, b"b")],
             },
         );
+        // CATENATE (RFC 4469 5), with MULTIAPPEND.
+        both_ways(
+            "A1 APPEND Drafts (\\Draft) CATENATE (TEXT {4+}\r\nab\r\n URL /INBOX;UIDVALIDITY=7/;UID=3/;SECTION=1) CATENATE (URL /Sent/;UID=1)",
+            CommandBody::Append {
+                mailbox: mb("Drafts"),
+                messages: vec![
+                    AppendMessage {
+                        catenate: Some(vec![
+                            CatPart::Text(b"ab\r\n".to_vec()),
+                            CatPart::Url("/INBOX;UIDVALIDITY=7/;UID=3/;SECTION=1".into()),
+                        ]),
+                        ..message(vec![Flag::Draft], None, b"")
+                    },
+                    AppendMessage {
+                        catenate: Some(vec![CatPart::Url("/Sent/;UID=1".into())]),
+                        ..message(vec![], None, b"")
+                    },
+                ],
+            },
+        );
+        bad("A1 APPEND Drafts CATENATE ()");
+        bad("A1 APPEND Drafts CATENATE (TEXT \"x\")");
+        bad("A1 APPEND Drafts CATENATE (BODY {1+}\r\nx)");
         // literal8 (RFC 3516) and UTF8 (RFC 6855).
         let binary = AppendMessage { binary: true, ..message(vec![], None, b"\0\xff") };
         both_ways_with(

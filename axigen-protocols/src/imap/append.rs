@@ -1,5 +1,6 @@
-//! APPEND (RFC 9051 6.3.12), with MULTIAPPEND (RFC 3502), literal8
-//! (RFC 3516 4.4) and the UTF8 data item of UTF8=ACCEPT (RFC 6855 4).
+//! APPEND (RFC 9051 6.3.12), with MULTIAPPEND (RFC 3502), CATENATE
+//! (RFC 4469), literal8 (RFC 3516 4.4) and the UTF8 data item of
+//! UTF8=ACCEPT (RFC 6855 4).
 
 use super::command::{CommandBody, CommandWriter};
 use super::datetime::DateTime;
@@ -21,6 +22,41 @@ pub struct AppendMessage {
     pub binary: bool,
     /// Sent as `UTF8 (~{n})` (RFC 6855 4): the message may have UTF-8 headers.
     pub utf8: bool,
+    /// `CATENATE (...)` (RFC 4469 5): the message is these parts joined;
+    /// `data` is then empty.
+    pub catenate: Option<Vec<CatPart>>,
+}
+
+/// One part of a CATENATE (RFC 4469 5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatPart {
+    /// `TEXT literal`: octets as sent (a literal8 with BINARY).
+    Text(Vec<u8>),
+    /// `URL astring`: an IMAP URL (RFC 5092) naming a message or a part of
+    /// one the user may read.
+    Url(String),
+}
+
+/// ```abnf
+/// cat-part        = text-literal / url
+/// text-literal    = "TEXT" SP literal
+/// url             = "URL" SP astring
+/// ```
+fn cat_part(p: &mut Parser<'_>) -> PResult<CatPart> {
+    if p.keyword("TEXT") {
+        p.sp()?;
+        if !matches!(p.peek(), Some(b'{') | Some(b'~')) {
+            return Err(syntax("TEXT takes a literal (RFC 4469 5)"));
+        }
+        let (data, _) = p.literal(true)?;
+        Ok(CatPart::Text(data.to_vec()))
+    } else if p.keyword("URL") {
+        p.sp()?;
+        let url = p.astring()?;
+        String::from_utf8(url.into_owned()).map(CatPart::Url).map_err(|_| syntax("URL is not UTF-8"))
+    } else {
+        Err(syntax("expected TEXT or URL (RFC 4469 5)"))
+    }
 }
 
 /// ```abnf
@@ -29,8 +65,9 @@ pub struct AppendMessage {
 /// append-opts     = [SP flag-list] [SP date-time] *(SP append-ext)
 /// append-data     = literal / literal8 / append-data-ext   ; RFC 3516
 /// append-data-ext =/ "UTF8" SP "(" literal8 ")"            ; RFC 6855
+/// append-data     =/ "CATENATE" SP "(" cat-part *(SP cat-part) ")"
+///                                                          ; RFC 4469
 /// ```
-/// `append-ext` (CATENATE and others) is not supported.
 pub(crate) fn parse(p: &mut Parser<'_>) -> PResult<CommandBody> {
     p.sp()?;
     let mailbox = p.mailbox()?;
@@ -58,7 +95,11 @@ pub(crate) fn parse(p: &mut Parser<'_>) -> PResult<CommandBody> {
         } else {
             None
         };
-        let (data, binary, utf8) = if p.keyword("UTF8") {
+        let (data, binary, utf8, catenate) = if p.keyword("CATENATE") {
+            p.sp()?;
+            let parts = p.list1(cat_part)?;
+            (&[][..], false, false, Some(parts))
+        } else if p.keyword("UTF8") {
             p.sp()?;
             p.expect(b'(', "expected '(' after UTF8")?;
             if p.peek() != Some(b'~') {
@@ -66,15 +107,15 @@ pub(crate) fn parse(p: &mut Parser<'_>) -> PResult<CommandBody> {
             }
             let (data, _) = p.literal(true)?;
             p.expect(b')', "expected ')' after the literal8")?;
-            (data, true, true)
+            (data, true, true, None)
         } else {
             if !matches!(p.peek(), Some(b'{') | Some(b'~')) {
                 return Err(syntax("APPEND needs the message as a literal"));
             }
             let (data, binary) = p.literal(true)?;
-            (data, binary, false)
+            (data, binary, false, None)
         };
-        messages.push(AppendMessage { flags, date, data: data.to_vec(), binary, utf8 });
+        messages.push(AppendMessage { flags, date, data: data.to_vec(), binary, utf8, catenate });
         if p.at_end() || (p.peek() == Some(b' ') && matches!(p.peek_at(1), None | Some(b'\r') | Some(b'\n'))) {
             break;
         }
@@ -94,6 +135,26 @@ pub(crate) fn encode(w: &mut CommandWriter, mailbox: &MailboxName, messages: &[A
             w.raw(&format!(" \"{date}\""));
         }
         w.sp();
+        if let Some(parts) = &m.catenate {
+            w.raw("CATENATE (");
+            for (i, part) in parts.iter().enumerate() {
+                if i > 0 {
+                    w.sp();
+                }
+                match part {
+                    CatPart::Text(data) => {
+                        w.raw(if data.contains(&0) { "TEXT ~" } else { "TEXT " });
+                        encode::literal(&mut w.buf, data, true);
+                    }
+                    CatPart::Url(url) => {
+                        w.raw("URL ");
+                        w.astring(url.as_bytes());
+                    }
+                }
+            }
+            w.raw(")");
+            continue;
+        }
         if m.utf8 {
             w.raw("UTF8 (");
         }

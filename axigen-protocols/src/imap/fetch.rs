@@ -263,6 +263,19 @@ fn section(p: &mut Parser<'_>) -> PResult<Section> {
     Ok(section)
 }
 
+/// A `section-spec` on its own (`1.HEADER`, `TEXT`; empty for the whole
+/// message), as IMAP URLs carry it (RFC 5092 `enc-section`): `None` when it
+/// is not one.
+pub(crate) fn parse_section_spec(spec: &[u8]) -> Option<Section> {
+    let mut input = Vec::with_capacity(spec.len() + 2);
+    input.push(b'[');
+    input.extend_from_slice(spec);
+    input.push(b']');
+    let mut p = Parser::new(&input, false);
+    let parsed = section(&mut p).ok()?;
+    p.peek().is_none().then_some(parsed)
+}
+
 fn part_numbers(p: &mut Parser<'_>) -> PResult<Vec<NonZeroU32>> {
     let mut part = vec![p.nz_number()?];
     while p.peek() == Some(b'.') && p.peek_at(1).is_some_and(|b| b.is_ascii_digit()) {

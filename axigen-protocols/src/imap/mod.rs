@@ -80,7 +80,7 @@ pub mod store;
 pub mod thread;
 pub mod types;
 
-pub use append::AppendMessage;
+pub use append::{AppendMessage, CatPart};
 pub use command::{Command, CommandBody, ParseOptions};
 pub use datetime::{Date, DateTime};
 pub use error::{CommandError, ErrorKind};
@@ -135,6 +135,7 @@ pub const EXTENSIONS: &[Extension] = &[
     Extension { capability: "CREATE-SPECIAL-USE", rfc: "RFC 6154" },
     Extension { capability: "BINARY", rfc: "RFC 3516" },
     Extension { capability: "MULTIAPPEND", rfc: "RFC 3502" },
+    Extension { capability: "CATENATE", rfc: "RFC 4469" },
     Extension { capability: "UTF8=ACCEPT", rfc: "RFC 6855" },
     Extension { capability: "APPENDLIMIT", rfc: "RFC 7889" },
     Extension { capability: "STATUS=SIZE", rfc: "RFC 8438" },

@@ -76,6 +76,8 @@ pub enum Code {
     AuthorizationFailed,
     /// `BADCHARSET [(charsets)]`.
     BadCharset(Vec<String>),
+    /// `BADURL url` (RFC 4469 6): a CATENATE URL that cannot be read.
+    BadUrl(String),
     /// `CANNOT` (RFC 5530 3).
     Cannot,
     /// `CAPABILITY ...`: the capability names.
@@ -167,6 +169,13 @@ impl Code {
             Code::AppendUid { uid_validity, uids } => simple(out, &format!("APPENDUID {uid_validity} {uids}")),
             Code::AuthenticationFailed => simple(out, "AUTHENTICATIONFAILED"),
             Code::AuthorizationFailed => simple(out, "AUTHORIZATIONFAILED"),
+            Code::BadUrl(url) => {
+                out.extend_from_slice(b"BADURL ");
+                // The URL as an astring; one that is not an atom is quoted,
+                // control characters (never in a valid URL) dropped.
+                let clean: Vec<u8> = url.bytes().filter(|b| !b.is_ascii_control() && *b != b']').collect();
+                encode::quoted(out, &clean);
+            }
             Code::BadCharset(charsets) => {
                 simple(out, "BADCHARSET");
                 if !charsets.is_empty() {

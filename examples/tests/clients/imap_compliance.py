@@ -194,6 +194,29 @@ a.ok("UNSUBSCRIBE sub/one")
 u, _ = a.ok('LSUB "" sub/%')
 check("an unsubscribed mailbox is gone from LSUB", u == [b'* LSUB (\\Noselect) "/" sub/two'], u)
 
+# ---- RFC 4469: CATENATE builds a message from text and parts by URL ------
+a.ok("CREATE cat")
+src = (b"From: a@example.org\r\nSubject: report\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+       b"--b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n"
+       b"--b\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--b--\r\n")
+_, status = a.ok("APPEND cat {%d+}\r\n" % len(src), src)
+validity, uid = re.search(rb"APPENDUID (\d+) (\d+)", status).groups()
+head = b"From: b@example.org\r\nSubject: Fwd: report\r\nContent-Type: multipart/mixed; boundary=c\r\n\r\n--c\r\n"
+tail = b"\r\n--c--\r\n"
+url = "/cat;UIDVALIDITY=%s/;UID=%s/;SECTION=2.MIME" % (validity.decode(), uid.decode())
+body_url = "/cat/;UID=%s/;SECTION=2" % uid.decode()
+_, status = a.ok('APPEND cat CATENATE (TEXT {%d+}\r\n' % len(head), head + (' URL "%s" URL "%s" TEXT {%d+}\r\n' % (url, body_url, len(tail))).encode() + tail + b")")
+check("CATENATE answers APPENDUID", b"[APPENDUID " in status, status)
+a.ok("SELECT cat")
+u, _ = a.ok("FETCH 2 (BODY.PEEK[] BINARY.PEEK[1])")
+check("the built message holds the forwarded part", b"--c\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQK\r\n--c--" in u[0], u)
+check("and the part decodes", b"BINARY[1] {9}\r\n%PDF-1.4\n" in u[0], u)
+_, status = a.cmd('APPEND cat CATENATE (TEXT {5+}\r\nx\r\n\r\n URL "/cat;UIDVALIDITY=1/;UID=1")')
+check("a stale UIDVALIDITY is NO [BADURL]", status.startswith(b"NO [BADURL "), status)
+u, _ = a.ok("NOOP")
+check("and nothing was stored", not any(l.endswith(b" EXISTS") for l in u), u)
+a.ok("CLOSE")
+
 a.ok("LOGOUT")
 b.ok("LOGOUT")
 print("imap compliance ok")

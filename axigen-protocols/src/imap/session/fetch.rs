@@ -63,7 +63,7 @@ fn section_name(section: &Section) -> String {
 }
 
 /// The octets of a section, or `None` when it does not exist.
-fn section_bytes(structure: &MessageStructure, raw: &[u8], section: &Section) -> Option<Vec<u8>> {
+pub(super) fn section_bytes(structure: &MessageStructure, raw: &[u8], section: &Section) -> Option<Vec<u8>> {
     let path: Vec<u32> = section.part.iter().map(|n| n.get()).collect();
     let kind = match &section.text {
         None => SectionKind::Full,

@@ -539,6 +539,17 @@ impl Session {
         self.recent.touch(target.owner, folder.id, folder.uid_next);
         let mut uids = Vec::new();
         let mut uid_validity = folder.uid_validity;
+        // RFC 4469: each message is built from its parts first; a URL that
+        // cannot be read fails the APPEND before anything is stored.
+        let mut messages = messages;
+        for message in &mut messages {
+            if let Some(parts) = message.catenate.take() {
+                match self.catenate(tag, &parts).await {
+                    Ok(data) => message.data = data,
+                    Err(response) => return response,
+                }
+            }
+        }
         for message in messages {
             if message.data.is_empty() {
                 return tagged(tag, Status::No, "empty message").with_code(Code::Cannot);

@@ -34,6 +34,7 @@
 
 mod acl;
 mod binary;
+mod catenate;
 mod enable;
 mod fetch;
 mod mailbox;
@@ -88,6 +89,7 @@ pub const CAPABILITIES: &[(&str, &str)] = &[
     ("THREAD=ORDEREDSUBJECT", "RFC 5256"),
     ("THREAD=REFERENCES", "RFC 5256"),
     ("MULTIAPPEND", "RFC 3502"),
+    ("CATENATE", "RFC 4469"),
     ("STATUS=SIZE", "RFC 8438"),
     ("LIST-STATUS", "RFC 5819"),
     ("QUOTA", "RFC 9208"),
