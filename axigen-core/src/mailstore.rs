@@ -25,10 +25,10 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::Result;
 use crate::acl::{Grantee, Rights, SharedFolder};
 use crate::model::AccountId;
 use crate::structure::MessageStructure;
+use crate::{Error, Result};
 
 /// A folder's identity within its account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -420,6 +420,22 @@ pub trait MailStore: Send + Sync {
     async fn delete_folder(&self, account: AccountId, folder: FolderId) -> Result<()>;
     /// Sets the IMAP subscription flag.
     async fn set_subscribed(&self, account: AccountId, folder: FolderId, subscribed: bool) -> Result<()>;
+    /// The names an account is subscribed to that no folder has: a
+    /// subscription outlives its mailbox (RFC 3501 6.3.5, 6.3.6), and a
+    /// name may be subscribed before it exists. A store that keeps no such
+    /// names has none.
+    async fn subscribed_names(&self, _account: AccountId) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+    /// Subscribes or unsubscribes a name: the folder of that name if there
+    /// is one, else the name alone (see [`MailStore::subscribed_names`]).
+    /// A folder later created under a subscribed name is subscribed.
+    async fn set_name_subscribed(&self, account: AccountId, name: &str, subscribed: bool) -> Result<()> {
+        match self.folder_by_name(account, name).await? {
+            Some(folder) => self.set_subscribed(account, folder.id, subscribed).await,
+            None => Err(Error::NotFound(format!("folder {name}"))),
+        }
+    }
     /// All folders of an account, by name.
     async fn folders(&self, account: AccountId) -> Result<Vec<FolderInfo>>;
     /// One folder by id.

@@ -350,6 +350,10 @@ impl DirectoryAdmin for Store {
                 for (k, _) in ctx.scan(CF_FOLDER, &acct(id))? {
                     delete_folder_op(ctx, id, axigen_core::mailstore::FolderId(be32(&k[4..])?), true)?;
                 }
+                // And the subscriptions to names without a folder.
+                for (k, _) in ctx.scan(crate::keys::CF_FOLDER_NAME, &acct(id))? {
+                    ctx.delete(crate::keys::CF_FOLDER_NAME, &k)?;
+                }
                 crate::acl::drop_grantee(ctx, id)?;
                 crate::devices::drop_account_devices(ctx, id)?;
                 crate::autoreply::drop_account(ctx, id)?;

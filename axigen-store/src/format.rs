@@ -12,6 +12,7 @@
 //! | 6 | adds the `autoreply` column family: out-of-office settings and whom they answered |
 //! | 7 | queue records keep every recipient with its delivery state (pending, in flight, deferred, delivered, failed) |
 //! | 8 | adds the `rpop` column family: remote POP3 sources, the UIDLs fetched from them, their status |
+//! | 9 | the folder name index may hold empty entries: subscriptions to names no folder has (RFC 3501 6.3.6) |
 //!
 //! A layout change bumps [`FORMAT_VERSION`] and adds a function to
 //! [`MIGRATIONS`] that rewrites a store of the previous version in one synced
@@ -30,13 +31,13 @@ use crate::commit::{Db, cf, storage};
 use crate::keys::{ALL_CFS, CF_BLOB, CF_META, CF_STRUCTURE, META_FORMAT, encode_structure};
 
 /// The layout version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 8;
+pub const FORMAT_VERSION: u32 = 9;
 
 type Migration = fn(&Db, &mut WriteBatch) -> Result<()>;
 
 /// `MIGRATIONS[i]` upgrades a store from version `i + 1` to `i + 2`.
 const MIGRATIONS: &[Migration] =
-    &[add_queue, add_structures, add_acl, add_devices, add_autoreply, recipient_states, add_rpop];
+    &[add_queue, add_structures, add_acl, add_devices, add_autoreply, recipient_states, add_rpop, name_subscriptions];
 
 /// Bounds of one batch of structure records written by the 2 -> 3 upgrade.
 const STRUCTURE_BATCH_RECORDS: usize = 512;
@@ -113,6 +114,14 @@ fn add_rpop(db: &Db, _batch: &mut WriteBatch) -> Result<()> {
     if db.cf_handle(crate::keys::CF_RPOP).is_none() {
         return Err(Error::Format("the rpop column family was not created".into()));
     }
+    Ok(())
+}
+
+/// 8 -> 9: nothing to rewrite; the folder name index may now hold empty
+/// entries (subscriptions kept after their folder was deleted, or made
+/// before it exists). The bump keeps format-8 software, which would read
+/// such an entry as a damaged folder id, away from the store.
+fn name_subscriptions(_db: &Db, _batch: &mut WriteBatch) -> Result<()> {
     Ok(())
 }
 

@@ -244,7 +244,9 @@ pub(crate) fn create_folder_op(
     validate_folder_name(name)?;
     let name = normalize_folder_name(name);
     let mut s = account_state(ctx, a)?;
-    if ctx.get(CF_FOLDER_NAME, &folder_name_key(a, &name))?.is_some() {
+    // An empty entry is a subscription to the name alone: the new folder
+    // takes it over (and is subscribed, as every new folder is).
+    if ctx.get(CF_FOLDER_NAME, &folder_name_key(a, &name))?.is_some_and(|v| !v.is_empty()) {
         return Err(Error::AlreadyExists(format!("folder {name}")));
     }
     let id = FolderId(s.next_folder);
@@ -284,7 +286,13 @@ pub(crate) fn delete_folder_op(ctx: &mut Ctx<'_>, a: AccountId, f: FolderId, all
         s.messages -= 1;
     }
     ctx.delete(CF_FOLDER, &folder_key(a, f))?;
-    ctx.delete(CF_FOLDER_NAME, &folder_name_key(a, &folder.name))?;
+    // RFC 3501 6.3.4: a subscription outlives its folder, as a name entry
+    // without a folder id.
+    if folder.subscribed {
+        ctx.put(CF_FOLDER_NAME, &folder_name_key(a, &folder.name), &[])?;
+    } else {
+        ctx.delete(CF_FOLDER_NAME, &folder_name_key(a, &folder.name))?;
+    }
     crate::acl::drop_folder_acl(ctx, a, f)?;
     log_change(ctx, a, &mut s, f, ChangeKind::FolderDeleted)?;
     put_account_state(ctx, a, &s)
@@ -479,7 +487,7 @@ fn rename_folder_op(ctx: &mut Ctx<'_>, a: AccountId, f: FolderId, new_name: &str
         }
     }
     for (_, target) in &moves {
-        if ctx.get(CF_FOLDER_NAME, &folder_name_key(a, target))?.is_some() {
+        if ctx.get(CF_FOLDER_NAME, &folder_name_key(a, target))?.is_some_and(|v| !v.is_empty()) {
             return Err(Error::AlreadyExists(format!("folder {target}")));
         }
     }
@@ -492,6 +500,20 @@ fn rename_folder_op(ctx: &mut Ctx<'_>, a: AccountId, f: FolderId, new_name: &str
         put_folder(ctx, a, &info)?;
     }
     put_account_state(ctx, a, &s)
+}
+
+/// SUBSCRIBE / UNSUBSCRIBE by name: the folder's flag, or the name entry
+/// without a folder id that keeps a subscription to a name no folder has.
+fn subscribe_name_op(ctx: &mut Ctx<'_>, a: AccountId, name: &str, subscribed: bool) -> Result<()> {
+    validate_folder_name(name)?;
+    let key = folder_name_key(a, name);
+    match ctx.get(CF_FOLDER_NAME, &key)? {
+        Some(id) if !id.is_empty() => subscribe_op(ctx, a, FolderId(be32(&id)?), subscribed),
+        Some(_) if !subscribed => ctx.delete(CF_FOLDER_NAME, &key),
+        None if subscribed => ctx.put(CF_FOLDER_NAME, &key, &[]),
+        None => Err(Error::NotFound(format!("subscription {name}"))),
+        Some(_) => Ok(()),
+    }
 }
 
 fn subscribe_op(ctx: &mut Ctx<'_>, a: AccountId, f: FolderId, subscribed: bool) -> Result<()> {
@@ -557,6 +579,22 @@ impl MailStore for Store {
         self.committer.submit(0, move |ctx| subscribe_op(ctx, account, folder, subscribed)).await
     }
 
+    async fn subscribed_names(&self, account: AccountId) -> Result<Vec<String>> {
+        self.read_account_state(account)?;
+        self.scan(CF_FOLDER_NAME, &acct(account))?
+            .into_iter()
+            .filter(|(_, v)| v.is_empty())
+            .map(|(k, _)| {
+                String::from_utf8(k[4..].to_vec()).map_err(|_| Error::Storage("folder name is not UTF-8".into()))
+            })
+            .collect()
+    }
+
+    async fn set_name_subscribed(&self, account: AccountId, name: &str, subscribed: bool) -> Result<()> {
+        let name = name.to_owned();
+        self.committer.submit(0, move |ctx| subscribe_name_op(ctx, account, &name, subscribed)).await
+    }
+
     async fn folders(&self, account: AccountId) -> Result<Vec<FolderInfo>> {
         self.read_account_state(account)?;
         let mut out = self
@@ -578,6 +616,8 @@ impl MailStore for Store {
 
     async fn folder_by_name(&self, account: AccountId, name: &str) -> Result<Option<FolderInfo>> {
         let id = match self.db.get_cf(cf(&self.db, CF_FOLDER_NAME), folder_name_key(account, name)).map_err(storage)? {
+            // An empty entry: a subscription, no folder.
+            Some(b) if b.is_empty() => return Ok(None),
             Some(b) => FolderId(be32(&b)?),
             None => return Ok(None),
         };

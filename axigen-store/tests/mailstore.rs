@@ -534,3 +534,66 @@ async fn a_format_3_store_is_upgraded_with_an_empty_access_list_family() {
     assert!(cfs.iter().any(|c| c == "acl"));
     assert_eq!(format, axigen_store::FORMAT_VERSION.to_be_bytes());
 }
+
+/// RFC 3501 6.3.4-6.3.6: a subscription outlives its folder, a name may be
+/// subscribed before a folder has it, and such names go with the account.
+#[tokio::test]
+async fn subscriptions_outlive_their_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    domain(&store, "example.com").await;
+    let a = account(&store, "s@example.com").await;
+    let lists = store.create_folder(a.id, "Lists", FolderKind::Mail, None).await.unwrap();
+    assert!(lists.subscribed);
+    store.delete_folder(a.id, lists.id).await.unwrap();
+    assert_eq!(store.folder_by_name(a.id, "Lists").await.unwrap(), None);
+    assert_eq!(store.subscribed_names(a.id).await.unwrap(), vec!["Lists".to_owned()]);
+    // Not subscribed: nothing stays.
+    let tmp = store.create_folder(a.id, "Tmp", FolderKind::Mail, None).await.unwrap();
+    store.set_subscribed(a.id, tmp.id, false).await.unwrap();
+    store.delete_folder(a.id, tmp.id).await.unwrap();
+    assert_eq!(store.subscribed_names(a.id).await.unwrap(), vec!["Lists".to_owned()]);
+    // A name with no folder yet.
+    store.set_name_subscribed(a.id, "Later/On", true).await.unwrap();
+    store.set_name_subscribed(a.id, "Later/On", true).await.unwrap();
+    assert_eq!(store.subscribed_names(a.id).await.unwrap(), vec!["Later/On".to_owned(), "Lists".to_owned()]);
+    // A folder created under a subscribed name takes the subscription over.
+    let lists = store.create_folder(a.id, "Lists", FolderKind::Mail, None).await.unwrap();
+    assert!(lists.subscribed);
+    assert_eq!(store.folder_by_name(a.id, "Lists").await.unwrap().map(|f| f.id), Some(lists.id));
+    assert_eq!(store.subscribed_names(a.id).await.unwrap(), vec!["Later/On".to_owned()]);
+    // By name: the folder's flag when there is one.
+    store.set_name_subscribed(a.id, "Lists", false).await.unwrap();
+    assert!(!store.folder(a.id, lists.id).await.unwrap().unwrap().subscribed);
+    store.set_name_subscribed(a.id, "Later/On", false).await.unwrap();
+    assert!(matches!(store.set_name_subscribed(a.id, "Later/On", false).await, Err(Error::NotFound(_))));
+    // A rename onto a subscribed name.
+    store.set_name_subscribed(a.id, "Renamed", true).await.unwrap();
+    store.rename_folder(a.id, lists.id, "Renamed").await.unwrap();
+    assert!(store.subscribed_names(a.id).await.unwrap().is_empty());
+    assert!(store.check(true).unwrap().is_clean());
+    store.set_name_subscribed(a.id, "Gone", true).await.unwrap();
+    store.delete_account(a.id).await.unwrap();
+    let b = account(&store, "t@example.com").await;
+    assert!(store.subscribed_names(b.id).await.unwrap().is_empty());
+    assert!(store.check(true).unwrap().is_clean());
+}
+
+#[tokio::test]
+async fn a_format_8_store_is_upgraded() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = {
+        let store = open(dir.path());
+        domain(&store, "example.com").await;
+        account(&store, "old@example.com").await.id
+    };
+    downgrade(dir.path(), 8);
+    {
+        let store = open(dir.path());
+        assert!(store.check(true).unwrap().is_clean());
+        store.set_name_subscribed(a, "Old/Name", true).await.unwrap();
+    }
+    assert_eq!(layout(dir.path()).1, axigen_store::FORMAT_VERSION.to_be_bytes());
+    let store = open(dir.path());
+    assert_eq!(store.subscribed_names(a).await.unwrap(), vec!["Old/Name".to_owned()]);
+}

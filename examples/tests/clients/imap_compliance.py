@@ -217,6 +217,33 @@ u, _ = a.ok("NOOP")
 check("and nothing was stored", not any(l.endswith(b" EXISTS") for l in u), u)
 a.ok("CLOSE")
 
+# ---- RFC 5258: LIST-EXTENDED; RFC 3501 6.3.6: subscriptions outlive mailboxes
+for n in ["ext", "ext/a", "ext/b/", "ext/b/c", "ext/gone"]:
+    a.ok(f"CREATE {n}")
+a.ok("SUBSCRIBE ext/a")
+a.ok("SUBSCRIBE ext/b/c")
+a.ok("SUBSCRIBE ext/gone")
+a.ok("DELETE ext/gone")
+a.ok("SUBSCRIBE ext/later")
+u, _ = a.ok('LIST (SUBSCRIBED) "" ext/*')
+check("LIST (SUBSCRIBED) shows deleted and future names as \\NonExistent",
+      b'* LIST (\\NonExistent \\Subscribed) "/" ext/gone' in u and b'* LIST (\\NonExistent \\Subscribed) "/" ext/later' in u, u)
+u, _ = a.ok('LIST "" ext/*')
+check("plain LIST does not show them", not any(b"gone" in l or b"later" in l for l in u), u)
+u, _ = a.ok('LIST (SUBSCRIBED RECURSIVEMATCH) "" ext/% RETURN (CHILDREN)')
+check("RECURSIVEMATCH: ext/b has a subscribed child the pattern leaves out",
+      b'* LIST (\\HasChildren) "/" ext/b ("CHILDINFO" ("SUBSCRIBED"))' in u, u)
+u, _ = a.ok('LIST "" (ext/a ext/b) RETURN (SUBSCRIBED CHILDREN)')
+check("several patterns and RETURN (SUBSCRIBED CHILDREN)",
+      u == [b'* LIST (\\HasNoChildren \\Subscribed) "/" ext/a', b'* LIST (\\HasChildren) "/" ext/b'], u)
+u, _ = a.ok('LIST (SPECIAL-USE) "" * RETURN (SPECIAL-USE)')
+check("LIST (SPECIAL-USE)", any(b"\\Sent" in l for l in u) and not any(b"ext" in l for l in u), u)
+_, status = a.cmd('LIST (RECURSIVEMATCH) "" *')
+check("RECURSIVEMATCH alone is BAD", status.startswith(b"BAD"), status)
+a.ok("CREATE ext/later")
+u, _ = a.ok('LSUB "" ext/later')
+check("a mailbox created under a subscribed name is subscribed", u == [b'* LSUB () "/" ext/later'], u)
+
 a.ok("LOGOUT")
 b.ok("LOGOUT")
 print("imap compliance ok")

@@ -91,13 +91,14 @@ impl Session {
                 special_use: f.special_use,
                 subscribed: f.subscribed,
                 target: Some(Target { owner: self.account(), folder: f, rights: Rights::ALL }),
+                exists: true,
             })
             .collect();
         let shared = self.shared_folders().await?;
         let mut names: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
         for (name, target, subscribed) in shared {
             names.insert(name.clone());
-            out.push(Listed { name, special_use: None, subscribed, target: Some(target) });
+            out.push(Listed { name, special_use: None, subscribed, target: Some(target), exists: true });
         }
         // The names above shared folders that are not themselves listable.
         let mut parents = std::collections::BTreeSet::new();
@@ -112,45 +113,89 @@ impl Session {
             }
         }
         for name in parents {
-            out.push(Listed { name, special_use: None, subscribed: false, target: None });
+            out.push(Listed { name, special_use: None, subscribed: false, target: None, exists: true });
+        }
+        // Subscriptions to names no folder has (RFC 3501 6.3.6).
+        for name in self.store.subscribed_names(self.account()).await? {
+            if !out.iter().any(|l| l.name == name) {
+                out.push(Listed { name, special_use: None, subscribed: true, target: None, exists: false });
+            }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
     }
 
-    fn list_entries(
-        &self,
-        folders: &[Listed],
-        pattern: &str,
-        subscribed_only: bool,
-        special_only: bool,
-        returns_subscribed: bool,
-    ) -> Vec<ListEntry> {
+    /// The LIST answers for the patterns, each name once, in the folders'
+    /// order.
+    ///
+    /// - Without the SUBSCRIBED selection, names without a folder are not
+    ///   listed; with it, they are, as `\NonExistent` (RFC 5258 3.4).
+    /// - RECURSIVEMATCH (RFC 5258 3.5): a name the pattern matches that is
+    ///   not subscribed itself, but has a subscribed descendant the
+    ///   patterns do not match, is listed with `CHILDINFO ("SUBSCRIBED")`.
+    fn list_entries(&self, folders: &[Listed], patterns: &[String], options: &ListOptions) -> Vec<ListEntry> {
+        let matched = |name: &str| patterns.iter().any(|p| matches(p, name));
+        // A subscribed descendant the patterns leave out, for RECURSIVEMATCH.
+        let hidden_subscribed_child = |name: &str| {
+            let prefix = format!("{name}{DELIMITER}");
+            folders.iter().any(|c| c.subscribed && c.name.starts_with(&prefix) && !matched(&c.name))
+        };
+        // RECURSIVEMATCH also reaches names above subscriptions that no
+        // folder has.
+        let mut names: Vec<&str> = folders.iter().map(|f| f.name.as_str()).collect();
+        if options.recursive {
+            for f in folders.iter().filter(|f| f.subscribed) {
+                let mut at = 0;
+                while let Some(i) = f.name[at..].find(DELIMITER).map(|i| at + i) {
+                    names.push(&f.name[..i]);
+                    at = i + DELIMITER.len_utf8();
+                }
+            }
+            names.sort_unstable();
+            names.dedup();
+        }
         let mut entries = Vec::new();
-        for f in folders {
-            if !matches(pattern, &f.name) || (subscribed_only && !f.subscribed) {
+        for name in names {
+            if !matched(name) {
                 continue;
             }
-            if special_only && f.special_use.is_none() {
+            let listed = folders.iter().find(|f| f.name == name);
+            let subscribed = listed.is_some_and(|f| f.subscribed);
+            let child_subscribed = options.recursive && hidden_subscribed_child(name);
+            if options.subscribed_only && !subscribed && !child_subscribed {
                 continue;
             }
-            let prefix = format!("{}{DELIMITER}", f.name);
-            let children = folders.iter().any(|c| c.name.starts_with(&prefix));
-            let mut attributes = vec![if children { "\\HasChildren" } else { "\\HasNoChildren" }.to_owned()];
-            if f.target.is_none() {
-                attributes.insert(0, "\\Noselect".to_owned());
+            if listed.is_some_and(|f| !f.exists) && !options.subscribed_only {
+                continue;
             }
-            if let Some(role) = f.special_use {
-                attributes.push(role.imap_attribute().to_owned());
+            if options.special_only && listed.and_then(|f| f.special_use).is_none() {
+                continue;
             }
-            if (subscribed_only || returns_subscribed) && f.subscribed {
+            let mut attributes = Vec::new();
+            match listed {
+                Some(f) if f.exists => {
+                    let prefix = format!("{name}{DELIMITER}");
+                    let children = folders.iter().any(|c| c.exists && c.name.starts_with(&prefix));
+                    attributes.push(if children { "\\HasChildren" } else { "\\HasNoChildren" }.to_owned());
+                    if f.target.is_none() {
+                        attributes.insert(0, "\\Noselect".to_owned());
+                    }
+                    if let Some(role) = f.special_use {
+                        attributes.push(role.imap_attribute().to_owned());
+                    }
+                }
+                // RFC 5258 3.4: \NonExistent implies \Noselect, which is
+                // then not sent.
+                _ => attributes.push("\\NonExistent".to_owned()),
+            }
+            if (options.subscribed_only || options.returns_subscribed) && subscribed {
                 attributes.push("\\Subscribed".to_owned());
             }
             entries.push(ListEntry {
                 attributes,
                 delimiter: Some(DELIMITER),
-                mailbox: f.name.clone(),
-                child_subscribed: false,
+                mailbox: name.to_owned(),
+                child_subscribed,
             });
         }
         entries
@@ -172,20 +217,19 @@ impl Session {
             Ok(f) => f,
             Err(err) => return store_error(tag, &err),
         };
-        let subscribed_only = list.selection.contains(&ListSelect::Subscribed);
-        let special_only = list.selection.contains(&ListSelect::SpecialUse);
-        let returns_subscribed = list.returns.contains(&ListReturn::Subscribed);
+        let options = ListOptions {
+            subscribed_only: list.selection.contains(&ListSelect::Subscribed),
+            special_only: list.selection.contains(&ListSelect::SpecialUse),
+            recursive: list.selection.contains(&ListSelect::RecursiveMatch),
+            returns_subscribed: list.returns.contains(&ListReturn::Subscribed),
+        };
         let status_items = list.returns.iter().find_map(|r| match r {
             ListReturn::Status(items) => Some(items.clone()),
             _ => None,
         });
-        let mut seen = std::collections::HashSet::new();
-        for pattern in &list.patterns {
-            let full = format!("{}{pattern}", list.reference);
-            for entry in self.list_entries(&folders, &full, subscribed_only, special_only, returns_subscribed) {
-                if !seen.insert(entry.mailbox.clone()) {
-                    continue;
-                }
+        let patterns: Vec<String> = list.patterns.iter().map(|p| format!("{}{p}", list.reference)).collect();
+        {
+            for entry in self.list_entries(&folders, &patterns, &options) {
                 let name = entry.mailbox.clone();
                 self.data(out, &Data::List(entry));
                 // RFC 5819 2: the STATUS of each selectable mailbox follows
@@ -358,8 +402,14 @@ impl Session {
             return store_error(tag, &err);
         }
         // RFC 9051 6.3.4: CREATE does not subscribe (the store subscribes
-        // the folders other protocols make); the client does if it wants.
+        // the folders other protocols make), unless the name was subscribed
+        // already (RFC 3501 6.3.6: a subscription outlives its mailbox).
+        let was_subscribed = match self.store.subscribed_names(owner).await {
+            Ok(names) => names.contains(&name),
+            Err(err) => return store_error(tag, &err),
+        };
         match self.store.create_folder(owner, &name, FolderKind::Mail, role).await {
+            Ok(_) if was_subscribed => tagged(tag, Status::Ok, "CREATE completed"),
             Ok(info) => match self.store.set_subscribed(owner, info.id, false).await {
                 Ok(()) => tagged(tag, Status::Ok, "CREATE completed"),
                 Err(err) => store_error(tag, &err),
@@ -488,12 +538,25 @@ impl Session {
     /// SUBSCRIBE and UNSUBSCRIBE; a subscription to a shared folder is the
     /// user's own, kept beside the folder's access list.
     pub(super) async fn subscribe(&mut self, tag: &Tag, mailbox: &MailboxName, on: bool) -> StatusResponse {
+        let me = self.account();
         let target = match self.target(mailbox).await {
             Ok(Some(t)) => t,
+            // RFC 3501 6.3.6: a name without a mailbox may be subscribed
+            // (and stays subscribed after its mailbox is deleted); not in
+            // the other users' namespace, whose names are not the user's.
+            Ok(None) if split_shared(mailbox.as_str()).is_none() && !mailbox.as_str().starts_with(OTHER_USERS) => {
+                return match self.store.set_name_subscribed(me, mailbox.as_str(), on).await {
+                    Ok(()) => tagged(tag, Status::Ok, if on { "SUBSCRIBE completed" } else { "UNSUBSCRIBE completed" }),
+                    Err(axigen_core::Error::NotFound(_)) => nonexistent(tag),
+                    Err(axigen_core::Error::Invalid(_)) => {
+                        tagged(tag, Status::No, "invalid mailbox name").with_code(Code::Cannot)
+                    }
+                    Err(err) => store_error(tag, &err),
+                };
+            }
             Ok(None) => return nonexistent(tag),
             Err(err) => return store_error(tag, &err),
         };
-        let me = self.account();
         let result = if target.is_shared(me) {
             self.store.set_shared_subscription(me, target.owner, target.folder.id, on).await
         } else {
@@ -626,8 +689,19 @@ pub(super) struct Listed {
     name: String,
     special_use: Option<SpecialUse>,
     subscribed: bool,
-    /// The folder; `None` for a `\Noselect` name above shared folders.
+    /// The folder; `None` for a `\Noselect` name above shared folders, or
+    /// a subscribed name without a folder.
     target: Option<Target>,
+    /// False for a subscription to a name no folder has.
+    exists: bool,
+}
+
+/// What a LIST selects and returns (RFC 5258 3).
+struct ListOptions {
+    subscribed_only: bool,
+    special_only: bool,
+    recursive: bool,
+    returns_subscribed: bool,
 }
 
 #[cfg(test)]

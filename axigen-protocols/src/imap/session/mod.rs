@@ -91,6 +91,7 @@ pub const CAPABILITIES: &[(&str, &str)] = &[
     ("MULTIAPPEND", "RFC 3502"),
     ("CATENATE", "RFC 4469"),
     ("STATUS=SIZE", "RFC 8438"),
+    ("LIST-EXTENDED", "RFC 5258"),
     ("LIST-STATUS", "RFC 5819"),
     ("QUOTA", "RFC 9208"),
     ("BINARY", "RFC 3516"),
