@@ -609,7 +609,25 @@ mod imap {
             ),
         );
         bad("A1 SEARCH");
-        bad("A1 SEARCH RETURN (PARTIAL 1:10) ALL");
+        // CONTEXT=SEARCH (RFC 5267): PARTIAL (a reversed range is the same
+        // range), UPDATE, CONTEXT; CANCELUPDATE.
+        let nz = |n| NonZeroU32::new(n).unwrap();
+        both_ways(
+            "A1 UID SEARCH RETURN (UPDATE PARTIAL 1:10 CONTEXT) UNSEEN",
+            search(true, Some(vec![Update, Partial(nz(1), nz(10)), Context]), None, vec![Unseen]),
+        );
+        one_way(
+            "A1 SEARCH RETURN (PARTIAL 4:2) ALL",
+            search(false, Some(vec![Partial(nz(2), nz(4))]), None, vec![SearchKey::All]),
+        );
+        both_ways("A1 CANCELUPDATE \"B1\" \"B2\"", CommandBody::CancelUpdate(vec!["B1".into(), "B2".into()]));
+        bad("A1 CANCELUPDATE");
+        bad("A1 CANCELUPDATE B1");
+        bad("A1 SEARCH RETURN (PARTIAL 1) ALL");
+        bad("A1 SEARCH RETURN (PARTIAL 1:*) ALL");
+        bad("A1 SEARCH RETURN (PARTIAL 0:3) ALL");
+        bad("A1 SEARCH RETURN (PARTIAL 1:2 ALL) ALL");
+        bad("A1 SEARCH RETURN (PARTIAL 1:2 PARTIAL 3:4) ALL");
         bad("A1 SEARCH (SEEN");
         bad("A1 SEARCH SEEN)");
         bad("A1 SEARCH OR SEEN");

@@ -152,6 +152,8 @@ pub enum CommandBody {
     Sort(SortCommand),
     /// `THREAD` / `UID THREAD` (RFC 5256).
     Thread(ThreadCommand),
+    /// `CANCELUPDATE "tag" ...` (RFC 5267 4.3.5).
+    CancelUpdate(Vec<String>),
     /// `FETCH` / `UID FETCH` (RFC 9051 6.4.5).
     Fetch(FetchCommand),
     /// `STORE` / `UID STORE` (RFC 9051 6.4.6).
@@ -247,6 +249,7 @@ pub(crate) const COMMAND_NAMES: &[&str] = &[
     "SEARCH",
     "SORT",
     "THREAD",
+    "CANCELUPDATE",
     "FETCH",
     "STORE",
     "COPY",
@@ -401,6 +404,19 @@ impl CommandBody {
             "SEARCH" => CommandBody::Search(SearchCommand::parse(p, false)?),
             "SORT" => CommandBody::Sort(SortCommand::parse(p, false)?),
             "THREAD" => CommandBody::Thread(ThreadCommand::parse(p, false)?),
+            "CANCELUPDATE" => {
+                // command-select =/ "CANCELUPDATE" 1*(SP quoted)   (RFC 5267 5)
+                let mut tags = Vec::new();
+                while p.peek() == Some(b' ') {
+                    p.sp()?;
+                    let tag = p.quoted()?;
+                    tags.push(String::from_utf8(tag.into_owned()).map_err(|_| syntax("tag is not UTF-8"))?);
+                }
+                if tags.is_empty() {
+                    return Err(syntax("CANCELUPDATE needs the tags of the searches"));
+                }
+                CommandBody::CancelUpdate(tags)
+            }
             "FETCH" => CommandBody::Fetch(FetchCommand::parse(p, false)?),
             "STORE" => CommandBody::Store(StoreCommand::parse(p, false)?),
             "COPY" | "MOVE" => parse_copy_move(p, name == "MOVE", false)?,
@@ -463,6 +479,7 @@ impl CommandBody {
             CommandBody::Sort(_) => "SORT",
             CommandBody::Thread(t) if t.uid => "UID THREAD",
             CommandBody::Thread(_) => "THREAD",
+            CommandBody::CancelUpdate(_) => "CANCELUPDATE",
             CommandBody::Fetch(f) if f.uid => "UID FETCH",
             CommandBody::Fetch(_) => "FETCH",
             CommandBody::Store(s) if s.uid => "UID STORE",
@@ -555,6 +572,12 @@ impl CommandBody {
             CommandBody::Search(search) => search.encode(w),
             CommandBody::Sort(sort) => sort.encode(w),
             CommandBody::Thread(thread) => thread.encode(w),
+            CommandBody::CancelUpdate(tags) => {
+                for tag in tags {
+                    w.sp();
+                    encode::quoted(&mut w.buf, tag.as_bytes());
+                }
+            }
             CommandBody::Fetch(fetch) => fetch.encode(w),
             CommandBody::Store(store) => store.encode(w),
             CommandBody::Copy { set, mailbox, .. } | CommandBody::Move { set, mailbox, .. } => {

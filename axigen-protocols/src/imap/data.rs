@@ -21,6 +21,16 @@ pub struct ListEntry {
     pub child_subscribed: bool,
 }
 
+/// A change to an updating search or sort result (RFC 5267 4.3.3, 4.3.4):
+/// a position (0: wherever it belongs, or is) and the messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContextUpdate {
+    /// `ADDTO (position set)`.
+    AddTo(u32, SequenceSet),
+    /// `REMOVEFROM (position set)`.
+    RemoveFrom(u32, SequenceSet),
+}
+
 /// Untagged data responses (other than FETCH).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Data {
@@ -77,6 +87,11 @@ pub enum Data {
         count: Option<u32>,
         /// `MODSEQ` (RFC 7162 3.1.5).
         modseq: Option<u64>,
+        /// `PARTIAL (low:high set)` (RFC 5267 4.4); `None` set is NIL.
+        partial: Option<((u32, u32), Option<SequenceSet>)>,
+        /// `ADDTO` / `REMOVEFROM` of an updating context (RFC 5267 4.3), in
+        /// the order the client must apply them.
+        updates: Vec<ContextUpdate>,
     },
     /// `* NAMESPACE personal other shared` (RFC 2342 5), each a list of
     /// (prefix, delimiter), NIL when empty.
@@ -192,7 +207,7 @@ impl Data {
                     put(out, &format!(" (MODSEQ {m})"));
                 }
             }
-            Data::ESearch { tag, uid, min, max, all, count, modseq } => {
+            Data::ESearch { tag, uid, min, max, all, count, modseq, partial, updates } => {
                 put(out, "ESEARCH");
                 if let Some(tag) = tag {
                     put(out, " (TAG ");
@@ -213,8 +228,22 @@ impl Data {
                 if let Some(count) = count {
                     put(out, &format!(" COUNT {count}"));
                 }
+                if let Some(((low, high), set)) = partial {
+                    match set {
+                        Some(set) => put(out, &format!(" PARTIAL ({low}:{high} {set})")),
+                        None => put(out, &format!(" PARTIAL ({low}:{high} NIL)")),
+                    }
+                }
                 if let Some(m) = modseq {
                     put(out, &format!(" MODSEQ {m}"));
+                }
+                for update in updates {
+                    match update {
+                        ContextUpdate::AddTo(position, set) => put(out, &format!(" ADDTO ({position} {set})")),
+                        ContextUpdate::RemoveFrom(position, set) => {
+                            put(out, &format!(" REMOVEFROM ({position} {set})"))
+                        }
+                    }
                 }
             }
             Data::Namespace { personal, other, shared } => {

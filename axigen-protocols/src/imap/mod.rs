@@ -125,6 +125,8 @@ pub const EXTENSIONS: &[Extension] = &[
     Extension { capability: "SORT", rfc: "RFC 5256" },
     Extension { capability: "SORT=DISPLAY", rfc: "RFC 5957" },
     Extension { capability: "ESORT", rfc: "RFC 5267" },
+    Extension { capability: "CONTEXT=SEARCH", rfc: "RFC 5267" },
+    Extension { capability: "CONTEXT=SORT", rfc: "RFC 5267" },
     Extension { capability: "THREAD=ORDEREDSUBJECT", rfc: "RFC 5256" },
     Extension { capability: "THREAD=REFERENCES", rfc: "RFC 5256" },
     Extension { capability: "SEARCHRES", rfc: "RFC 5182" },

@@ -15,7 +15,7 @@ use super::encode;
 use super::sequence::SequenceSet;
 use super::types::{Atom, Flag, Tag};
 
-pub use super::data::{Data, ListEntry};
+pub use super::data::{ContextUpdate, Data, ListEntry};
 
 /// The condition of a status response (RFC 9051 7.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -76,6 +76,8 @@ pub enum Code {
     AuthorizationFailed,
     /// `BADCHARSET [(charsets)]`.
     BadCharset(Vec<String>),
+    /// `NOUPDATE "tag"` (RFC 5267 4.3.1): the search will not be updated.
+    NoUpdate(String),
     /// `BADURL url` (RFC 4469 6): a CATENATE URL that cannot be read.
     BadUrl(String),
     /// `CANNOT` (RFC 5530 3).
@@ -169,6 +171,10 @@ impl Code {
             Code::AppendUid { uid_validity, uids } => simple(out, &format!("APPENDUID {uid_validity} {uids}")),
             Code::AuthenticationFailed => simple(out, "AUTHENTICATIONFAILED"),
             Code::AuthorizationFailed => simple(out, "AUTHORIZATIONFAILED"),
+            Code::NoUpdate(tag) => {
+                out.extend_from_slice(b"NOUPDATE ");
+                encode::quoted(out, tag.as_bytes());
+            }
             Code::BadUrl(url) => {
                 out.extend_from_slice(b"BADURL ");
                 // The URL as an astring; one that is not an atom is quoted,

@@ -37,18 +37,47 @@ pub enum SearchReturn {
     Count,
     /// `SAVE` (RFC 5182).
     Save,
+    /// `PARTIAL low:high` (RFC 5267 4.4): the results at these positions
+    /// (1-based, `low <= high`).
+    Partial(NonZeroU32, NonZeroU32),
+    /// `UPDATE` (RFC 5267 4.3): keep the result and report its changes.
+    Update,
+    /// `CONTEXT` (RFC 5267 4.2): a hint that the result will be reused.
+    Context,
 }
 
 impl SearchReturn {
-    pub(crate) fn as_str(self) -> &'static str {
+    pub(crate) fn to_wire(self) -> String {
         match self {
-            SearchReturn::Min => "MIN",
-            SearchReturn::Max => "MAX",
-            SearchReturn::All => "ALL",
-            SearchReturn::Count => "COUNT",
-            SearchReturn::Save => "SAVE",
+            SearchReturn::Min => "MIN".into(),
+            SearchReturn::Max => "MAX".into(),
+            SearchReturn::All => "ALL".into(),
+            SearchReturn::Count => "COUNT".into(),
+            SearchReturn::Save => "SAVE".into(),
+            SearchReturn::Partial(low, high) => format!("PARTIAL {low}:{high}"),
+            SearchReturn::Update => "UPDATE".into(),
+            SearchReturn::Context => "CONTEXT".into(),
         }
     }
+
+    /// The `PARTIAL` range of a list of options.
+    pub fn partial(returns: &[SearchReturn]) -> Option<(u32, u32)> {
+        returns.iter().find_map(|r| match r {
+            SearchReturn::Partial(low, high) => Some((low.get(), high.get())),
+            _ => None,
+        })
+    }
+}
+
+/// `"RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")"` after
+/// the keyword: at most one PARTIAL, and not with ALL (RFC 5267 4.4).
+pub(crate) fn search_return_opts(p: &mut Parser<'_>) -> PResult<Vec<SearchReturn>> {
+    let opts = p.list(search_return_opt)?;
+    let partials = opts.iter().filter(|r| matches!(r, SearchReturn::Partial(..))).count();
+    if partials > 1 || (partials == 1 && opts.contains(&SearchReturn::All)) {
+        return Err(syntax("PARTIAL may be given once, and not with ALL (RFC 5267 4.4)"));
+    }
+    Ok(opts)
 }
 
 /// The metadata of `MODSEQ "/flags/\Seen" priv n` (RFC 7162 3.1.5).
@@ -136,7 +165,7 @@ impl SearchCommand {
         p.sp()?;
         let returns = if p.keyword("RETURN") {
             p.sp()?;
-            let opts = p.list(search_return_opt)?;
+            let opts = search_return_opts(p)?;
             p.sp()?;
             Some(opts)
         } else {
@@ -160,7 +189,7 @@ impl SearchCommand {
 
     pub(crate) fn encode(&self, w: &mut CommandWriter) {
         if let Some(returns) = &self.returns {
-            let names: Vec<&str> = returns.iter().map(|r| r.as_str()).collect();
+            let names: Vec<String> = returns.iter().map(|r| r.to_wire()).collect();
             w.raw(&format!(" RETURN ({})", names.join(" ")));
         }
         if let Some(charset) = &self.charset {
@@ -192,11 +221,24 @@ pub(crate) fn encode_keys(w: &mut CommandWriter, keys: &[SearchKey]) {
 
 /// ```abnf
 /// search-return-opt = "MIN" / "MAX" / "ALL" / "COUNT" /
-///                     "SAVE"                  ; RFC 5182
+///                     "SAVE" /                ; RFC 5182
+///                     "CONTEXT" / "UPDATE" /  ; RFC 5267
+///                     "PARTIAL" SP partial-range
+/// partial-range     = nz-number ":" nz-number
 /// ```
-pub(crate) fn search_return_opt(p: &mut Parser<'_>) -> PResult<SearchReturn> {
+fn search_return_opt(p: &mut Parser<'_>) -> PResult<SearchReturn> {
     let name = p.atom()?.to_ascii_uppercase();
     Ok(match name.as_str() {
+        "PARTIAL" => {
+            p.sp()?;
+            let a = p.nz_number()?;
+            p.expect(b':', "expected ':' in the PARTIAL range")?;
+            let b = p.nz_number()?;
+            // RFC 5267 5: 500:400 is the same as 400:500.
+            SearchReturn::Partial(a.min(b), a.max(b))
+        }
+        "UPDATE" => SearchReturn::Update,
+        "CONTEXT" => SearchReturn::Context,
         "MIN" => SearchReturn::Min,
         "MAX" => SearchReturn::Max,
         "ALL" => SearchReturn::All,

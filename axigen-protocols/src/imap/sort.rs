@@ -5,7 +5,7 @@
 
 use super::command::CommandWriter;
 use super::parser::{PResult, Parser, syntax};
-use super::search::{SearchKey, SearchReturn, encode_keys, search_keys, search_return_opt};
+use super::search::{SearchKey, SearchReturn, encode_keys, search_keys, search_return_opts};
 
 /// A sort key (RFC 5256 3, RFC 5957 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -128,7 +128,7 @@ impl SortCommand {
         p.sp()?;
         let returns = if p.keyword("RETURN") {
             p.sp()?;
-            let opts = p.list(search_return_opt)?;
+            let opts = search_return_opts(p)?;
             p.sp()?;
             Some(opts)
         } else {
@@ -147,7 +147,7 @@ impl SortCommand {
 
     pub(crate) fn encode(&self, w: &mut CommandWriter) {
         if let Some(returns) = &self.returns {
-            let names: Vec<&str> = returns.iter().map(|r| r.as_str()).collect();
+            let names: Vec<String> = returns.iter().map(|r| r.to_wire()).collect();
             w.raw(&format!(" RETURN ({})", names.join(" ")));
         }
         let criteria: Vec<String> = self

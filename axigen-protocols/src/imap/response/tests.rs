@@ -178,6 +178,8 @@ fn untagged_data() {
                 all: Some(SequenceSet::parse("2,4").unwrap()),
                 count: Some(2),
                 modseq: Some(917162500),
+                partial: None,
+                updates: Vec::new(),
             },
             false
         ),
@@ -192,11 +194,51 @@ fn untagged_data() {
                 max: None,
                 all: None,
                 count: None,
-                modseq: None
+                modseq: None,
+                partial: None,
+                updates: Vec::new(),
             },
             false
         ),
         "* ESEARCH (TAG \"A1\")\r\n"
+    );
+    // RFC 5267: PARTIAL, and the updates of a context in order.
+    assert_eq!(
+        data(
+            Data::ESearch {
+                tag: Some(Tag::new("B1").unwrap()),
+                uid: true,
+                min: None,
+                max: None,
+                all: None,
+                count: None,
+                modseq: None,
+                partial: Some(((1, 6), SequenceSet::parse("5,3:4").ok())),
+                updates: vec![
+                    ContextUpdate::RemoveFrom(0, SequenceSet::parse("7").unwrap()),
+                    ContextUpdate::AddTo(2, SequenceSet::parse("9").unwrap()),
+                ],
+            },
+            false
+        ),
+        "* ESEARCH (TAG \"B1\") UID PARTIAL (1:6 5,3:4) REMOVEFROM (0 7) ADDTO (2 9)\r\n"
+    );
+    assert_eq!(
+        data(
+            Data::ESearch {
+                tag: Some(Tag::new("B2").unwrap()),
+                uid: false,
+                min: None,
+                max: None,
+                all: None,
+                count: None,
+                modseq: None,
+                partial: Some(((6, 6), None)),
+                updates: Vec::new(),
+            },
+            false
+        ),
+        "* ESEARCH (TAG \"B2\") PARTIAL (6:6 NIL)\r\n"
     );
     assert_eq!(
         data(

@@ -35,6 +35,7 @@
 mod acl;
 mod binary;
 mod catenate;
+mod context;
 mod enable;
 mod fetch;
 mod mailbox;
@@ -86,6 +87,8 @@ pub const CAPABILITIES: &[(&str, &str)] = &[
     ("SORT", "RFC 5256"),
     ("SORT=DISPLAY", "RFC 5957"),
     ("ESORT", "RFC 5267"),
+    ("CONTEXT=SEARCH", "RFC 5267"),
+    ("CONTEXT=SORT", "RFC 5267"),
     ("THREAD=ORDEREDSUBJECT", "RFC 5256"),
     ("THREAD=REFERENCES", "RFC 5256"),
     ("MULTIAPPEND", "RFC 3502"),
@@ -455,6 +458,9 @@ impl Session {
         if report_changes && self.selected.is_some() {
             self.report_changes(out).await;
         }
+        // RFC 5267 4.3: updating results follow the changes, after any
+        // command (flag changes may be reported during STORE too).
+        self.update_contexts(out).await;
         response.encode(out);
         next
     }
@@ -477,6 +483,7 @@ impl Session {
                 | CommandBody::Search(_)
                 | CommandBody::Sort(_)
                 | CommandBody::Thread(_)
+                | CommandBody::CancelUpdate(_)
                 | CommandBody::Fetch(_)
                 | CommandBody::Store(_)
                 | CommandBody::Copy { .. }
@@ -521,6 +528,7 @@ impl Session {
             CommandBody::Search(search) => self.search(tag, &search, out).await,
             CommandBody::Sort(sort) => self.sort(tag, &sort, out).await,
             CommandBody::Thread(thread) => self.thread(tag, &thread, out).await,
+            CommandBody::CancelUpdate(tags) => self.cancel_update(tag, &tags),
             CommandBody::Copy { uid, set, mailbox } => self.copy(tag, uid, &set, &mailbox, false, out).await,
             CommandBody::Move { uid, set, mailbox } => self.copy(tag, uid, &set, &mailbox, true, out).await,
             CommandBody::GetQuotaRoot(mailbox) => self.get_quota_root(tag, &mailbox, out).await,
@@ -601,6 +609,7 @@ impl Session {
     pub async fn idle_poll(&mut self, out: &mut Vec<u8>) {
         if self.selected.is_some() {
             self.report_changes(out).await;
+            self.update_contexts(out).await;
         }
     }
 

@@ -324,10 +324,15 @@ impl Session {
         if self.utf8_accept && cmd.charset.is_some() {
             return tagged(tag, Status::Bad, "no CHARSET after ENABLE UTF8=ACCEPT");
         }
+        let update = cmd.returns.as_ref().is_some_and(|r| r.contains(&SearchReturn::Update));
+        if update && self.has_context(tag) {
+            return tagged(tag, Status::Bad, "an updating search with this tag exists (RFC 5267 4.3)");
+        }
         let (messages, matched) = match self.matching(tag, cmd.charset.as_deref(), &cmd.criteria, out).await {
             Ok(m) => m,
             Err(response) => return response,
         };
+        let result_uids: Vec<axigen_core::mailstore::Uid> = matched.iter().map(|&(_, i)| messages[i].uid).collect();
         // (number, MODSEQ) of each match.
         let mut found: Vec<(u32, u64)> = matched
             .iter()
@@ -345,8 +350,11 @@ impl Session {
         match &returns {
             None => self.data(out, &Data::Search { numbers: found.iter().map(|f| f.0).collect(), modseq }),
             Some(returns) => {
-                // RFC 4731 3.1: an empty list means ALL.
-                let all = returns.is_empty() || returns.contains(&SearchReturn::All);
+                // RFC 4731 3.1: an empty list (or the CONTEXT hint alone)
+                // means ALL.
+                let all = returns.is_empty()
+                    || returns.contains(&SearchReturn::All)
+                    || returns.iter().all(|r| *r == SearchReturn::Context);
                 // RFC 7162 3.1.5: with only MIN and/or MAX, the MODSEQ is
                 // the highest of the messages returned.
                 if uses_modseq && !all && !returns.contains(&SearchReturn::Count) {
@@ -365,8 +373,23 @@ impl Session {
                         .contains(&SearchReturn::Count)
                         .then(|| u32::try_from(found.len()).unwrap_or(u32::MAX)),
                     modseq,
+                    // RFC 5267 4.4: positions in the result, in mailbox order.
+                    partial: SearchReturn::partial(returns)
+                        .map(|range| (range, SequenceSet::from_numbers(super::context::window(&found, range)))),
+                    updates: Vec::new(),
                 };
                 self.data(out, &data);
+                if update {
+                    let context = super::context::UpdateContext {
+                        tag: tag.as_str().to_owned(),
+                        uid: cmd.uid,
+                        charset: cmd.charset.clone(),
+                        criteria: cmd.criteria.clone(),
+                        sort: None,
+                        results: result_uids,
+                    };
+                    self.add_context(context, out);
+                }
             }
         }
         tagged(tag, Status::Ok, "SEARCH completed")

@@ -48,6 +48,9 @@ pub struct Selected {
     /// Keywords announced with `FLAGS` (RFC 3501 7.2.6): a FETCH may only
     /// carry those.
     keywords: BTreeSet<String>,
+    /// Updating searches and sorts (RFC 5267 4.3); they end with the
+    /// selection.
+    pub(super) contexts: Vec<super::context::UpdateContext>,
 }
 
 /// For lists in UID order read with UIDs in ascending order: moves `at`
@@ -234,6 +237,7 @@ impl Session {
             own_changes: HashSet::new(),
             recent,
             keywords,
+            contexts: Vec::new(),
         };
         let exists = selected.exists();
         self.selected = Some(selected);
@@ -393,6 +397,8 @@ impl Session {
     /// Sends `* n EXPUNGE` for UIDs removed from the selected mailbox, or
     /// `* VANISHED uids` once QRESYNC is enabled (RFC 7162 3.2.10).
     fn report_expunged(&mut self, uids: &[Uid], out: &mut Vec<u8>) {
+        // RFC 5267 4.3.4: updating results lose them first.
+        self.contexts_before_expunge(uids, out);
         let qresync = self.qresync;
         let Some(selected) = self.selected.as_mut() else { return };
         let mut uids = uids.to_vec();

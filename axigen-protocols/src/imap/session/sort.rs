@@ -8,13 +8,14 @@ use std::cmp::Ordering;
 use axigen_core::mailstore::MessageMeta;
 use axigen_core::structure::{EnvelopeAddress, address_list};
 
+use super::context::{UpdateContext, window};
 use super::search::fields;
 use super::{Session, store_error, tagged};
 use crate::imap::data::Data;
 use crate::imap::response::{Status, StatusResponse};
 use crate::imap::search::SearchReturn;
 use crate::imap::sequence::SequenceSet;
-use crate::imap::sort::{SortCommand, SortKey, ThreadAlgorithm, ThreadCommand};
+use crate::imap::sort::{SortCommand, SortCriterion, SortKey, ThreadAlgorithm, ThreadCommand};
 use crate::imap::thread::{self, ThreadInput};
 use crate::imap::types::Tag;
 
@@ -114,34 +115,30 @@ impl Session {
         Ok(headers)
     }
 
-    pub(super) async fn sort(&mut self, tag: &Tag, cmd: &SortCommand, out: &mut Vec<u8>) -> StatusResponse {
-        let (messages, mut matched) = match self.matching(tag, Some(&cmd.charset), &cmd.keys, out).await {
-            Ok(m) => m,
-            Err(response) => return response,
-        };
-        let needs_header = cmd.criteria.iter().any(|c| !matches!(c.key, SortKey::Arrival | SortKey::Size));
-        let headers = if needs_header {
-            match self.headers_of(tag, &messages, &mut matched).await {
-                Ok(h) => h,
-                Err(response) => return response,
-            }
-        } else {
-            Vec::new()
-        };
+    /// The matched messages, (number, listing index), in the order of the
+    /// sort criteria (RFC 5256 3: keys in order, REVERSE flips one; equal
+    /// messages stay in message number order).
+    pub(super) async fn sorted(
+        &self,
+        tag: &Tag,
+        criteria: &[SortCriterion],
+        messages: &[MessageMeta],
+        mut matched: Vec<(u32, usize)>,
+    ) -> Result<Vec<(u32, usize)>, StatusResponse> {
+        let needs_header = criteria.iter().any(|c| !matches!(c.key, SortKey::Arrival | SortKey::Size));
+        let headers = if needs_header { self.headers_of(tag, messages, &mut matched).await? } else { Vec::new() };
         // Each message's values, most significant first.
         let values: Vec<Vec<Value>> = matched
             .iter()
             .enumerate()
             .map(|(n, &(_, i))| {
                 let header: &[u8] = headers.get(n).map_or(&[], |h| h.as_ref());
-                cmd.criteria.iter().map(|c| sort_value(c.key, header, &messages[i])).collect()
+                criteria.iter().map(|c| sort_value(c.key, header, &messages[i])).collect()
             })
             .collect();
         let mut order: Vec<usize> = (0..matched.len()).collect();
-        // RFC 5256 3: keys in order, REVERSE flips one; equal messages
-        // stay in message number order.
         order.sort_by(|&a, &b| {
-            for (k, c) in cmd.criteria.iter().enumerate() {
+            for (k, c) in criteria.iter().enumerate() {
                 let o = values[a][k].cmp(&values[b][k]);
                 let o = if c.reverse { o.reverse() } else { o };
                 if o != Ordering::Equal {
@@ -150,13 +147,23 @@ impl Session {
             }
             matched[a].0.cmp(&matched[b].0)
         });
-        let numbers: Vec<u32> = order
-            .iter()
-            .map(|&n| {
-                let (seq, i) = matched[n];
-                if cmd.uid { messages[i].uid.0 } else { seq }
-            })
-            .collect();
+        Ok(order.into_iter().map(|n| matched[n]).collect())
+    }
+
+    pub(super) async fn sort(&mut self, tag: &Tag, cmd: &SortCommand, out: &mut Vec<u8>) -> StatusResponse {
+        let update = cmd.returns.as_ref().is_some_and(|r| r.contains(&SearchReturn::Update));
+        if update && self.has_context(tag) {
+            return tagged(tag, Status::Bad, "an updating search with this tag exists (RFC 5267 4.3)");
+        }
+        let (messages, matched) = match self.matching(tag, Some(&cmd.charset), &cmd.keys, out).await {
+            Ok(m) => m,
+            Err(response) => return response,
+        };
+        let ordered = match self.sorted(tag, &cmd.criteria, &messages, matched).await {
+            Ok(o) => o,
+            Err(response) => return response,
+        };
+        let numbers: Vec<u32> = ordered.iter().map(|&(seq, i)| if cmd.uid { messages[i].uid.0 } else { seq }).collect();
         match &cmd.returns {
             None => {
                 out.extend_from_slice(b"* SORT");
@@ -167,8 +174,10 @@ impl Session {
             }
             Some(returns) => {
                 // RFC 5267 3.2: MIN and MAX are the first and last in sort
-                // order, ALL the numbers in that order.
-                let all = returns.is_empty() || returns.contains(&SearchReturn::All);
+                // order, ALL and PARTIAL the numbers in that order.
+                let all = returns.is_empty()
+                    || returns.contains(&SearchReturn::All)
+                    || returns.iter().all(|r| *r == SearchReturn::Context);
                 let data = Data::ESearch {
                     tag: Some(tag.clone()),
                     uid: cmd.uid,
@@ -179,8 +188,23 @@ impl Session {
                         .contains(&SearchReturn::Count)
                         .then(|| u32::try_from(numbers.len()).unwrap_or(u32::MAX)),
                     modseq: None,
+                    partial: SearchReturn::partial(returns)
+                        .map(|range| (range, SequenceSet::from_numbers_in_order(window(&numbers, range)))),
+                    updates: Vec::new(),
                 };
                 self.data(out, &data);
+                if update {
+                    let results = ordered.iter().map(|&(_, i)| messages[i].uid).collect();
+                    let context = UpdateContext {
+                        tag: tag.as_str().to_owned(),
+                        uid: cmd.uid,
+                        charset: Some(cmd.charset.clone()),
+                        criteria: cmd.keys.clone(),
+                        sort: Some(cmd.criteria.clone()),
+                        results,
+                    };
+                    self.add_context(context, out);
+                }
             }
         }
         tagged(tag, Status::Ok, "SORT completed")
