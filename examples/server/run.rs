@@ -18,6 +18,7 @@ use axigen_protocols::dns::MxResolver;
 use axigen_protocols::imap::limits::AccountConnections;
 use axigen_protocols::imap::recent::RecentTracker;
 use axigen_protocols::imap::server::{ImapConfig, ImapService};
+use axigen_protocols::imap::sort_keys::KeyCache;
 use axigen_protocols::inbound::{CommandScanner, InboundBackend, RulesFilter};
 use axigen_protocols::listener::{ConnInfo, Connection, Listener, RequestLimits, Service};
 use axigen_protocols::outbound::{DeliveryConfig, DeliveryService, SmartHost};
@@ -495,6 +496,7 @@ async fn serve(config: Config) -> Result<(), String> {
     let imap_accounts = Arc::new(AccountConnections::new());
     // And one \Recent tracker, so a message is recent in one session of all.
     let imap_recent = Arc::new(RecentTracker::new());
+    let imap_sort_keys = Arc::new(KeyCache::default());
     let activesync_config = ActiveSyncConfig { hostname: config.hostname.clone(), ..ActiveSyncConfig::default() };
     let activesync_submission: Arc<dyn SmtpBackend> = inbound.clone();
     let activesync = Arc::new(
@@ -540,7 +542,8 @@ async fn serve(config: Config) -> Result<(), String> {
                     ImapService::new(imap, store.clone(), store.clone(), store.notifier().clone())
                         .with_throttle(auth_throttle.clone())
                         .with_account_connections(imap_accounts.clone())
-                        .with_recent_tracker(imap_recent.clone()),
+                        .with_recent_tracker(imap_recent.clone())
+                        .with_sort_keys(imap_sort_keys.clone()),
                 )
             }
             "pop3" => {

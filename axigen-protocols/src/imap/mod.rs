@@ -75,6 +75,7 @@ pub mod sequence;
 pub mod server;
 pub mod session;
 pub mod sort;
+pub mod sort_keys;
 pub mod status;
 pub mod store;
 pub mod thread;

@@ -56,6 +56,7 @@ use super::reader::{CommandReader, Event, ReaderLimits};
 use super::recent::RecentTracker;
 use super::response::{self, Status, StatusResponse};
 use super::session::{Next, Session};
+use super::sort_keys::KeyCache;
 use crate::listener::{ConnInfo, Connection, RequestClock, Service};
 use crate::tls;
 use axigen_core::login_throttle::LoginThrottle;
@@ -124,6 +125,7 @@ pub struct ImapService {
     throttle: Arc<LoginThrottle>,
     accounts: Arc<AccountConnections>,
     recent: Arc<RecentTracker>,
+    sort_keys: Arc<KeyCache>,
 }
 
 impl std::fmt::Debug for ImapService {
@@ -148,6 +150,7 @@ impl ImapService {
             throttle: Arc::default(),
             accounts: Arc::default(),
             recent: Arc::default(),
+            sort_keys: Arc::default(),
         }
     }
 
@@ -161,6 +164,12 @@ impl ImapService {
     /// other IMAP listeners, so that the limit holds across them.
     pub fn with_account_connections(mut self, accounts: Arc<AccountConnections>) -> ImapService {
         self.accounts = accounts;
+        self
+    }
+
+    /// Shares one cache of SORT and THREAD keys between listeners.
+    pub fn with_sort_keys(mut self, sort_keys: Arc<KeyCache>) -> ImapService {
+        self.sort_keys = sort_keys;
         self
     }
 
@@ -208,7 +217,8 @@ impl Service for ImapService {
         )
         .with_throttle(self.throttle.clone())
         .with_account_connections(self.accounts.clone())
-        .with_recent_tracker(self.recent.clone());
+        .with_recent_tracker(self.recent.clone())
+        .with_sort_keys(self.sort_keys.clone());
         let rate = CommandRate::new(
             self.config.max_commands_per_second,
             self.config.command_flood_cutoff,

@@ -60,6 +60,7 @@ use super::limits::{AccountConnections, AccountSlot};
 use super::recent::RecentTracker;
 use super::response::{self, Code, Status, StatusResponse};
 use super::server::ImapConfig;
+use super::sort_keys::KeyCache;
 use super::types::{Flag, Secret, Tag};
 use axigen_core::login_throttle::{LoginError, LoginThrottle};
 
@@ -166,6 +167,9 @@ pub struct Session {
     /// Which messages are `\Recent` in which session, shared by the
     /// service's sessions (RFC 3501 2.3.2).
     recent: Arc<RecentTracker>,
+    /// SORT and THREAD keys by message content, shared by the service's
+    /// sessions.
+    sort_keys: Arc<KeyCache>,
 }
 
 impl std::fmt::Debug for Session {
@@ -302,6 +306,7 @@ impl Session {
             accounts: Arc::default(),
             account_slot: None,
             recent: Arc::default(),
+            sort_keys: Arc::default(),
         }
     }
 
@@ -633,6 +638,12 @@ impl Session {
     /// [`ImapConfig::max_connections_per_account`] applies.
     pub fn with_account_connections(mut self, accounts: Arc<AccountConnections>) -> Session {
         self.accounts = accounts;
+        self
+    }
+
+    /// Shares the service's cache of SORT and THREAD keys.
+    pub fn with_sort_keys(mut self, sort_keys: Arc<KeyCache>) -> Session {
+        self.sort_keys = sort_keys;
         self
     }
 

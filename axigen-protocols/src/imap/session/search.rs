@@ -14,6 +14,7 @@ use crate::imap::data::Data;
 use crate::imap::response::{Code, Status, StatusResponse};
 use crate::imap::search::{SearchCommand, SearchKey, SearchReturn};
 use crate::imap::sequence::SequenceSet;
+use crate::imap::sort_keys::fields;
 use crate::imap::types::Tag;
 
 /// One message as a search sees it.
@@ -54,37 +55,6 @@ fn needs_body(key: &SearchKey) -> bool {
         SearchKey::And(keys) => keys.iter().any(needs_body),
         _ => false,
     }
-}
-
-/// The fields of a message's header, in order, as (name, value) with the
-/// folded continuation lines in the value; stops at the blank line that
-/// ends the header. One pass, no allocation: header searches run it over
-/// every message of a folder.
-pub(super) fn fields(raw: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
-    let mut at = 0;
-    std::iter::from_fn(move || {
-        loop {
-            let rest = raw.get(at..).filter(|r| !r.is_empty())?;
-            if rest.starts_with(b"\r\n") || rest.starts_with(b"\n") {
-                // The blank line: the body follows.
-                at = raw.len();
-                return None;
-            }
-            let mut end = 0;
-            loop {
-                end = rest[end..].iter().position(|&b| b == b'\n').map_or(rest.len(), |p| end + p + 1);
-                if end >= rest.len() || !matches!(rest[end], b' ' | b'\t') {
-                    break;
-                }
-            }
-            at += end;
-            let field = &rest[..end];
-            if let Some(colon) = field.iter().position(|&c| c == b':') {
-                return Some((field[..colon].trim_ascii(), &field[colon + 1..]));
-            }
-            // A line without a colon is not a field; skip it.
-        }
-    })
 }
 
 /// The day of the Date header field, in the field's own time zone (RFC
