@@ -23,6 +23,9 @@ pub struct MessageKeys {
     pub subject: String,
     /// Its base subject (RFC 5256 2.1).
     pub base_subject: String,
+    /// Whether extracting the base subject found a reply or forward
+    /// (THREAD=REFERENCES merges those under the original).
+    pub reply: bool,
     /// The mailbox of the first From, To and Cc address (a group's name
     /// for a group).
     pub from: String,
@@ -122,12 +125,14 @@ impl MessageKeys {
         let [date, subject, from, to, cc, message_id, references, in_reply_to] = wanted;
         let text = |v: Option<&[u8]>| v.map(|v| String::from_utf8_lossy(v).into_owned());
         let subject = subject.map(decoded_text).unwrap_or_default();
+        let (base_subject, reply) = thread::base_subject_ext(&subject);
         let (from, to, cc) = (first_address(from), first_address(to), first_address(cc));
         MessageKeys {
             date: date
                 .and_then(|v| mail_parser::DateTime::parse_rfc822(String::from_utf8_lossy(v).trim()))
                 .map(|d| d.to_timestamp()),
-            base_subject: thread::base_subject(&subject),
+            base_subject,
+            reply,
             subject,
             from: mailbox_key(from.as_ref()),
             to: mailbox_key(to.as_ref()),
@@ -186,6 +191,22 @@ impl KeyCache {
         let keys = maps[1].remove(&blob)?;
         Self::insert_young(&mut maps, self.generation, blob, keys.clone());
         Some(keys)
+    }
+
+    /// The keys of many messages under one lock (a SORT of a whole
+    /// mailbox), `None` for those not cached.
+    pub fn get_many(&self, blobs: impl Iterator<Item = BlobId>) -> Vec<Option<Arc<MessageKeys>>> {
+        let mut maps = self.maps.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        blobs
+            .map(|blob| {
+                if let Some(keys) = maps[0].get(&blob) {
+                    return Some(keys.clone());
+                }
+                let keys = maps[1].remove(&blob)?;
+                Self::insert_young(&mut maps, self.generation, blob, keys.clone());
+                Some(keys)
+            })
+            .collect()
     }
 
     fn insert(&self, blob: BlobId, keys: Arc<MessageKeys>) {

@@ -487,7 +487,15 @@ impl fmt::Debug for Thread {
 /// others, by sent date, its children; groups ordered by the sent date of
 /// their root. Messages with an empty base subject form one group too.
 pub fn ordered_subject(messages: &[ThreadInput]) -> Vec<Thread> {
-    let subjects: Vec<String> = messages.iter().map(|m| base_subject(&m.subject)).collect();
+    let subjects: Vec<(String, bool)> = messages.iter().map(|m| base_subject_ext(&m.subject)).collect();
+    let subjects: Vec<(&str, bool)> = subjects.iter().map(|(s, r)| (s.as_str(), *r)).collect();
+    ordered_subject_with(messages, &subjects)
+}
+
+/// [`ordered_subject`] with each message's base subject and reply flag
+/// ([`base_subject_ext`]) worked out already, as a cache keeps them.
+pub fn ordered_subject_with(messages: &[ThreadInput], subjects: &[(&str, bool)]) -> Vec<Thread> {
+    let subjects: Vec<&str> = subjects.iter().map(|s| s.0).collect();
     let mut order: Vec<usize> = (0..messages.len()).collect();
     order.sort_by(|&a, &b| subjects[a].cmp(&subjects[b]).then_with(|| messages[a].key().cmp(&messages[b].key())));
     let mut threads: Vec<((i64, u32), Thread)> = order
@@ -507,6 +515,14 @@ pub fn ordered_subject(messages: &[ThreadInput]) -> Vec<Thread> {
 /// (3), sort the roots (4), merge the roots with the same base subject (5)
 /// and sort every set of siblings by sent date, then `id` (6).
 pub fn references(messages: &[ThreadInput]) -> Vec<Thread> {
+    let subjects: Vec<(String, bool)> = messages.iter().map(|m| base_subject_ext(&m.subject)).collect();
+    let subjects: Vec<(&str, bool)> = subjects.iter().map(|(s, r)| (s.as_str(), *r)).collect();
+    references_with(messages, &subjects)
+}
+
+/// [`references`] with each message's base subject and reply flag
+/// ([`base_subject_ext`]) worked out already, as a cache keeps them.
+pub fn references_with(messages: &[ThreadInput], subjects: &[(&str, bool)]) -> Vec<Thread> {
     let mut order: Vec<usize> = (0..messages.len()).collect();
     order.sort_by_key(|&m| messages[m].id);
 
@@ -517,8 +533,7 @@ pub fn references(messages: &[ThreadInput]) -> Vec<Thread> {
     let mut tree = Tree::from(links);
     tree.prune();
     tree.sort_roots(messages);
-    let subjects: Vec<(String, bool)> = messages.iter().map(|m| base_subject_ext(&m.subject)).collect();
-    tree.merge_subjects(&subjects);
+    tree.merge_subjects(subjects);
     tree.sort_all(messages);
     tree.into_threads(messages)
 }
@@ -730,7 +745,7 @@ impl Tree {
         self.message[root].or_else(|| self.children[root].first().and_then(|&first| self.message[first]))
     }
 
-    fn is_reply(&self, subjects: &[(String, bool)], node: usize) -> bool {
+    fn is_reply(&self, subjects: &[(&str, bool)], node: usize) -> bool {
         self.message[node].is_some_and(|m| subjects[m].1)
     }
 
@@ -746,9 +761,9 @@ impl Tree {
     }
 
     /// Step (5): the roots with the same base subject become one thread.
-    fn merge_subjects(&mut self, subjects: &[(String, bool)]) {
+    fn merge_subjects(&mut self, subjects: &[(&str, bool)]) {
         let thread_subject = |tree: &Tree, root: usize| {
-            tree.subject_message(root).map(|m| subjects[m].0.as_str()).filter(|subject| !subject.is_empty())
+            tree.subject_message(root).map(|m| subjects[m].0).filter(|subject| !subject.is_empty())
         };
         // (5.B) One root per subject: a dummy if there is one, else a
         // message that is not a reply if there is one, else the first.

@@ -56,9 +56,10 @@ impl Session {
         matched: &[(u32, usize)],
     ) -> Result<Vec<Entry>, StatusResponse> {
         let mut entries = Vec::with_capacity(matched.len());
-        for &(seq, index) in matched {
+        let cached = self.sort_keys.get_many(matched.iter().map(|&(_, i)| messages[i].blob));
+        for (&(seq, index), cached) in matched.iter().zip(cached) {
             let meta = &messages[index];
-            let keys = match self.sort_keys.get(meta.blob) {
+            let keys = match cached {
                 Some(keys) => keys,
                 None => match self.store.header(meta.blob).await {
                     Ok(header) => self.sort_keys.get_or_insert(meta.blob, || MessageKeys::from_header(&header)),
@@ -85,7 +86,7 @@ impl Session {
         let needs_keys = criteria.iter().any(|c| !matches!(c.key, SortKey::Arrival | SortKey::Size));
         if !needs_keys {
             let mut ordered = matched;
-            ordered.sort_by(|&(sa, ia), &(sb, ib)| {
+            ordered.sort_unstable_by(|&(sa, ia), &(sb, ib)| {
                 let (ma, mb) = (&messages[ia], &messages[ib]);
                 for c in criteria {
                     let o = match c.key {
@@ -102,7 +103,9 @@ impl Session {
             return Ok(ordered);
         }
         let mut entries = self.entries(tag, messages, &matched).await?;
-        entries.sort_by(|a, b| {
+        // Ties end at the message number, which is unique: an unstable
+        // sort gives the one order.
+        entries.sort_unstable_by(|a, b| {
             for c in criteria {
                 let o = compare(c.key, a, b, messages);
                 let o = if c.reverse { o.reverse() } else { o };
@@ -194,9 +197,11 @@ impl Session {
                 references: e.keys.references.clone(),
             })
             .collect();
+        let subjects: Vec<(&str, bool)> =
+            entries.iter().map(|e| (e.keys.base_subject.as_str(), e.keys.reply)).collect();
         let threads = match cmd.algorithm {
-            ThreadAlgorithm::OrderedSubject => thread::ordered_subject(&inputs),
-            ThreadAlgorithm::References => thread::references(&inputs),
+            ThreadAlgorithm::OrderedSubject => thread::ordered_subject_with(&inputs, &subjects),
+            ThreadAlgorithm::References => thread::references_with(&inputs, &subjects),
         };
         out.extend_from_slice(b"* THREAD");
         if !threads.is_empty() {
