@@ -497,7 +497,7 @@ pub fn ordered_subject(messages: &[ThreadInput]) -> Vec<Thread> {
 pub fn ordered_subject_with(messages: &[ThreadInput], subjects: &[(&str, bool)]) -> Vec<Thread> {
     let subjects: Vec<&str> = subjects.iter().map(|s| s.0).collect();
     let mut order: Vec<usize> = (0..messages.len()).collect();
-    order.sort_by(|&a, &b| subjects[a].cmp(&subjects[b]).then_with(|| messages[a].key().cmp(&messages[b].key())));
+    order.sort_by(|&a, &b| subjects[a].cmp(subjects[b]).then_with(|| messages[a].key().cmp(&messages[b].key())));
     let mut threads: Vec<((i64, u32), Thread)> = order
         .chunk_by(|&a, &b| subjects[a] == subjects[b])
         .filter_map(|group| {
