@@ -69,15 +69,37 @@ impl SearchReturn {
     }
 }
 
-/// `"RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")"` after
-/// the keyword: at most one PARTIAL, and not with ALL (RFC 5267 4.4).
-pub(crate) fn search_return_opts(p: &mut Parser<'_>) -> PResult<Vec<SearchReturn>> {
+/// `["RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")" SP]`
+/// of SEARCH and SORT: at most one PARTIAL, and not with ALL (RFC 5267 4.4).
+pub(crate) fn returns(p: &mut Parser<'_>) -> PResult<Option<Vec<SearchReturn>>> {
+    if !p.keyword("RETURN") {
+        return Ok(None);
+    }
+    p.sp()?;
     let opts = p.list(search_return_opt)?;
     let partials = opts.iter().filter(|r| matches!(r, SearchReturn::Partial(..))).count();
     if partials > 1 || (partials == 1 && opts.contains(&SearchReturn::All)) {
         return Err(syntax("PARTIAL may be given once, and not with ALL (RFC 5267 4.4)"));
     }
-    Ok(opts)
+    p.sp()?;
+    Ok(Some(opts))
+}
+
+/// ` RETURN (...)` when there are return options.
+pub(crate) fn encode_returns(w: &mut CommandWriter, returns: Option<&[SearchReturn]>) {
+    if let Some(returns) = returns {
+        let names: Vec<String> = returns.iter().map(|r| r.to_wire()).collect();
+        w.raw(&format!(" RETURN ({})", names.join(" ")));
+    }
+}
+
+/// `charset = atom / quoted`.
+pub(crate) fn charset(p: &mut Parser<'_>) -> PResult<String> {
+    if p.peek() == Some(b'"') {
+        String::from_utf8(p.quoted()?.into_owned()).map_err(|_| syntax("invalid charset"))
+    } else {
+        Ok(p.atom()?.to_owned())
+    }
 }
 
 /// The metadata of `MODSEQ "/flags/\Seen" priv n` (RFC 7162 3.1.5).
@@ -163,21 +185,10 @@ impl SearchCommand {
     /// ```
     pub(crate) fn parse(p: &mut Parser<'_>, uid: bool) -> PResult<SearchCommand> {
         p.sp()?;
-        let returns = if p.keyword("RETURN") {
-            p.sp()?;
-            let opts = search_return_opts(p)?;
-            p.sp()?;
-            Some(opts)
-        } else {
-            None
-        };
+        let returns = returns(p)?;
         let charset = if p.keyword("CHARSET") {
             p.sp()?;
-            let charset = if p.peek() == Some(b'"') {
-                String::from_utf8(p.quoted()?.into_owned()).map_err(|_| syntax("invalid charset"))?
-            } else {
-                p.atom()?.to_owned()
-            };
+            let charset = charset(p)?;
             p.sp()?;
             Some(charset)
         } else {
@@ -188,10 +199,7 @@ impl SearchCommand {
     }
 
     pub(crate) fn encode(&self, w: &mut CommandWriter) {
-        if let Some(returns) = &self.returns {
-            let names: Vec<String> = returns.iter().map(|r| r.to_wire()).collect();
-            w.raw(&format!(" RETURN ({})", names.join(" ")));
-        }
+        encode_returns(w, self.returns.as_deref());
         if let Some(charset) = &self.charset {
             w.raw(" CHARSET ");
             w.astring(charset.as_bytes());

@@ -5,7 +5,7 @@
 
 use super::command::CommandWriter;
 use super::parser::{PResult, Parser, syntax};
-use super::search::{SearchKey, SearchReturn, encode_keys, search_keys, search_return_opts};
+use super::search::{SearchKey, SearchReturn, charset, encode_keys, encode_returns, returns, search_keys};
 
 /// A sort key (RFC 5256 3, RFC 5957 3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -94,15 +94,6 @@ pub struct ThreadCommand {
     pub keys: Vec<SearchKey>,
 }
 
-/// `charset`: an atom or a quoted string.
-fn charset(p: &mut Parser<'_>) -> PResult<String> {
-    if p.peek() == Some(b'"') {
-        String::from_utf8(p.quoted()?.into_owned()).map_err(|_| syntax("invalid charset"))
-    } else {
-        Ok(p.atom()?.to_owned())
-    }
-}
-
 fn sort_criterion(p: &mut Parser<'_>) -> PResult<SortCriterion> {
     let reverse = p.keyword("REVERSE");
     if reverse {
@@ -126,14 +117,7 @@ impl SortCommand {
     /// ```
     pub(crate) fn parse(p: &mut Parser<'_>, uid: bool) -> PResult<SortCommand> {
         p.sp()?;
-        let returns = if p.keyword("RETURN") {
-            p.sp()?;
-            let opts = search_return_opts(p)?;
-            p.sp()?;
-            Some(opts)
-        } else {
-            None
-        };
+        let returns = returns(p)?;
         let criteria = p.list(sort_criterion)?;
         if criteria.is_empty() {
             return Err(syntax("SORT needs at least one sort key"));
@@ -146,10 +130,7 @@ impl SortCommand {
     }
 
     pub(crate) fn encode(&self, w: &mut CommandWriter) {
-        if let Some(returns) = &self.returns {
-            let names: Vec<String> = returns.iter().map(|r| r.to_wire()).collect();
-            w.raw(&format!(" RETURN ({})", names.join(" ")));
-        }
+        encode_returns(w, self.returns.as_deref());
         let criteria: Vec<String> = self
             .criteria
             .iter()
