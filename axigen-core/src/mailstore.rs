@@ -414,6 +414,25 @@ pub trait MailStore: Send + Sync {
         kind: FolderKind,
         special_use: Option<SpecialUse>,
     ) -> Result<FolderInfo>;
+    /// Creates a folder that is not subscribed, unless its name was
+    /// (RFC 3501 6.3.4: IMAP CREATE does not subscribe; 6.3.6: a
+    /// subscription outlives its mailbox). One write, so no one sees the
+    /// folder subscribed in between.
+    async fn create_unsubscribed_folder(
+        &self,
+        account: AccountId,
+        name: &str,
+        kind: FolderKind,
+        special_use: Option<SpecialUse>,
+    ) -> Result<FolderInfo> {
+        let was_subscribed = self.subscribed_names(account).await?.iter().any(|n| n == name);
+        let info = self.create_folder(account, name, kind, special_use).await?;
+        if was_subscribed {
+            return Ok(info);
+        }
+        self.set_subscribed(account, info.id, false).await?;
+        Ok(FolderInfo { subscribed: false, ..info })
+    }
     /// Renames a folder (not INBOX).
     async fn rename_folder(&self, account: AccountId, folder: FolderId, new_name: &str) -> Result<()>;
     /// Deletes a folder and its messages.

@@ -713,6 +713,47 @@ mod imap {
     }
 
     #[test]
+    fn notify() {
+        use axigen_protocols::imap::extensions::notify::{Event, EventGroup, Filter, NotifySet};
+        both_ways("A1 NOTIFY NONE", CommandBody::Notify(None));
+        both_ways(
+            "A1 NOTIFY SET STATUS (SELECTED (MessageNew (UID FLAGS) MessageExpunge)) (SUBTREE (Lists Work) (MessageNew MailboxName)) (MAILBOXES Sent NONE)",
+            CommandBody::Notify(Some(NotifySet {
+                status: true,
+                groups: vec![
+                    EventGroup {
+                        filter: Filter::Selected,
+                        events: vec![
+                            Event::MessageNew(vec![FetchAttribute::Uid, FetchAttribute::Flags]),
+                            Event::MessageExpunge,
+                        ],
+                    },
+                    EventGroup {
+                        filter: Filter::Subtree(vec![mb("Lists"), mb("Work")]),
+                        events: vec![Event::MessageNew(vec![]), Event::MailboxName],
+                    },
+                    EventGroup { filter: Filter::Mailboxes(vec![mb("Sent")]), events: vec![] },
+                ],
+            })),
+        );
+        one_way(
+            "a notify set (personal (flagchange subscriptionchange))",
+            CommandBody::Notify(Some(NotifySet {
+                status: false,
+                groups: vec![EventGroup {
+                    filter: Filter::Personal,
+                    events: vec![Event::FlagChange, Event::SubscriptionChange],
+                }],
+            })),
+        );
+        bad("A1 NOTIFY");
+        bad("A1 NOTIFY SET");
+        bad("A1 NOTIFY SET (ELSEWHERE (MessageNew))");
+        bad("A1 NOTIFY SET (PERSONAL ())");
+        bad("A1 NOTIFY SET (SUBTREE (MessageNew))");
+    }
+
+    #[test]
     fn search_nesting_is_bounded() {
         let deep = format!("A1 SEARCH {}ALL", "NOT ".repeat(200));
         let err = Command::parse(deep.as_bytes(), &RFC3501).unwrap_err();

@@ -564,6 +564,28 @@ impl MailStore for Store {
         self.committer.submit(0, move |ctx| create_folder_op(ctx, account, &name, kind, special_use)).await
     }
 
+    async fn create_unsubscribed_folder(
+        &self,
+        account: AccountId,
+        name: &str,
+        kind: FolderKind,
+        special_use: Option<SpecialUse>,
+    ) -> Result<FolderInfo> {
+        let name = name.to_owned();
+        self.committer
+            .submit(0, move |ctx| {
+                let key = folder_name_key(account, &name);
+                let was_subscribed = ctx.get(CF_FOLDER_NAME, &key)?.is_some_and(|v| v.is_empty());
+                let mut info = create_folder_op(ctx, account, &name, kind, special_use)?;
+                if !was_subscribed {
+                    info.subscribed = false;
+                    put_folder(ctx, account, &info)?;
+                }
+                Ok(info)
+            })
+            .await
+    }
+
     async fn rename_folder(&self, account: AccountId, folder: FolderId, new_name: &str) -> Result<()> {
         let new_name = new_name.to_owned();
         self.committer.submit(0, move |ctx| rename_folder_op(ctx, account, folder, &new_name)).await

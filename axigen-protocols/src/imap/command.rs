@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use super::append::{self, AppendMessage};
 use super::encode;
 use super::error::{CommandError, ErrorKind};
-use super::extensions::{acl, condstore, id, quota, sasl, special_use};
+use super::extensions::{acl, condstore, id, notify, quota, sasl, special_use};
 use super::fetch::FetchCommand;
 use super::list::ListCommand;
 use super::parser::{PResult, Parser, syntax};
@@ -154,6 +154,8 @@ pub enum CommandBody {
     Thread(ThreadCommand),
     /// `CANCELUPDATE "tag" ...` (RFC 5267 4.3.5).
     CancelUpdate(Vec<String>),
+    /// `NOTIFY SET ...` / `NOTIFY NONE` (RFC 5465).
+    Notify(Option<notify::NotifySet>),
     /// `FETCH` / `UID FETCH` (RFC 9051 6.4.5).
     Fetch(FetchCommand),
     /// `STORE` / `UID STORE` (RFC 9051 6.4.6).
@@ -250,6 +252,7 @@ pub(crate) const COMMAND_NAMES: &[&str] = &[
     "SORT",
     "THREAD",
     "CANCELUPDATE",
+    "NOTIFY",
     "FETCH",
     "STORE",
     "COPY",
@@ -404,6 +407,7 @@ impl CommandBody {
             "SEARCH" => CommandBody::Search(SearchCommand::parse(p, false)?),
             "SORT" => CommandBody::Sort(SortCommand::parse(p, false)?),
             "THREAD" => CommandBody::Thread(ThreadCommand::parse(p, false)?),
+            "NOTIFY" => notify::parse(p)?,
             "CANCELUPDATE" => {
                 // command-select =/ "CANCELUPDATE" 1*(SP quoted)   (RFC 5267 5)
                 let mut tags = Vec::new();
@@ -480,6 +484,7 @@ impl CommandBody {
             CommandBody::Thread(t) if t.uid => "UID THREAD",
             CommandBody::Thread(_) => "THREAD",
             CommandBody::CancelUpdate(_) => "CANCELUPDATE",
+            CommandBody::Notify(_) => "NOTIFY",
             CommandBody::Fetch(f) if f.uid => "UID FETCH",
             CommandBody::Fetch(_) => "FETCH",
             CommandBody::Store(s) if s.uid => "UID STORE",
@@ -572,6 +577,7 @@ impl CommandBody {
             CommandBody::Search(search) => search.encode(w),
             CommandBody::Sort(sort) => sort.encode(w),
             CommandBody::Thread(thread) => thread.encode(w),
+            CommandBody::Notify(set) => notify::encode(w, set.as_ref()),
             CommandBody::CancelUpdate(tags) => {
                 for tag in tags {
                     w.sp();

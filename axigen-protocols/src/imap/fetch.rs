@@ -195,7 +195,7 @@ impl FetchCommand {
 ///                   "BINARY.SIZE" section-binary /                 ; RFC 3516
 ///                   "MODSEQ"                                       ; RFC 7162
 /// ```
-fn fetch_att(p: &mut Parser<'_>) -> PResult<FetchAttribute> {
+pub(crate) fn fetch_att(p: &mut Parser<'_>) -> PResult<FetchAttribute> {
     let name = p.word().to_ascii_uppercase();
     Ok(match name.as_str() {
         "ENVELOPE" => FetchAttribute::Envelope,
@@ -332,7 +332,7 @@ fn encode_partial(w: &mut CommandWriter, partial: &Option<Partial>) {
     }
 }
 
-fn encode_att(w: &mut CommandWriter, att: &FetchAttribute) {
+pub(crate) fn encode_att(w: &mut CommandWriter, att: &FetchAttribute) {
     match att {
         FetchAttribute::Envelope => w.raw("ENVELOPE"),
         FetchAttribute::Flags => w.raw("FLAGS"),

@@ -128,6 +128,7 @@ pub const EXTENSIONS: &[Extension] = &[
     Extension { capability: "ESORT", rfc: "RFC 5267" },
     Extension { capability: "CONTEXT=SEARCH", rfc: "RFC 5267" },
     Extension { capability: "CONTEXT=SORT", rfc: "RFC 5267" },
+    Extension { capability: "NOTIFY", rfc: "RFC 5465" },
     Extension { capability: "THREAD=ORDEREDSUBJECT", rfc: "RFC 5256" },
     Extension { capability: "THREAD=REFERENCES", rfc: "RFC 5256" },
     Extension { capability: "SEARCHRES", rfc: "RFC 5182" },

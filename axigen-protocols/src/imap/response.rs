@@ -76,6 +76,8 @@ pub enum Code {
     AuthorizationFailed,
     /// `BADCHARSET [(charsets)]`.
     BadCharset(Vec<String>),
+    /// `BADEVENT (events)` (RFC 5465 8): the events the server can report.
+    BadEvent(Vec<String>),
     /// `NOUPDATE "tag"` (RFC 5267 4.3.1): the search will not be updated.
     NoUpdate(String),
     /// `BADURL url` (RFC 4469 6): a CATENATE URL that cannot be read.
@@ -171,6 +173,7 @@ impl Code {
             Code::AppendUid { uid_validity, uids } => simple(out, &format!("APPENDUID {uid_validity} {uids}")),
             Code::AuthenticationFailed => simple(out, "AUTHENTICATIONFAILED"),
             Code::AuthorizationFailed => simple(out, "AUTHORIZATIONFAILED"),
+            Code::BadEvent(events) => simple(out, &format!("BADEVENT ({})", events.join(" "))),
             Code::NoUpdate(tag) => {
                 out.extend_from_slice(b"NOUPDATE ");
                 encode::quoted(out, tag.as_bytes());

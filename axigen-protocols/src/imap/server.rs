@@ -317,8 +317,39 @@ impl Driver<'_> {
         }
         let timeout = self.clock.wait(self.service.config.idle_timeout, tokio::time::Instant::now());
         let mut buf = Vec::with_capacity(self.read_size);
-        let stream = self.stream()?;
-        match tokio::time::timeout(timeout, stream.read_buf(&mut buf)).await {
+        // RFC 5465: with NOTIFY in force, changes are sent between commands
+        // too, as they happen.
+        let mut changes = match self.session.notify_watch() {
+            Some((account, _)) if !self.clock.running() => Some(self.service.notifier.subscribe(account)),
+            _ => None,
+        };
+        // A change made since the last report, before the subscription:
+        // reported now rather than at the next one.
+        let missed =
+            changes.as_mut().is_some_and(|c| self.session.notify_modseq().is_some_and(|m| *c.borrow_and_update() > m));
+        if missed {
+            self.session.notify_poll(&mut self.out).await;
+            return Ok(Input::More);
+        }
+        let stream = self.stream.as_mut().ok_or_else(|| io::Error::from(io::ErrorKind::NotConnected))?;
+        let read = async {
+            let Some(changes) = changes.as_mut() else {
+                return (false, tokio::time::timeout(timeout, stream.read_buf(&mut buf)).await);
+            };
+            tokio::select! {
+                changed = changes.changed() => match changed {
+                    Ok(()) => (true, Ok(Ok(0))),
+                    Err(_) => (false, tokio::time::timeout(timeout, stream.read_buf(&mut buf)).await),
+                },
+                read = tokio::time::timeout(timeout, stream.read_buf(&mut buf)) => (false, read),
+            }
+        };
+        let (changed, result) = read.await;
+        if changed {
+            self.session.notify_poll(&mut self.out).await;
+            return Ok(Input::More);
+        }
+        match result {
             Ok(Ok(0)) => Ok(Input::Eof),
             Ok(Ok(n)) => {
                 self.read_size = if n == buf.capacity() { READ_SIZE } else { WAIT_READ_SIZE };

@@ -278,6 +278,54 @@ check("the updating SORT places the message by its date",
       any(l == b'* ESEARCH (TAG "%s") ADDTO (2 2)' % sort_tag.encode() for l in u), u)
 a.ok("CLOSE")
 
+# ---- RFC 5465: NOTIFY, pushed between commands ---------------------------
+a.ok("CREATE watched")
+a.ok("SELECT INBOX")
+u, _ = a.ok("NOTIFY SET STATUS (SELECTED (MessageNew (UID FLAGS) MessageExpunge)) "
+            "(PERSONAL (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange))")
+check("NOTIFY SET STATUS reports the other mailboxes first",
+      any(l.startswith(b"* STATUS watched (MESSAGES 0 UIDNEXT 1 UIDVALIDITY ") and b"HIGHESTMODSEQ" in l for l in u), u)
+_, status = a.cmd("NOTIFY SET (PERSONAL (AnnotationChange))")
+check("unsupported events are NO [BADEVENT (...)]", status.startswith(b"NO [BADEVENT (MessageNew"), status)
+a.ok("NOTIFY SET (SELECTED (MessageNew (UID FLAGS) MessageExpunge)) "
+     "(PERSONAL (MessageNew MessageExpunge FlagChange MailboxName SubscriptionChange))")
+
+
+def pushed(conn, want):
+    """Lines the server sends on its own, without a command, until one
+    contains `want`."""
+    lines = []
+    while True:
+        line = conn.line()
+        lines.append(line)
+        if want in line:
+            return lines
+
+
+m = b"Subject: pushed\r\n\r\nhi\r\n"
+b.ok("APPEND watched {%d+}\r\n" % len(m), m)
+lines = pushed(a, b"STATUS watched")
+check("a message in another mailbox arrives as STATUS, with no command sent",
+      any(l.startswith(b"* STATUS watched (MESSAGES 1 UIDNEXT 2 UIDVALIDITY ") for l in lines), lines)
+b.ok("CREATE watched2")
+lines = pushed(a, b"watched2")
+check("a new mailbox arrives as LIST", b'* LIST () "/" watched2' in lines, lines)
+b.ok("RENAME watched2 watched3")
+lines = pushed(a, b"watched3")
+check("a rename carries OLDNAME", b'* LIST () "/" watched3 ("OLDNAME" (watched2))' in lines, lines)
+b.ok("SUBSCRIBE watched3")
+lines = pushed(a, b"watched3")
+check("a subscription arrives as LIST (\\Subscribed)", b'* LIST (\\Subscribed) "/" watched3' in lines, lines)
+b.ok("DELETE watched3")
+lines = pushed(a, b"watched3")
+check("a deleted mailbox arrives as \\NonExistent", b'* LIST (\\NonExistent) "/" watched3' in lines, lines)
+b.ok("APPEND INBOX {%d+}\r\n" % len(m), m)
+lines = pushed(a, b"FETCH")
+check("new mail in the selected mailbox: EXISTS, then FETCH (UID FLAGS)",
+      any(l.endswith(b" EXISTS") for l in lines) and re.search(rb"\* \d+ FETCH \(UID \d+ FLAGS \(", lines[-1]), lines)
+a.ok("NOTIFY NONE")
+a.ok("CLOSE")
+
 a.ok("LOGOUT")
 b.ok("LOGOUT")
 print("imap compliance ok")

@@ -5,6 +5,7 @@ pub mod acl;
 pub mod condstore;
 pub mod id;
 pub mod idle;
+pub mod notify;
 pub mod quota;
 pub mod sasl;
 pub mod special_use;

@@ -313,7 +313,7 @@ impl Session {
 
     /// The values of STATUS items for a folder (RFC 9051 6.3.11), shared
     /// by STATUS and LIST-STATUS (RFC 5819).
-    async fn status_values(
+    pub(super) async fn status_values(
         &self,
         target: &Target,
         items: &[StatusItem],
@@ -404,16 +404,8 @@ impl Session {
         // RFC 9051 6.3.4: CREATE does not subscribe (the store subscribes
         // the folders other protocols make), unless the name was subscribed
         // already (RFC 3501 6.3.6: a subscription outlives its mailbox).
-        let was_subscribed = match self.store.subscribed_names(owner).await {
-            Ok(names) => names.contains(&name),
-            Err(err) => return store_error(tag, &err),
-        };
-        match self.store.create_folder(owner, &name, FolderKind::Mail, role).await {
-            Ok(_) if was_subscribed => tagged(tag, Status::Ok, "CREATE completed"),
-            Ok(info) => match self.store.set_subscribed(owner, info.id, false).await {
-                Ok(()) => tagged(tag, Status::Ok, "CREATE completed"),
-                Err(err) => store_error(tag, &err),
-            },
+        match self.store.create_unsubscribed_folder(owner, &name, FolderKind::Mail, role).await {
+            Ok(_) => tagged(tag, Status::Ok, "CREATE completed"),
             Err(err) => store_error(tag, &err),
         }
     }
@@ -425,8 +417,7 @@ impl Session {
         for depth in 1..parts.len() {
             let parent = parts[..depth].join("/");
             if self.store.folder_by_name(account, &parent).await?.is_none() {
-                let info = self.store.create_folder(account, &parent, FolderKind::Mail, None).await?;
-                self.store.set_subscribed(account, info.id, false).await?;
+                self.store.create_unsubscribed_folder(account, &parent, FolderKind::Mail, None).await?;
             }
         }
         Ok(())

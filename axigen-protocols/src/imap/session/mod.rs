@@ -39,6 +39,7 @@ mod context;
 mod enable;
 mod fetch;
 mod mailbox;
+mod notify;
 mod quota;
 mod render;
 mod search;
@@ -90,6 +91,7 @@ pub const CAPABILITIES: &[(&str, &str)] = &[
     ("ESORT", "RFC 5267"),
     ("CONTEXT=SEARCH", "RFC 5267"),
     ("CONTEXT=SORT", "RFC 5267"),
+    ("NOTIFY", "RFC 5465"),
     ("THREAD=ORDEREDSUBJECT", "RFC 5256"),
     ("THREAD=REFERENCES", "RFC 5256"),
     ("MULTIAPPEND", "RFC 3502"),
@@ -170,6 +172,8 @@ pub struct Session {
     /// SORT and THREAD keys by message content, shared by the service's
     /// sessions.
     sort_keys: Arc<KeyCache>,
+    /// NOTIFY SET in force (RFC 5465).
+    notify: Option<notify::NotifyState>,
 }
 
 impl std::fmt::Debug for Session {
@@ -307,6 +311,7 @@ impl Session {
             account_slot: None,
             recent: Arc::default(),
             sort_keys: Arc::default(),
+            notify: None,
         }
     }
 
@@ -466,6 +471,8 @@ impl Session {
         // RFC 5267 4.3: updating results follow the changes, after any
         // command (flag changes may be reported during STORE too).
         self.update_contexts(out).await;
+        // RFC 5465: and what NOTIFY asked about the other mailboxes.
+        self.notify_others(out).await;
         response.encode(out);
         next
     }
@@ -534,6 +541,7 @@ impl Session {
             CommandBody::Sort(sort) => self.sort(tag, &sort, out).await,
             CommandBody::Thread(thread) => self.thread(tag, &thread, out).await,
             CommandBody::CancelUpdate(tags) => self.cancel_update(tag, &tags),
+            CommandBody::Notify(set) => self.notify(tag, set, out).await,
             CommandBody::Copy { uid, set, mailbox } => self.copy(tag, uid, &set, &mailbox, false, out).await,
             CommandBody::Move { uid, set, mailbox } => self.copy(tag, uid, &set, &mailbox, true, out).await,
             CommandBody::GetQuotaRoot(mailbox) => self.get_quota_root(tag, &mailbox, out).await,
@@ -616,6 +624,7 @@ impl Session {
             self.report_changes(out).await;
             self.update_contexts(out).await;
         }
+        self.notify_others(out).await;
     }
 
     /// The line that ends IDLE: `DONE` (RFC 2177 3).

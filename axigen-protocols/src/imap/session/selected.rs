@@ -504,6 +504,7 @@ impl Session {
         let largest = selected.uids.last().copied().unwrap_or(Uid(0));
         let before = selected.uids.len();
         let added: Vec<Uid> = messages.iter().map(|m| m.uid).filter(|u| *u > largest).collect();
+        let new_uids = added.clone();
         Arc::make_mut(&mut selected.uids).extend(added.iter().copied());
         if selected.uids.len() != before {
             Data::Exists(selected.exists()).encode(out, false);
@@ -538,6 +539,10 @@ impl Session {
             }
         }
         selected.modseq = last;
+        // RFC 5465 5.2: MessageNew (fetch-att ...) on the selected mailbox.
+        if !new_uids.is_empty() && self.notify.is_some() {
+            self.notify_fetch_new(&new_uids, out).await;
+        }
     }
 
     pub(super) async fn store_flags(&mut self, tag: &Tag, cmd: &StoreCommand, out: &mut Vec<u8>) -> StatusResponse {
