@@ -123,8 +123,11 @@ pub fn folder_key(a: AccountId, f: FolderId) -> [u8; 8] {
 pub fn normalize_folder_name(name: &str) -> String {
     if name.eq_ignore_ascii_case("INBOX") {
         "INBOX".to_owned()
-    } else if name.len() > 6 && name[..6].eq_ignore_ascii_case("INBOX/") {
-        format!("INBOX/{}", &name[6..])
+    } else if let (Some(head), Some(rest)) = (name.get(..6), name.get(6..))
+        && !rest.is_empty()
+        && head.eq_ignore_ascii_case("INBOX/")
+    {
+        format!("INBOX/{rest}")
     } else {
         name.to_owned()
     }

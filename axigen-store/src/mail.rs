@@ -288,7 +288,7 @@ pub(crate) fn delete_folder_op(ctx: &mut Ctx<'_>, a: AccountId, f: FolderId, all
     ctx.delete(CF_FOLDER, &folder_key(a, f))?;
     // RFC 3501 6.3.4: a subscription outlives its folder, as a name entry
     // without a folder id.
-    if folder.subscribed {
+    if folder.subscribed && folder.kind == FolderKind::Mail {
         ctx.put(CF_FOLDER_NAME, &folder_name_key(a, &folder.name), &[])?;
     } else {
         ctx.delete(CF_FOLDER_NAME, &folder_name_key(a, &folder.name))?;
@@ -502,15 +502,34 @@ fn rename_folder_op(ctx: &mut Ctx<'_>, a: AccountId, f: FolderId, new_name: &str
     put_account_state(ctx, a, &s)
 }
 
+/// Subscriptions to names without a mailbox one account may hold: each
+/// is a record of its own, outside any quota.
+pub const MAX_NAME_SUBSCRIPTIONS: usize = 1000;
+
 /// SUBSCRIBE / UNSUBSCRIBE by name: the folder's flag, or the name entry
 /// without a folder id that keeps a subscription to a name no folder has.
 fn subscribe_name_op(ctx: &mut Ctx<'_>, a: AccountId, name: &str, subscribed: bool) -> Result<()> {
     validate_folder_name(name)?;
     let key = folder_name_key(a, name);
     match ctx.get(CF_FOLDER_NAME, &key)? {
-        Some(id) if !id.is_empty() => subscribe_op(ctx, a, FolderId(be32(&id)?), subscribed),
+        Some(id) if !id.is_empty() => {
+            let folder = folder_rec(ctx, a, FolderId(be32(&id)?))?;
+            // Calendars, contacts and the like are not IMAP mailboxes.
+            if folder.kind != FolderKind::Mail {
+                return Err(Error::NotFound(format!("mailbox {name}")));
+            }
+            subscribe_op(ctx, a, folder.id, subscribed)
+        }
         Some(_) if !subscribed => ctx.delete(CF_FOLDER_NAME, &key),
-        None if subscribed => ctx.put(CF_FOLDER_NAME, &key, &[]),
+        None if subscribed => {
+            let held = ctx.scan(CF_FOLDER_NAME, &acct(a))?.iter().filter(|(_, v)| v.is_empty()).count();
+            if held >= MAX_NAME_SUBSCRIPTIONS {
+                return Err(Error::Conflict(format!(
+                    "already {MAX_NAME_SUBSCRIPTIONS} subscriptions to names without a mailbox"
+                )));
+            }
+            ctx.put(CF_FOLDER_NAME, &key, &[])
+        }
         None => Err(Error::NotFound(format!("subscription {name}"))),
         Some(_) => Ok(()),
     }

@@ -572,6 +572,15 @@ async fn subscriptions_outlive_their_folders() {
     store.rename_folder(a.id, lists.id, "Renamed").await.unwrap();
     assert!(store.subscribed_names(a.id).await.unwrap().is_empty());
     assert!(store.check(true).unwrap().is_clean());
+    // A name whose sixth octet is inside a character (not INBOX/...).
+    assert_eq!(store.folder_by_name(a.id, "INBOXé").await.unwrap(), None);
+    store.set_name_subscribed(a.id, "INBOXé", true).await.unwrap();
+    // Calendars and the like are no IMAP mailboxes: not subscribable, and
+    // nothing stays when they go.
+    let calendar = store.folder_by_name(a.id, "Calendar").await.unwrap().unwrap();
+    assert!(matches!(store.set_name_subscribed(a.id, "Calendar", false).await, Err(Error::NotFound(_))));
+    store.delete_folder(a.id, calendar.id).await.unwrap();
+    assert_eq!(store.subscribed_names(a.id).await.unwrap(), vec!["INBOXé".to_owned()]);
     store.set_name_subscribed(a.id, "Gone", true).await.unwrap();
     store.delete_account(a.id).await.unwrap();
     let b = account(&store, "t@example.com").await;

@@ -236,6 +236,7 @@ impl Service for ImapService {
             rate,
             clock: RequestClock::new(info.request),
             read_size: WAIT_READ_SIZE,
+            quiet_since: tokio::time::Instant::now(),
         };
         match driver.run().await {
             Ok(()) => debug!(session = %driver.id, peer = %driver.peer, "imap session ended"),
@@ -260,6 +261,8 @@ struct Driver<'a> {
     /// The next read's buffer size: [`WAIT_READ_SIZE`] once caught up with
     /// the client, [`READ_SIZE`] while reads fill their buffer.
     read_size: usize,
+    /// When the client last sent something.
+    quiet_since: tokio::time::Instant,
 }
 
 /// Largest read while data streams in; the buffer is taken only for the
@@ -315,7 +318,10 @@ impl Driver<'_> {
             // A pipelined command has begun already.
             self.clock.received(0, tokio::time::Instant::now());
         }
-        let timeout = self.clock.wait(self.service.config.idle_timeout, tokio::time::Instant::now());
+        // Between commands the idle timeout counts from the client's last
+        // input, not from the last notification sent.
+        let idle = self.service.config.idle_timeout.saturating_sub(self.quiet_since.elapsed());
+        let timeout = self.clock.wait(idle, tokio::time::Instant::now());
         let mut buf = Vec::with_capacity(self.read_size);
         // RFC 5465: with NOTIFY in force, changes are sent between commands
         // too, as they happen.
@@ -324,9 +330,14 @@ impl Driver<'_> {
             _ => None,
         };
         // A change made since the last report, before the subscription:
-        // reported now rather than at the next one.
-        let missed =
-            changes.as_mut().is_some_and(|c| self.session.notify_modseq().is_some_and(|m| *c.borrow_and_update() > m));
+        // reported now rather than at the next one. (The notifier keeps no
+        // value while nobody watches, so the store is asked.)
+        let mut missed = false;
+        if let (Some((account, _)), Some(reported)) = (self.session.notify_watch(), self.session.notify_modseq())
+            && changes.is_some()
+        {
+            missed = self.service.store.highest_modseq(account).await.is_ok_and(|now| now > reported);
+        }
         if missed {
             self.session.notify_poll(&mut self.out).await;
             return Ok(Input::More);
@@ -352,6 +363,7 @@ impl Driver<'_> {
         match result {
             Ok(Ok(0)) => Ok(Input::Eof),
             Ok(Ok(n)) => {
+                self.quiet_since = tokio::time::Instant::now();
                 self.read_size = if n == buf.capacity() { READ_SIZE } else { WAIT_READ_SIZE };
                 self.clock.received(n, tokio::time::Instant::now());
                 self.reader.feed(&buf[..n]);
@@ -545,6 +557,7 @@ impl Driver<'_> {
                 read = stream.read_buf(&mut buf) => match read? {
                     0 => return Ok(false),
                     n => {
+                        self.quiet_since = tokio::time::Instant::now();
                         self.reader.feed(&buf[..n]);
                         buf.clear();
                     }

@@ -110,7 +110,32 @@ fn display_key(address: Option<&EnvelopeAddress>) -> String {
     thread::display_sort_value(name.as_deref(), mailbox.as_deref(), host.as_deref())
 }
 
+/// Longest text kept (in characters): a subject past it sorts by its start.
+const MAX_TEXT: usize = 1000;
+/// References kept: the nearest ancestors, which decide the parent.
+const MAX_REFERENCES: usize = 64;
+/// Longest Message-ID kept, in octets; a longer one is not an ID anyone
+/// refers to.
+const MAX_ID: usize = 250;
+
+fn capped(mut text: String) -> String {
+    if let Some((at, _)) = text.char_indices().nth(MAX_TEXT) {
+        text.truncate(at);
+    }
+    text
+}
+
 impl MessageKeys {
+    /// Roughly the memory the keys hold, for the cache's bound.
+    fn weight(&self) -> usize {
+        let texts =
+            [&self.subject, &self.base_subject, &self.from, &self.to, &self.cc, &self.display_from, &self.display_to];
+        std::mem::size_of::<Self>()
+            + texts.iter().map(|t| t.len()).sum::<usize>()
+            + self.message_id.as_ref().map_or(0, String::len)
+            + self.references.iter().map(|r| r.len() + std::mem::size_of::<String>()).sum::<usize>()
+    }
+
     /// The keys of a message header, read in one pass over its fields.
     pub fn from_header(header: &[u8]) -> MessageKeys {
         let mut wanted: [Option<&[u8]>; 8] = [None; 8];
@@ -124,7 +149,7 @@ impl MessageKeys {
         }
         let [date, subject, from, to, cc, message_id, references, in_reply_to] = wanted;
         let text = |v: Option<&[u8]>| v.map(|v| String::from_utf8_lossy(v).into_owned());
-        let subject = subject.map(decoded_text).unwrap_or_default();
+        let subject = capped(subject.map(decoded_text).unwrap_or_default());
         let (base_subject, reply) = thread::base_subject_ext(&subject);
         let (from, to, cc) = (first_address(from), first_address(to), first_address(cc));
         MessageKeys {
@@ -134,13 +159,19 @@ impl MessageKeys {
             base_subject,
             reply,
             subject,
-            from: mailbox_key(from.as_ref()),
-            to: mailbox_key(to.as_ref()),
-            cc: mailbox_key(cc.as_ref()),
-            display_from: display_key(from.as_ref()),
-            display_to: display_key(to.as_ref()),
-            message_id: text(message_id).and_then(|v| thread::message_ids(&v).into_iter().next()),
-            references: thread::reference_ids(text(references).as_deref(), text(in_reply_to).as_deref()),
+            from: capped(mailbox_key(from.as_ref())),
+            to: capped(mailbox_key(to.as_ref())),
+            cc: capped(mailbox_key(cc.as_ref())),
+            display_from: capped(display_key(from.as_ref())),
+            display_to: capped(display_key(to.as_ref())),
+            message_id: text(message_id)
+                .and_then(|v| thread::message_ids(&v).into_iter().next())
+                .filter(|id| id.len() <= MAX_ID),
+            references: {
+                let mut ids = thread::reference_ids(text(references).as_deref(), text(in_reply_to).as_deref());
+                ids.retain(|id| id.len() <= MAX_ID);
+                ids.split_off(ids.len().saturating_sub(MAX_REFERENCES))
+            },
         }
     }
 }
@@ -148,6 +179,9 @@ impl MessageKeys {
 /// Messages whose keys a [`KeyCache`] holds in each of its two
 /// generations: up to twice this many in all, a few hundred bytes each.
 pub const KEY_CACHE_GENERATION: usize = 50_000;
+/// And the memory one generation may hold (keys of unusual messages can
+/// be large, up to a few tens of kilobytes each).
+pub const KEY_CACHE_GENERATION_BYTES: usize = 32 << 20;
 
 /// Keys by message content, bounded: entries go to a young generation;
 /// when it is full it becomes the old one (the previous old one is
@@ -156,7 +190,14 @@ pub const KEY_CACHE_GENERATION: usize = 50_000;
 #[derive(Debug)]
 pub struct KeyCache {
     generation: usize,
-    maps: Mutex<[HashMap<BlobId, Arc<MessageKeys>>; 2]>,
+    maps: Mutex<Generations>,
+}
+
+/// The young and the old generation, with the bytes the young one holds.
+#[derive(Debug, Default)]
+struct Generations {
+    maps: [HashMap<BlobId, Arc<MessageKeys>>; 2],
+    young_bytes: usize,
 }
 
 impl Default for KeyCache {
@@ -185,10 +226,10 @@ impl KeyCache {
     /// The keys, if cached.
     pub fn get(&self, blob: BlobId) -> Option<Arc<MessageKeys>> {
         let mut maps = self.maps.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(keys) = maps[0].get(&blob) {
+        if let Some(keys) = maps.maps[0].get(&blob) {
             return Some(keys.clone());
         }
-        let keys = maps[1].remove(&blob)?;
+        let keys = maps.maps[1].remove(&blob)?;
         Self::insert_young(&mut maps, self.generation, blob, keys.clone());
         Some(keys)
     }
@@ -199,10 +240,10 @@ impl KeyCache {
         let mut maps = self.maps.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         blobs
             .map(|blob| {
-                if let Some(keys) = maps[0].get(&blob) {
+                if let Some(keys) = maps.maps[0].get(&blob) {
                     return Some(keys.clone());
                 }
-                let keys = maps[1].remove(&blob)?;
+                let keys = maps.maps[1].remove(&blob)?;
                 Self::insert_young(&mut maps, self.generation, blob, keys.clone());
                 Some(keys)
             })
@@ -214,22 +255,19 @@ impl KeyCache {
         Self::insert_young(&mut maps, self.generation, blob, keys);
     }
 
-    fn insert_young(
-        maps: &mut [HashMap<BlobId, Arc<MessageKeys>>; 2],
-        generation: usize,
-        blob: BlobId,
-        keys: Arc<MessageKeys>,
-    ) {
-        if maps[0].len() >= generation {
-            maps[1] = std::mem::take(&mut maps[0]);
+    fn insert_young(maps: &mut Generations, generation: usize, blob: BlobId, keys: Arc<MessageKeys>) {
+        if maps.maps[0].len() >= generation || maps.young_bytes >= KEY_CACHE_GENERATION_BYTES {
+            maps.maps[1] = std::mem::take(&mut maps.maps[0]);
+            maps.young_bytes = 0;
         }
-        maps[0].insert(blob, keys);
+        maps.young_bytes += keys.weight();
+        maps.maps[0].insert(blob, keys);
     }
 
     /// Messages held.
     pub fn len(&self) -> usize {
         let maps = self.maps.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        maps[0].len() + maps[1].len()
+        maps.maps[0].len() + maps.maps[1].len()
     }
 
     /// Whether nothing is held.
@@ -258,6 +296,17 @@ Message-ID: <a@x>\r\nIn-Reply-To: <b@x>\r\n\r\nFrom: not@this\r\n";
         assert_eq!(keys.message_id.as_deref(), Some("a@x"));
         assert_eq!(keys.references, vec!["b@x".to_owned()]);
         assert_eq!(MessageKeys::from_header(b"Date: garbage\r\n\r\n").date, None);
+        // Long values are capped: a subject at MAX_TEXT characters, the
+        // references at the nearest MAX_REFERENCES.
+        let long = format!(
+            "Subject: {}\r\nReferences: {}\r\n\r\n",
+            "é".repeat(5000),
+            (0..500).map(|i| format!("<{i}@x>")).collect::<String>()
+        );
+        let keys = MessageKeys::from_header(long.as_bytes());
+        assert_eq!(keys.subject.chars().count(), MAX_TEXT);
+        assert_eq!(keys.references.len(), MAX_REFERENCES);
+        assert_eq!(keys.references.last().map(String::as_str), Some("499@x"));
         // A group sorts by its name.
         assert_eq!(MessageKeys::from_header(b"To: team: a@x, b@y;\r\n\r\n").to, thread::collation_key("team"));
     }

@@ -95,15 +95,16 @@ fn bad_url(tag: &Tag, url: &str, text: &str) -> StatusResponse {
 }
 
 impl Session {
-    /// The message a CATENATE builds, or the refusal of the APPEND.
-    pub(super) async fn catenate(&self, tag: &Tag, parts: &[CatPart]) -> Result<Vec<u8>, StatusResponse> {
+    /// The message a CATENATE builds, at most `limit` octets, or the
+    /// refusal of the APPEND.
+    pub(super) async fn catenate(&self, tag: &Tag, parts: &[CatPart], limit: u64) -> Result<Vec<u8>, StatusResponse> {
         let mut out = Vec::new();
         for part in parts {
             match part {
                 CatPart::Text(data) => out.extend_from_slice(data),
                 CatPart::Url(url) => out.extend_from_slice(&self.url_content(tag, url).await?),
             }
-            if out.len() as u64 > self.config.max_append {
+            if out.len() as u64 > limit {
                 return Err(
                     StatusResponse::tagged(tag.clone(), Status::No, "message too large").with_code(Code::TooBig)
                 );

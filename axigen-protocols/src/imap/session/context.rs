@@ -19,7 +19,7 @@
 
 use std::collections::HashSet;
 
-use axigen_core::mailstore::Uid;
+use axigen_core::mailstore::{ModSeq, Uid};
 
 use super::Session;
 use crate::imap::data::{ContextUpdate, Data};
@@ -47,6 +47,10 @@ pub struct UpdateContext {
     pub sort: Option<Vec<SortCriterion>>,
     /// The result as the client has it, in its order.
     pub results: Vec<Uid>,
+    /// The mailbox as it was when the result was last worked out (owner's
+    /// MODSEQ, messages in view, last UID): while it stays so, the result
+    /// cannot have changed and is not searched again.
+    pub checked: Option<(ModSeq, usize, Option<Uid>)>,
 }
 
 /// The `PARTIAL low:high` window (1-based positions, RFC 5267 4.4) of a
@@ -138,8 +142,20 @@ impl Session {
         if selected.contexts.is_empty() {
             return;
         }
+        let owner = selected.owner;
         let mut contexts = std::mem::take(&mut selected.contexts);
+        let Ok(highest) = self.store.highest_modseq(owner).await else {
+            if let Some(selected) = self.selected.as_mut() {
+                selected.contexts = contexts;
+            }
+            return;
+        };
+        let state = self.selected.as_ref().map(|s| (highest, s.uids.len(), s.uids.last().copied()));
         for context in &mut contexts {
+            if context.checked == state {
+                continue;
+            }
+            context.checked = state;
             let Some(new) = self.context_result(context, out).await else { continue };
             if new == context.results {
                 continue;

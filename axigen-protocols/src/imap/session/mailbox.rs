@@ -116,8 +116,9 @@ impl Session {
             out.push(Listed { name, special_use: None, subscribed: false, target: None, exists: true });
         }
         // Subscriptions to names no folder has (RFC 3501 6.3.6).
+        let listed: std::collections::HashSet<String> = out.iter().map(|l| l.name.clone()).collect();
         for name in self.store.subscribed_names(self.account()).await? {
-            if !out.iter().any(|l| l.name == name) {
+            if !listed.contains(&name) {
                 out.push(Listed { name, special_use: None, subscribed: true, target: None, exists: false });
             }
         }
@@ -154,12 +155,13 @@ impl Session {
             names.sort_unstable();
             names.dedup();
         }
+        let by_name: std::collections::HashMap<&str, &Listed> = folders.iter().map(|f| (f.name.as_str(), f)).collect();
         let mut entries = Vec::new();
         for name in names {
             if !matched(name) {
                 continue;
             }
-            let listed = folders.iter().find(|f| f.name == name);
+            let listed = by_name.get(name).copied();
             let subscribed = listed.is_some_and(|f| f.subscribed);
             let child_subscribed = options.recursive && hidden_subscribed_child(name);
             if options.subscribed_only && !subscribed && !child_subscribed {
@@ -542,6 +544,10 @@ impl Session {
                     Err(axigen_core::Error::Invalid(_)) => {
                         tagged(tag, Status::No, "invalid mailbox name").with_code(Code::Cannot)
                     }
+                    Err(axigen_core::Error::Conflict(_)) => {
+                        tagged(tag, Status::No, "too many subscriptions to names without a mailbox")
+                            .with_code(Code::Limit)
+                    }
                     Err(err) => store_error(tag, &err),
                 };
             }
@@ -595,11 +601,17 @@ impl Session {
         let mut uid_validity = folder.uid_validity;
         // RFC 4469: each message is built from its parts first; a URL that
         // cannot be read fails the APPEND before anything is stored.
+        // What URLs add is built in memory before anything is stored: at
+        // most APPENDLIMIT octets for the whole command.
         let mut messages = messages;
+        let mut built = 0u64;
         for message in &mut messages {
             if let Some(parts) = message.catenate.take() {
-                match self.catenate(tag, &parts).await {
-                    Ok(data) => message.data = data,
+                match self.catenate(tag, &parts, self.config.max_append.saturating_sub(built)).await {
+                    Ok(data) => {
+                        built += data.len() as u64;
+                        message.data = data;
+                    }
                     Err(response) => return response,
                 }
             }

@@ -182,7 +182,17 @@ impl Session {
         // Read first: every change up to it is in the log read next, so the
         // report can move to it even when the log holds nothing newer.
         let Ok(highest) = self.store.highest_modseq(me).await else { return };
-        let Ok(changes) = self.store.changes_since(me, state.modseq).await else { return };
+        let changes = match self.store.changes_since(me, state.modseq).await {
+            Ok(c) => c,
+            Err(err) => {
+                // Not reported, but not asked for again and again either.
+                tracing::warn!(session = %self.id, error = %err, "NOTIFY cannot read the change log");
+                if let Some(state) = self.notify.as_mut() {
+                    state.modseq = state.modseq.max(highest);
+                }
+                return;
+            }
+        };
         let Some(last) = changes.last().map(|c| c.modseq) else {
             if let Some(state) = self.notify.as_mut() {
                 state.modseq = state.modseq.max(highest);

@@ -357,6 +357,7 @@ impl Session {
                         criteria: cmd.criteria.clone(),
                         sort: None,
                         results: result_uids,
+                        checked: None,
                     };
                     self.add_context(context, out);
                 }

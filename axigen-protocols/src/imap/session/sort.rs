@@ -170,6 +170,7 @@ impl Session {
                         criteria: cmd.keys.clone(),
                         sort: Some(cmd.criteria.clone()),
                         results,
+                        checked: None,
                     };
                     self.add_context(context, out);
                 }
