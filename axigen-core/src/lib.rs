@@ -29,6 +29,7 @@ pub mod autoreply;
 pub mod delivery;
 pub mod devices;
 pub mod directory;
+pub mod groupware;
 pub mod license;
 pub mod login_throttle;
 pub mod mailstore;
