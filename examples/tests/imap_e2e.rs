@@ -120,12 +120,14 @@ tls = "implicit"
     assert_eq!(server.terminate(), 0);
 }
 
-/// The IMAP behaviour that Dovecot's compliance suite found wrong, each
-/// rule checked line by line over a real socket (`imap_compliance.py`):
-/// binary APPEND read back with BODY[], BODY[1] and BINARY[1]; keywords
-/// announced in FLAGS before a FETCH carries them; \Recent for IMAP4rev1
-/// sessions; MOVE into the selected mailbox; the CONDSTORE and ESEARCH
-/// MODSEQ details; odd mailbox names; FROM across comments; LSUB.
+/// The IMAP behaviour that Dovecot's compliance suite found wrong, and the
+/// extensions added with it, each rule checked line by line over a real
+/// socket (`imap_compliance.py`): binary APPEND read back with BODY[],
+/// BODY[1] and BINARY[1]; keywords announced in FLAGS before a FETCH
+/// carries them; \Recent for IMAP4rev1 sessions; MOVE into the selected
+/// mailbox; the CONDSTORE and ESEARCH MODSEQ details; odd mailbox names;
+/// FROM across comments; LSUB; CATENATE; LIST-EXTENDED; ESORT and
+/// CONTEXT=SEARCH/SORT; NOTIFY lines pushed with no command sent.
 #[test]
 fn imap_rules_from_the_compliance_suite() {
     let dir = tempfile::tempdir().unwrap();

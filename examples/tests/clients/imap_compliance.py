@@ -150,8 +150,6 @@ d = Conn()
 d.ok("SELECT rec")
 u, _ = d.ok("FETCH 1 (MODSEQ)")
 check("first FETCH MODSEQ sends HIGHESTMODSEQ first", u[0].startswith(b"* OK [HIGHESTMODSEQ "), u)
-u, _ = d.ok("FETCH 1:* (MODSEQ)")
-modseqs = [int(re.search(rb"MODSEQ \((\d+)\)", l).group(1)) for l in u if b"FETCH" in l]
 d.ok("STORE 1 +FLAGS.SILENT (\\Flagged)")
 u, _ = d.ok("FETCH 1:* (MODSEQ)")
 modseqs = [int(re.search(rb"MODSEQ \((\d+)\)", l).group(1)) for l in u if b"FETCH" in l]
@@ -254,6 +252,9 @@ u, _ = a.ok("SEARCH RETURN (PARTIAL 2:3) ALL")
 check("SEARCH PARTIAL: positions 2 and 3 of the result", any(l.endswith(b"PARTIAL (2:3 2:3)") for l in u), u)
 u, _ = a.ok("SORT RETURN (PARTIAL 1:2) (DATE) UTF-8 ALL")
 check("SORT PARTIAL: in sort order", any(l.endswith(b"PARTIAL (1:2 5,4)") for l in u), u)
+u, _ = a.ok("SORT RETURN (MIN MAX COUNT ALL) (DATE) UTF-8 ALL")
+check("ESORT: MIN and MAX are the first and last in sort order, ALL keeps that order",
+      any(l.endswith(b"MIN 5 MAX 1 ALL 5,4,3,2,1 COUNT 5") for l in u), u)
 tag = "c%d" % (a.n + 1)
 u, _ = a.ok("SEARCH RETURN (UPDATE) SEEN")
 check("UPDATE answers an empty ESEARCH first", u == [b'* ESEARCH (TAG "%s")' % tag.encode()], u)

@@ -272,20 +272,11 @@ impl Session {
                 }
             }
         }
-        // RFC 3501 7.2.6: keywords are announced before a FETCH carries them.
+        // RFC 3501 7.2.6: keywords are announced before a FETCH carries
+        // them; those of the whole listing, in one pass (setting \Seen
+        // above changed no keyword).
         if attrs.contains(&FetchAttribute::Flags) || !flags_changed.is_empty() {
-            let mut unknown: Vec<String> = Vec::new();
-            if let Some(selected) = self.selected.as_ref() {
-                for uid in &uids {
-                    let Some(meta) = metas.get(uid) else { continue };
-                    for k in &meta.keywords {
-                        if !selected.knows_keyword(k) && !unknown.contains(k) {
-                            unknown.push(k.clone());
-                        }
-                    }
-                }
-            }
-            self.announce_keywords(out, unknown.iter());
+            self.announce_keywords(out, super::selected::keywords_in_use(&metas.list));
         }
         let with_structure = attrs.iter().any(needs_structure);
         let with_content = attrs.iter().any(needs_content);

@@ -662,6 +662,8 @@ fn lsub_entries(folders: &[Listed], pattern: &str) -> Vec<ListEntry> {
         mailbox: name.to_owned(),
         child_subscribed: false,
     };
+    let subscribed: std::collections::HashSet<&str> =
+        folders.iter().filter(|f| f.subscribed).map(|f| f.name.as_str()).collect();
     for f in folders.iter().filter(|f| f.subscribed) {
         if matches(pattern, &f.name) {
             if names.insert(f.name.clone()) {
@@ -677,8 +679,7 @@ fn lsub_entries(folders: &[Listed], pattern: &str) -> Vec<ListEntry> {
         while let Some(i) = f.name[at..].find(DELIMITER).map(|i| at + i) {
             let parent = &f.name[..i];
             at = i + DELIMITER.len_utf8();
-            let subscribed = folders.iter().any(|p| p.subscribed && p.name == parent);
-            if !subscribed && matches(pattern, parent) && names.insert(parent.to_owned()) {
+            if !subscribed.contains(parent) && matches(pattern, parent) && names.insert(parent.to_owned()) {
                 entries.push(entry(parent, true));
             }
         }

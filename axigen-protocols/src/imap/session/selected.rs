@@ -114,15 +114,16 @@ impl Selected {
         Some(seq)
     }
 
-    /// Whether a keyword was announced with `FLAGS`.
-    pub(super) fn knows_keyword(&self, keyword: &str) -> bool {
-        self.keywords.contains(keyword)
-    }
-
     /// Whether a message is `\Recent` in this session.
     pub fn is_recent(&self, uid: Uid) -> bool {
         self.recent.binary_search(&uid).is_ok()
     }
+}
+
+/// The keywords the messages carry (repeats included): what SELECT
+/// announces, and what FETCH checks before showing flags.
+pub(super) fn keywords_in_use(messages: &[MessageMeta]) -> impl Iterator<Item = &String> {
+    messages.iter().flat_map(|m| &m.keywords)
 }
 
 /// `* n FETCH ([UID u ]FLAGS (...)[ MODSEQ (m)])`; MODSEQ once CONDSTORE
@@ -216,14 +217,7 @@ impl Session {
             let n = u32::try_from(claimed.len()).unwrap_or(u32::MAX);
             (claimed, n)
         };
-        let mut keywords = BTreeSet::new();
-        for m in listing.messages.iter().filter(|m| !m.keywords.is_empty()) {
-            for k in &m.keywords {
-                if !keywords.contains(k) && Flag::parse(k).is_ok() {
-                    keywords.insert(k.clone());
-                }
-            }
-        }
+        let keywords = keywords_in_use(&listing.messages).filter(|k| Flag::parse(k).is_ok()).cloned().collect();
         // RFC 3501 7.1: the first unseen message, for IMAP4rev1 clients.
         let first_unseen = listing.messages.iter().position(|m| !m.flags.contains(Flags::SEEN));
         let selected = Selected {
