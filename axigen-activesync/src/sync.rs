@@ -492,7 +492,9 @@ impl ActiveSync {
                         ChangeKind::Added { uid } if moved_in.remove(&uid) => None,
                         ChangeKind::Added { uid } => by_uid(uid).filter(|m| in_window(m)).map(|m| (uid, "Add", m)),
                         ChangeKind::Flags { .. } if own_flags.remove(&change.modseq.0) => None,
-                        ChangeKind::Flags { uid } => by_uid(uid).map(|m| (uid, "Change", m)),
+                        ChangeKind::Flags { uid } | ChangeKind::Updated { uid } => {
+                            by_uid(uid).map(|m| (uid, "Change", m))
+                        }
                         ChangeKind::Expunged { uid } if own_gone.remove(&uid) => None,
                         ChangeKind::Expunged { uid } => {
                             if seen.insert(uid) {
@@ -754,7 +756,7 @@ impl ActiveSync {
                 }
                 ChangeKind::Flags { .. } if own.contains(&change.modseq.0) => {}
                 ChangeKind::Expunged { uid } if gone.contains(&uid.0) => {}
-                ChangeKind::Flags { uid } | ChangeKind::Expunged { uid } => {
+                ChangeKind::Flags { uid } | ChangeKind::Updated { uid } | ChangeKind::Expunged { uid } => {
                     uids.insert(uid);
                 }
                 _ => {}

@@ -95,6 +95,10 @@ pub enum ItemError {
     /// Components with different UIDs.
     #[error("more than one UID")]
     MixedUids,
+    /// An object of a kind the folder does not hold (a task in a contacts
+    /// folder, an event in a task list).
+    #[error("not a kind of item this folder holds")]
+    WrongKind,
 }
 
 /// The largest item accepted (CalDAV `max-resource-size`).

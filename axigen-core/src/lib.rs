@@ -30,6 +30,7 @@ pub mod delivery;
 pub mod devices;
 pub mod directory;
 pub mod groupware;
+pub mod itemstore;
 pub mod license;
 pub mod login_throttle;
 pub mod mailstore;

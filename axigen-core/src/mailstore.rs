@@ -375,6 +375,11 @@ pub enum ChangeKind {
         /// Its UID.
         uid: Uid,
     },
+    /// A groupware item got new content (it keeps its UID and name).
+    Updated {
+        /// Its UID.
+        uid: Uid,
+    },
     /// A message was removed.
     Expunged {
         /// Its former UID.

@@ -44,6 +44,8 @@ pub struct CheckReport {
     pub devices: u64,
     /// Per-collection sync states of devices checked.
     pub sync_states: u64,
+    /// Groupware items checked (each one's index recomputed from its content).
+    pub items: u64,
     /// Problems, empty when the store is consistent.
     pub findings: Vec<Finding>,
 }
@@ -84,6 +86,7 @@ impl Store {
             return Ok(r);
         }
         let mut refs: HashMap<BlobId, u64> = HashMap::new();
+        let mut folder_keys: HashSet<[u8; 8]> = HashSet::new();
 
         let mut directory_accounts = BTreeMap::new();
         for (k, v) in self.scan(CF_DIRECTORY, ACCOUNT_PREFIX)? {
@@ -130,7 +133,7 @@ impl Store {
                     );
                 }
                 match decode_change(&cv) {
-                    Ok((f, ChangeKind::Added { uid } | ChangeKind::Flags { uid })) => {
+                    Ok((f, ChangeKind::Added { uid } | ChangeKind::Flags { uid } | ChangeKind::Updated { uid })) => {
                         let e = logged.entry((f, uid)).or_insert(m);
                         *e = (*e).max(m);
                     }
@@ -153,6 +156,7 @@ impl Store {
                     }
                 };
                 let fobj = format!("{obj} folder {} ({})", fid.0, folder.name);
+                folder_keys.insert(folder_key(a, fid));
                 match self.db.get_cf(crate::commit::cf(&self.db, CF_FOLDER_NAME), folder_name_key(a, &folder.name)) {
                     Ok(Some(id)) if be32(&id).ok() == Some(fid.0) => {}
                     _ => r.add(&fobj, "folder name index does not point to it"),
@@ -195,6 +199,9 @@ impl Store {
                     }
                     *refs.entry(meta.blob).or_default() += 1;
                 }
+                let (item_count, item_size) = self.check_folder_items(&mut r, a, &folder, &fobj, &logged, &mut refs)?;
+                count += item_count;
+                size += item_size;
                 if (count, size, unseen) != (folder.messages, folder.size, folder.unseen) {
                     r.add(
                         &fobj,
@@ -298,11 +305,124 @@ impl Store {
                 Err(_) => r.add("structure", "key of the wrong length"),
             }
         }
+        // Item records and index entries of folders that do not exist.
+        for family in [CF_ITEM, CF_ITEM_KEY] {
+            for row in self.db.iterator_cf(crate::commit::cf(&self.db, family), rocksdb::IteratorMode::Start) {
+                let (k, _) = row.map_err(crate::commit::storage)?;
+                if k.len() < 8 || !folder_keys.contains(&<[u8; 8]>::try_from(&k[..8]).unwrap_or_default()) {
+                    let (a, f) = (be32(&k).unwrap_or(0), k.get(4..).and_then(|b| be32(b).ok()).unwrap_or(0));
+                    r.add(
+                        format!("account {a} folder {f}"),
+                        format!("{family} record of a folder that does not exist"),
+                    );
+                }
+            }
+        }
         self.check_acl(&mut r)?;
         self.check_devices(&mut r)?;
         self.check_autoreply(&mut r)?;
         self.check_rpop(&mut r)?;
         Ok(r)
+    }
+
+    /// A folder's items: UIDs, MODSEQs against the change log, the name,
+    /// UID and tombstone entries, and each index recomputed from the
+    /// content. Returns the folder's item count and bytes, and counts the
+    /// items' blob references into `refs`.
+    fn check_folder_items(
+        &self,
+        r: &mut CheckReport,
+        a: AccountId,
+        folder: &axigen_core::mailstore::FolderInfo,
+        fobj: &str,
+        logged: &HashMap<(FolderId, Uid), ModSeq>,
+        refs: &mut HashMap<BlobId, u64>,
+    ) -> Result<(u32, u64)> {
+        let fid = folder.id;
+        let (mut count, mut size) = (0u32, 0u64);
+        let mut names: HashMap<String, Uid> = HashMap::new();
+        let mut object_uids: HashMap<String, Uid> = HashMap::new();
+        for (k, v) in self.scan(CF_ITEM, &folder_key(a, fid))? {
+            r.items += 1;
+            let uid = Uid(be32(&k[8..])?);
+            let item = match decode_item(uid, &v) {
+                Ok(i) => i,
+                Err(e) => {
+                    r.add(format!("{fobj} item {}", uid.0), e.to_string());
+                    continue;
+                }
+            };
+            let iobj = format!("{fobj} item {} ({})", uid.0, item.name);
+            if folder.kind == axigen_core::mailstore::FolderKind::Mail {
+                r.add(&iobj, "a groupware item in a mail folder");
+            }
+            if uid >= folder.uid_next {
+                r.add(&iobj, format!("UID not below UIDNEXT {}", folder.uid_next.0));
+            }
+            if item.modseq > folder.highest_modseq {
+                r.add(&iobj, format!("MODSEQ {} above HIGHESTMODSEQ", item.modseq.0));
+            }
+            if logged.get(&(fid, uid)) != Some(&item.modseq) {
+                r.add(&iobj, format!("its MODSEQ {} is not its last change-log entry", item.modseq.0));
+            }
+            names.insert(item.name.clone(), uid);
+            object_uids.insert(item.index.uid.clone(), uid);
+            count += 1;
+            size += item.size;
+            *refs.entry(item.blob).or_default() += 1;
+            match self.db.get_cf(crate::commit::cf(&self.db, CF_BLOB), item.blob.0).map_err(crate::commit::storage)? {
+                None => {} // reported with the blobs
+                Some(content) => {
+                    if content.len() as u64 != item.size {
+                        r.add(&iobj, format!("size {} but content of {} bytes", item.size, content.len()));
+                    }
+                    match axigen_core::itemstore::NewItem::parse(bytes::Bytes::from(content), folder.kind) {
+                        Ok(parsed) if *parsed.index() == item.index => {}
+                        Ok(_) => r.add(&iobj, "its index does not match its content"),
+                        Err(e) => r.add(&iobj, format!("its content is not a valid item: {e}")),
+                    }
+                }
+            }
+        }
+        for (k, v) in self.scan(CF_ITEM_KEY, &folder_key(a, fid))? {
+            let (tag, rest) = (k.get(8).copied(), k.get(9..).unwrap_or_default());
+            let text = String::from_utf8_lossy(rest).into_owned();
+            match tag {
+                Some(b'N') | Some(b'U') => {
+                    let map = if tag == Some(b'N') { &mut names } else { &mut object_uids };
+                    let what = if tag == Some(b'N') { "name" } else { "object UID" };
+                    match (be32(&v).ok().map(Uid), map.remove(&text)) {
+                        (Some(to), Some(uid)) if to == uid => {}
+                        (to, _) => r.add(
+                            fobj,
+                            format!(
+                                "{what} index entry {text:?} points to item {}, which does not have it",
+                                to.map_or(0, |u| u.0)
+                            ),
+                        ),
+                    }
+                }
+                Some(b'T') => {
+                    if let Ok(uid) = be32(rest).map(Uid)
+                        && self
+                            .db
+                            .get_cf(crate::commit::cf(&self.db, CF_ITEM), item_key(a, fid, uid))
+                            .map_err(crate::commit::storage)?
+                            .is_some()
+                    {
+                        r.add(fobj, format!("item {} has a removal record but exists", uid.0));
+                    }
+                }
+                _ => r.add(fobj, "unknown item index entry"),
+            }
+        }
+        for (name, uid) in names {
+            r.add(fobj, format!("item {} ({name}) is missing from the name index", uid.0));
+        }
+        for (object, uid) in object_uids {
+            r.add(fobj, format!("item {} (UID {object}) is missing from the object UID index", uid.0));
+        }
+        Ok((count, size))
     }
 
     /// Whether the directory has the account (remembered in `seen`).

@@ -13,6 +13,7 @@
 //! | 7 | queue records keep every recipient with its delivery state (pending, in flight, deferred, delivered, failed) |
 //! | 8 | adds the `rpop` column family: remote POP3 sources, the UIDLs fetched from them, their status |
 //! | 9 | the folder name index may hold empty entries: subscriptions to names no folder has (RFC 3501 6.3.6) |
+//! | 10 | adds the `item` and `item_key` column families: groupware items and their name, UID and tombstone indexes; change-log kind 6 (item updated) |
 //!
 //! A layout change bumps [`FORMAT_VERSION`] and adds a function to
 //! [`MIGRATIONS`] that rewrites a store of the previous version in one synced
@@ -31,13 +32,22 @@ use crate::commit::{Db, cf, storage};
 use crate::keys::{ALL_CFS, CF_BLOB, CF_META, CF_STRUCTURE, META_FORMAT, encode_structure};
 
 /// The layout version this build reads and writes.
-pub const FORMAT_VERSION: u32 = 9;
+pub const FORMAT_VERSION: u32 = 10;
 
 type Migration = fn(&Db, &mut WriteBatch) -> Result<()>;
 
 /// `MIGRATIONS[i]` upgrades a store from version `i + 1` to `i + 2`.
-const MIGRATIONS: &[Migration] =
-    &[add_queue, add_structures, add_acl, add_devices, add_autoreply, recipient_states, add_rpop, name_subscriptions];
+const MIGRATIONS: &[Migration] = &[
+    add_queue,
+    add_structures,
+    add_acl,
+    add_devices,
+    add_autoreply,
+    recipient_states,
+    add_rpop,
+    name_subscriptions,
+    add_items,
+];
 
 /// Bounds of one batch of structure records written by the 2 -> 3 upgrade.
 const STRUCTURE_BATCH_RECORDS: usize = 512;
@@ -122,6 +132,20 @@ fn add_rpop(db: &Db, _batch: &mut WriteBatch) -> Result<()> {
 /// before it exists). The bump keeps format-8 software, which would read
 /// such an entry as a damaged folder id, away from the store.
 fn name_subscriptions(_db: &Db, _batch: &mut WriteBatch) -> Result<()> {
+    Ok(())
+}
+
+/// 9 -> 10: the `item` and `item_key` column families are created empty
+/// when the store is opened: calendar, contacts, task and notes folders had
+/// no way to hold items before. The bump keeps format-9 software, which
+/// would not delete items with their folder nor read change-log kind 6,
+/// away from the store.
+fn add_items(db: &Db, _batch: &mut WriteBatch) -> Result<()> {
+    for name in [crate::keys::CF_ITEM, crate::keys::CF_ITEM_KEY] {
+        if db.cf_handle(name).is_none() {
+            return Err(Error::Format(format!("the {name} column family was not created")));
+        }
+    }
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 //! postcard, directory objects JSON.
 
 use axigen_core::Error;
+use axigen_core::itemstore::ItemMeta;
 use axigen_core::mailstore::{
     BlobId, ChangeKind, Flags, FolderId, FolderInfo, FolderKind, MessageMeta, ModSeq, SpecialUse, Uid,
 };
@@ -31,6 +32,8 @@ pub const CF_DEVICE: &str = "device";
 pub const CF_SYNC_STATE: &str = "sync_state";
 pub const CF_AUTOREPLY: &str = "autoreply";
 pub const CF_RPOP: &str = "rpop";
+pub const CF_ITEM: &str = "item";
+pub const CF_ITEM_KEY: &str = "item_key";
 
 /// Every column family, in creation order.
 pub const ALL_CFS: &[&str] = &[
@@ -51,6 +54,8 @@ pub const ALL_CFS: &[&str] = &[
     CF_SYNC_STATE,
     CF_AUTOREPLY,
     CF_RPOP,
+    CF_ITEM,
+    CF_ITEM_KEY,
 ];
 
 pub const META_FORMAT: &[u8] = b"format";
@@ -326,7 +331,9 @@ pub fn decode_message(uid: Uid, b: &[u8]) -> Result<MessageMeta, Error> {
     })
 }
 
-/// Change-log entry: folder(4) kind(1) uid(4).
+/// Change-log entry: folder(4) kind(1) uid(4). Kinds: 0 folder created,
+/// 1 folder updated, 2 folder deleted, 3 added, 4 flags, 5 expunged,
+/// 6 item content updated.
 pub fn encode_change(folder: FolderId, kind: &ChangeKind) -> [u8; 9] {
     let (code, uid) = match kind {
         ChangeKind::FolderCreated => (0, 0),
@@ -335,6 +342,7 @@ pub fn encode_change(folder: FolderId, kind: &ChangeKind) -> [u8; 9] {
         ChangeKind::Added { uid } => (3, uid.0),
         ChangeKind::Flags { uid } => (4, uid.0),
         ChangeKind::Expunged { uid } => (5, uid.0),
+        ChangeKind::Updated { uid } => (6, uid.0),
     };
     let mut b = [0; 9];
     b[..4].copy_from_slice(&folder.0.to_be_bytes());
@@ -356,9 +364,63 @@ pub fn decode_change(b: &[u8]) -> Result<(FolderId, ChangeKind), Error> {
         3 => ChangeKind::Added { uid },
         4 => ChangeKind::Flags { uid },
         5 => ChangeKind::Expunged { uid },
+        6 => ChangeKind::Updated { uid },
         _ => return Err(corrupt("change kind")),
     };
     Ok((folder, kind))
+}
+
+// ---- groupware items -----------------------------------------------------
+
+pub fn item_key(a: AccountId, f: FolderId, uid: Uid) -> [u8; 12] {
+    message_key(a, f, uid)
+}
+
+/// `item_key` entries of a folder: `N` + resource name -> uid, `U` + the
+/// object's UID -> uid, `T` + uid -> the resource name of a removed item.
+pub fn item_name_key(a: AccountId, f: FolderId, name: &str) -> Vec<u8> {
+    [&folder_key(a, f)[..], b"N", name.as_bytes()].concat()
+}
+pub fn item_uid_key(a: AccountId, f: FolderId, object_uid: &str) -> Vec<u8> {
+    [&folder_key(a, f)[..], b"U", object_uid.as_bytes()].concat()
+}
+pub fn item_tombstone_key(a: AccountId, f: FolderId, uid: Uid) -> Vec<u8> {
+    [&folder_key(a, f)[..], b"T", &uid.0.to_be_bytes()].concat()
+}
+
+/// Item record: modseq(8) size(8) modified(8) blob(32) name-length(2) name,
+/// then the postcard encoding of the [`ItemIndex`].
+pub fn encode_item(m: &ItemMeta) -> Result<Vec<u8>, Error> {
+    let mut b = Vec::with_capacity(58 + m.name.len() + m.index.uid.len() + 24);
+    b.extend_from_slice(&m.modseq.0.to_be_bytes());
+    b.extend_from_slice(&m.size.to_be_bytes());
+    b.extend_from_slice(&m.modified.to_be_bytes());
+    b.extend_from_slice(&m.blob.0);
+    let len = u16::try_from(m.name.len()).map_err(|_| Error::Invalid("item name too long".into()))?;
+    b.extend_from_slice(&len.to_be_bytes());
+    b.extend_from_slice(m.name.as_bytes());
+    postcard::to_extend(&m.index, b).map_err(|e| Error::Storage(format!("cannot encode an item index: {e}")))
+}
+
+pub fn decode_item(uid: Uid, b: &[u8]) -> Result<ItemMeta, Error> {
+    if b.len() < 58 {
+        return Err(corrupt("item"));
+    }
+    let mut blob = [0u8; 32];
+    blob.copy_from_slice(&b[24..56]);
+    let len = u16::from_be_bytes([b[56], b[57]]) as usize;
+    let name = b.get(58..58 + len).ok_or_else(|| corrupt("item name"))?;
+    let name = String::from_utf8(name.to_vec()).map_err(|_| corrupt("item name"))?;
+    let index = postcard::from_bytes(&b[58 + len..]).map_err(|e| corrupt(&format!("item index: {e}")))?;
+    Ok(ItemMeta {
+        uid,
+        name,
+        modseq: ModSeq(be64(b)?),
+        size: be64(&b[8..])?,
+        modified: be64(&b[16..])? as i64,
+        blob: BlobId(blob),
+        index,
+    })
 }
 
 /// Version byte that starts a structure record. A record of another version
@@ -420,6 +482,23 @@ mod tests {
         let st = axigen_core::structure::parse_structure(raw);
         assert_eq!(decode_structure(&encode_structure(&st).unwrap()).unwrap(), st);
         assert!(decode_structure(&[2, 0]).is_err() && decode_structure(&[]).is_err());
+        let item = ItemMeta {
+            uid: Uid(4),
+            name: "événement.ics".into(),
+            modseq: ModSeq(77),
+            blob: BlobId::of(b"y"),
+            size: 12,
+            modified: 1_700_000_000,
+            index: axigen_core::groupware::ItemIndex {
+                uid: "u@x".into(),
+                kind: axigen_core::groupware::ItemKind::Event,
+                start: Some(-3),
+                end: None,
+                recurring: true,
+            },
+        };
+        assert_eq!(decode_item(Uid(4), &encode_item(&item).unwrap()).unwrap(), item);
+        assert!(decode_item(Uid(4), &encode_item(&item).unwrap()[..60]).is_err());
         let s = AccountState { next_folder: 10, highest_modseq: 5, bytes: 9, messages: 1 };
         assert_eq!(AccountState::decode(&s.encode()).unwrap(), s);
         assert_eq!(prefix_end(b"ab"), Some(b"ac".to_vec()));

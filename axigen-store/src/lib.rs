@@ -5,7 +5,8 @@
 //! [`SeatStore`](axigen_core::license::SeatStore),
 //! [`QueueStore`](axigen_core::queue::QueueStore),
 //! [`DeviceStore`](axigen_core::devices::DeviceStore) and
-//! [`AutoReplyStore`](axigen_core::autoreply::AutoReplyStore)).
+//! [`AutoReplyStore`](axigen_core::autoreply::AutoReplyStore)) and
+//! [`ItemStore`](axigen_core::itemstore::ItemStore)).
 //!
 //! # Durability
 //!
@@ -51,6 +52,10 @@
 //! | | account-id `R` sender | when the sender was last answered (i64, Unix seconds) |
 //! | `rpop` | account-id `S`/`T` name | JSON: a remote POP3 source / its status |
 //! | | account-id `U` name-length name uidl | when that remote message was fetched |
+//! | `item` | account-id folder-id uid | a groupware item: MODSEQ, size, write time, blob id, resource name, postcard [`ItemIndex`](axigen_core::groupware::ItemIndex) |
+//! | `item_key` | account-id folder-id `N` name | item uid: the resource name index |
+//! | | account-id folder-id `U` object UID | item uid: the iCalendar/vCard UID index |
+//! | | account-id folder-id `T` uid | the resource name of a removed item (for sync reports) |
 //!
 //! A message delivered to many folders, or copied, is stored once in `blob`
 //! and counted in `blob_ref`; the blob goes when its last reference does.
@@ -77,6 +82,7 @@ mod directory;
 mod format;
 mod headers;
 mod integrity;
+mod items;
 mod keys;
 mod listings;
 mod mail;

@@ -42,23 +42,23 @@ pub(crate) fn account_state(ctx: &Ctx<'_>, a: AccountId) -> Result<AccountState>
     }
 }
 
-fn put_account_state(ctx: &mut Ctx<'_>, a: AccountId, s: &AccountState) -> Result<()> {
+pub(crate) fn put_account_state(ctx: &mut Ctx<'_>, a: AccountId, s: &AccountState) -> Result<()> {
     ctx.put(CF_ACCOUNT, &acct(a), &s.encode())
 }
 
-fn folder_rec(ctx: &Ctx<'_>, a: AccountId, f: FolderId) -> Result<FolderInfo> {
+pub(crate) fn folder_rec(ctx: &Ctx<'_>, a: AccountId, f: FolderId) -> Result<FolderInfo> {
     match ctx.get(CF_FOLDER, &folder_key(a, f))? {
         Some(b) => decode_folder(f, &b),
         None => Err(Error::NotFound(format!("folder {} of account {a}", f.0))),
     }
 }
 
-fn put_folder(ctx: &mut Ctx<'_>, a: AccountId, f: &FolderInfo) -> Result<()> {
+pub(crate) fn put_folder(ctx: &mut Ctx<'_>, a: AccountId, f: &FolderInfo) -> Result<()> {
     ctx.put(CF_FOLDER, &folder_key(a, f.id), &encode_folder(f))
 }
 
 /// Takes the next MODSEQ and records the change.
-fn log_change(
+pub(crate) fn log_change(
     ctx: &mut Ctx<'_>,
     a: AccountId,
     s: &mut AccountState,
@@ -123,7 +123,13 @@ pub(crate) fn blob_decref(ctx: &mut Ctx<'_>, blob: &BlobId) -> Result<()> {
     }
 }
 
-fn check_quota(a: AccountId, s: &AccountState, quota: QuotaLimit, add_bytes: u64, add_msgs: u64) -> Result<()> {
+pub(crate) fn check_quota(
+    a: AccountId,
+    s: &AccountState,
+    quota: QuotaLimit,
+    add_bytes: u64,
+    add_msgs: u64,
+) -> Result<()> {
     if quota.max_bytes > 0 && s.bytes + add_bytes > quota.max_bytes {
         return Err(Error::OverQuota(format!(
             "account {a}: {} of {} bytes used, message needs {add_bytes}",
@@ -285,6 +291,9 @@ pub(crate) fn delete_folder_op(ctx: &mut Ctx<'_>, a: AccountId, f: FolderId, all
         s.bytes -= meta.size;
         s.messages -= 1;
     }
+    let (bytes, items) = crate::items::drop_folder_items(ctx, a, f)?;
+    s.bytes -= bytes;
+    s.messages -= items;
     ctx.delete(CF_FOLDER, &folder_key(a, f))?;
     // RFC 3501 6.3.4: a subscription outlives its folder, as a name entry
     // without a folder id.
@@ -558,6 +567,33 @@ impl Store {
     }
 
     /// Every (key, value) under a prefix of a column family, durable data only.
+    /// Every record of a folder in a family keyed account-folder-uid, in
+    /// UID order, decoded straight from the iterator's buffers: a
+    /// 20,000-message folder costs no allocation per record but what the
+    /// decoder makes.
+    pub(crate) fn folder_records<T>(
+        &self,
+        family: &str,
+        account: AccountId,
+        folder: FolderId,
+        decode: impl Fn(Uid, &[u8]) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let prefix = folder_key(account, folder);
+        let mut ro = ReadOptions::default();
+        if let Some(end) = prefix_end(&prefix) {
+            ro.set_iterate_upper_bound(end);
+        }
+        let mut it = self.db.raw_iterator_cf_opt(cf(&self.db, family), ro);
+        it.seek(prefix);
+        let mut out = Vec::new();
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            out.push(decode(Uid(be32(k.get(8..).unwrap_or_default())?), v)?);
+            it.next();
+        }
+        it.status().map_err(storage)?;
+        Ok(out)
+    }
+
     pub(crate) fn scan(&self, cf_name: &str, prefix: &[u8]) -> Result<Vec<Row>> {
         let mut ro = ReadOptions::default();
         if let Some(end) = prefix_end(prefix) {
@@ -684,22 +720,7 @@ impl MailStore for Store {
     }
 
     async fn messages(&self, account: AccountId, folder: FolderId) -> Result<Vec<MessageMeta>> {
-        // Decoded straight from the iterator's buffers: a 20,000-message
-        // folder costs no allocation per record but its keywords.
-        let prefix = folder_key(account, folder);
-        let mut ro = ReadOptions::default();
-        if let Some(end) = prefix_end(&prefix) {
-            ro.set_iterate_upper_bound(end);
-        }
-        let mut it = self.db.raw_iterator_cf_opt(cf(&self.db, CF_MESSAGE), ro);
-        it.seek(prefix);
-        let mut out = Vec::new();
-        while let (Some(k), Some(v)) = (it.key(), it.value()) {
-            out.push(decode_message(Uid(be32(k.get(8..).unwrap_or_default())?), v)?);
-            it.next();
-        }
-        it.status().map_err(storage)?;
-        Ok(out)
+        self.folder_records(CF_MESSAGE, account, folder, decode_message)
     }
 
     async fn listing(&self, account: AccountId, folder: FolderId) -> Result<Option<Listing>> {

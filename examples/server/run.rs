@@ -86,8 +86,15 @@ pub fn check(config: Config, deep: bool) -> ExitCode {
     match store.check(deep) {
         Ok(report) => {
             println!(
-                "checked {} accounts, {} folders, {} messages, {} blobs, {} change-log entries, {} queued",
-                report.accounts, report.folders, report.messages, report.blobs, report.changes, report.queued
+                "checked {} accounts, {} folders, {} messages, {} groupware items, {} blobs, {} change-log entries, {} \
+                 queued",
+                report.accounts,
+                report.folders,
+                report.messages,
+                report.items,
+                report.blobs,
+                report.changes,
+                report.queued
             );
             for f in &report.findings {
                 println!("PROBLEM {}: {}", f.object, f.problem);

@@ -37,7 +37,8 @@ pub fn message(n: usize) -> bytes::Bytes {
 }
 
 /// Column families added after each format: what a store of format N lacks
-/// (format 7 changed the queue records only; format 8 added `rpop`).
+/// (format 7 changed the queue records only, format 9 the folder name
+/// entries only).
 const ADDED_AFTER: &[(u32, &[&str])] = &[
     (1, &["queue"]),
     (2, &["structure"]),
@@ -45,6 +46,7 @@ const ADDED_AFTER: &[(u32, &[&str])] = &[
     (4, &["device", "sync_state"]),
     (5, &["autoreply"]),
     (7, &["rpop"]),
+    (9, &["item", "item_key"]),
 ];
 
 /// Turns a closed store into exactly what format `format` wrote: the
