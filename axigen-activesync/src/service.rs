@@ -31,7 +31,6 @@ use axigen_core::login_throttle::{LoginError, LoginThrottle};
 use axigen_core::mailstore::MailStore;
 use axigen_core::model::Principal;
 use axigen_core::notify::ChangeNotifier;
-use base64::Engine as _;
 use bytes::Bytes;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Response, StatusCode};
@@ -337,19 +336,12 @@ impl ActiveSync {
             );
             r
         };
-        let Some(credentials) = req
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")))
-            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
-            .and_then(|raw| String::from_utf8(raw).ok())
-        else {
+        let Some((user, password)) = axigen_protocols::http::basic_credentials(&req.headers) else {
             return Err(challenge());
         };
-        let Some((user, password)) = credentials.split_once(':') else { return Err(challenge()) };
+        let password = password.as_str();
         // `DOMAIN\user` as some clients send it: the part after the backslash.
-        let user = user.rsplit('\\').next().unwrap_or(user);
+        let user = user.rsplit('\\').next().unwrap_or(&user);
         match self.throttle.authenticate(self.directory.as_ref(), req.peer.ip(), user, password).await {
             Ok(p) => Ok(p),
             Err(LoginError::Refused(reason)) => {

@@ -203,9 +203,19 @@ pub fn index_calendar(bytes: &[u8]) -> Result<ItemIndex, ItemError> {
         }
     }
     let (Some(kind), Some(uid)) = (kind, uid) else { return Err(ItemError::NoComponent) };
-    let expanded =
-        std::panic::catch_unwind(AssertUnwindSafe(|| calendar.expand_dates(chrono_tz::Tz::UTC, EXPAND_LIMIT)))
-            .map_err(|_| ItemError::Parse("cannot expand the recurrence".into()))?;
+    // calcard pairs an override with its series only when their SEQUENCE
+    // values are equal; RFC 5545 pairs them by RECURRENCE-ID alone.
+    let has = |p: ICalendarProperty| calendar.components.iter().any(|c| c.property(&p).is_some());
+    let unsequenced = (has(ICalendarProperty::RecurrenceId) && has(ICalendarProperty::Sequence)).then(|| {
+        let mut copy = calendar.clone();
+        for comp in &mut copy.components {
+            comp.entries.retain(|e| e.name != ICalendarProperty::Sequence);
+        }
+        copy
+    });
+    let source = unsequenced.as_ref().unwrap_or(&calendar);
+    let expanded = std::panic::catch_unwind(AssertUnwindSafe(|| source.expand_dates(chrono_tz::Tz::UTC, EXPAND_LIMIT)))
+        .map_err(|_| ItemError::Parse("cannot expand the recurrence".into()))?;
     let (mut start, mut end): (Option<i64>, Option<i64>) = (None, None);
     for event in &expanded.events {
         let from = event.start.timestamp();
@@ -279,6 +289,12 @@ DURATION:PT1H\r\nEND:VEVENT\r\n");
         assert_eq!(index.start, Some(1_704_103_200));
         // 16 Jan 2024 11:00 UTC: the moved occurrence ends the series.
         assert_eq!(index.end, Some(1_705_402_800));
+        // The last occurrence moved earlier by an override of a lower
+        // SEQUENCE than the series': the series ends with the override.
+        let bumped = cal("BEGIN:VEVENT\r\nUID:s3\r\nSEQUENCE:2\r\nDTSTART:20240101T100000Z\r\nDURATION:PT1H\r\n\
+RRULE:FREQ=WEEKLY;COUNT=3\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:s3\r\nSEQUENCE:1\r\n\
+RECURRENCE-ID:20240115T100000Z\r\nDTSTART:20240114T100000Z\r\nDURATION:PT1H\r\nEND:VEVENT\r\n");
+        assert_eq!(index_calendar(bumped.as_bytes()).unwrap().end, Some(1_705_230_000));
         let open = cal("BEGIN:VEVENT\r\nUID:s2\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20240101T100000Z\r\n\
 RRULE:FREQ=DAILY\r\nEND:VEVENT\r\n");
         let index = index_calendar(open.as_bytes()).unwrap();

@@ -171,8 +171,8 @@ pub struct ItemChanges {
     /// Items added or changed since, as they are now, in MODSEQ order.
     pub changed: Vec<ItemMeta>,
     /// Names of items removed since (moved away or deleted) that no item
-    /// has now.
-    pub removed: Vec<String>,
+    /// has now, with the MODSEQ of the removal, in MODSEQ order.
+    pub removed: Vec<(String, ModSeq)>,
 }
 
 /// Groupware item storage. See the module docs for the contract.
@@ -223,6 +223,16 @@ pub trait ItemStore: Send + Sync {
     /// A folder's item changes after `since`; `None` when the folder does
     /// not exist.
     async fn item_changes(&self, account: AccountId, folder: FolderId, since: ModSeq) -> Result<Option<ItemChanges>>;
+    /// The properties kept for a folder as a DAV collection (display
+    /// name, colour, description, ...), as (`{namespace}name`, text), by key.
+    async fn collection_properties(&self, account: AccountId, folder: FolderId) -> Result<Vec<(String, String)>>;
+    /// Sets (`Some`) or removes (`None`) collection properties, in one write.
+    async fn set_collection_properties(
+        &self,
+        account: AccountId,
+        folder: FolderId,
+        changes: Vec<(String, Option<String>)>,
+    ) -> Result<()>;
 }
 
 /// Checks a resource name: one URL path segment as decoded, 1 to 255

@@ -314,6 +314,8 @@ catalogue! {
         "The account may log in over POP3.";
     webmail_enabled: bool = true, "service.webmail",
         "The account may use WebMail.";
+    dav_enabled: bool = true, "service.dav",
+        "The account may use CalDAV and CardDAV (calendars, tasks and contacts over HTTP).";
     activesync_enabled: bool = false, "activesync.enabled",
         "Exchange ActiveSync access (needs a licence edition that offers it and a free seat).";
     activesync_email: bool = true, "activesync.email",

@@ -19,8 +19,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod dav;
 pub mod dns;
 pub mod dsn;
+pub mod http;
 pub mod imap;
 pub mod inbound;
 pub mod listener;

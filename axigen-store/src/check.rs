@@ -413,6 +413,7 @@ impl Store {
                         r.add(fobj, format!("item {} has a removal record but exists", uid.0));
                     }
                 }
+                Some(b'P') if !rest.is_empty() && std::str::from_utf8(&v).is_ok() => {}
                 _ => r.add(fobj, "unknown item index entry"),
             }
         }

@@ -336,43 +336,74 @@ impl ItemStore for Store {
     async fn item_changes(&self, account: AccountId, folder: FolderId, since: ModSeq) -> Result<Option<ItemChanges>> {
         let Some(info) = self.folder(account, folder).await? else { return Ok(None) };
         let changes = self.changes_since(account, since).await?;
-        let mut touched: Vec<Uid> = Vec::new();
+        let mut touched: Vec<(Uid, ModSeq)> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         // Latest change first, so each UID is judged by where it is now.
         for change in changes.iter().rev().filter(|c| c.folder == folder && c.modseq <= info.highest_modseq) {
             if let ChangeKind::Added { uid } | ChangeKind::Updated { uid } | ChangeKind::Expunged { uid } = change.kind
                 && seen.insert(uid)
             {
-                touched.push(uid);
+                touched.push((uid, change.modseq));
             }
         }
         let mut out = ItemChanges { modseq: info.highest_modseq, ..Default::default() };
-        let tombstones = cf(&self.db, CF_ITEM_KEY);
-        for uid in touched.into_iter().rev() {
+        let keys = cf(&self.db, CF_ITEM_KEY);
+        // Latest first: a name removed twice is reported at its last removal.
+        for (uid, modseq) in touched {
             match self.read_item(account, folder, uid)? {
                 Some(item) => out.changed.push(item),
                 None => {
-                    if let Some(name) =
-                        self.db.get_cf(tombstones, item_tombstone_key(account, folder, uid)).map_err(storage)?
+                    let Some(name) = self.db.get_cf(keys, item_tombstone_key(account, folder, uid)).map_err(storage)?
+                    else {
+                        continue;
+                    };
+                    let name = String::from_utf8(name).map_err(|_| corrupt("item tombstone"))?;
+                    // A name removed and then taken again is the new item's change.
+                    if out.removed.iter().any(|(n, _)| *n == name)
+                        || self.db.get_cf(keys, item_name_key(account, folder, &name)).map_err(storage)?.is_some()
                     {
-                        let name = String::from_utf8(name).map_err(|_| corrupt("item tombstone"))?;
-                        if !out.removed.contains(&name) {
-                            out.removed.push(name);
-                        }
+                        continue;
                     }
+                    out.removed.push((name, modseq));
                 }
             }
         }
         out.changed.sort_by_key(|i| i.modseq);
-        // A name removed and then taken again is the new item's change.
-        let names = cf(&self.db, CF_ITEM_KEY);
-        let mut removed = Vec::with_capacity(out.removed.len());
-        for name in std::mem::take(&mut out.removed) {
-            if self.db.get_cf(names, item_name_key(account, folder, &name)).map_err(storage)?.is_none() {
-                removed.push(name);
-            }
-        }
-        out.removed = removed;
+        out.removed.sort_by_key(|(_, m)| *m);
         Ok(Some(out))
+    }
+
+    async fn collection_properties(&self, account: AccountId, folder: FolderId) -> Result<Vec<(String, String)>> {
+        let prefix = collection_property_key(account, folder, "");
+        self.scan(CF_ITEM_KEY, &prefix)?
+            .into_iter()
+            .map(|(k, v)| {
+                let key = String::from_utf8(k[prefix.len()..].to_vec()).map_err(|_| corrupt("property key"))?;
+                let value = String::from_utf8(v.to_vec()).map_err(|_| corrupt("property value"))?;
+                Ok((key, value))
+            })
+            .collect()
+    }
+
+    async fn set_collection_properties(
+        &self,
+        account: AccountId,
+        folder: FolderId,
+        changes: Vec<(String, Option<String>)>,
+    ) -> Result<()> {
+        let weight = changes.iter().map(|(k, v)| k.len() + v.as_ref().map_or(0, String::len)).sum();
+        self.committer
+            .submit(weight, move |ctx| {
+                items_folder(ctx, account, folder)?;
+                for (key, value) in changes {
+                    let k = collection_property_key(account, folder, &key);
+                    match value {
+                        Some(v) => ctx.put(CF_ITEM_KEY, &k, v.as_bytes())?,
+                        None => ctx.delete(CF_ITEM_KEY, &k)?,
+                    }
+                }
+                Ok(())
+            })
+            .await
     }
 }

@@ -377,12 +377,17 @@ pub fn item_key(a: AccountId, f: FolderId, uid: Uid) -> [u8; 12] {
 }
 
 /// `item_key` entries of a folder: `N` + resource name -> uid, `U` + the
-/// object's UID -> uid, `T` + uid -> the resource name of a removed item.
+/// object's UID -> uid, `T` + uid -> the resource name of a removed item,
+/// `P` + property key -> a collection property's text.
 pub fn item_name_key(a: AccountId, f: FolderId, name: &str) -> Vec<u8> {
     [&folder_key(a, f)[..], b"N", name.as_bytes()].concat()
 }
 pub fn item_uid_key(a: AccountId, f: FolderId, object_uid: &str) -> Vec<u8> {
     [&folder_key(a, f)[..], b"U", object_uid.as_bytes()].concat()
+}
+/// `item_key` entry `P` + `{namespace}name`: a collection property of the folder.
+pub fn collection_property_key(a: AccountId, f: FolderId, key: &str) -> Vec<u8> {
+    [&folder_key(a, f)[..], b"P", key.as_bytes()].concat()
 }
 pub fn item_tombstone_key(a: AccountId, f: FolderId, uid: Uid) -> Vec<u8> {
     [&folder_key(a, f)[..], b"T", &uid.0.to_be_bytes()].concat()

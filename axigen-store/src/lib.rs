@@ -56,6 +56,7 @@
 //! | `item_key` | account-id folder-id `N` name | item uid: the resource name index |
 //! | | account-id folder-id `U` object UID | item uid: the iCalendar/vCard UID index |
 //! | | account-id folder-id `T` uid | the resource name of a removed item (for sync reports) |
+//! | | account-id folder-id `P` `{namespace}name` | a DAV collection property (display name, colour, ...) |
 //!
 //! A message delivered to many folders, or copied, is stored once in `blob`
 //! and counted in `blob_ref`; the blob goes when its last reference does.

@@ -36,6 +36,8 @@ pub struct Config {
     #[serde(default)]
     pub pop3: Pop3Settings,
     #[serde(default)]
+    pub dav: DavSettings,
+    #[serde(default)]
     pub auth: AuthSettings,
     #[serde(default)]
     pub processing: Processing,
@@ -123,6 +125,17 @@ pub struct Pop3Settings {
     /// Allow USER/PASS and AUTH PLAIN without TLS (default false).
     #[serde(default)]
     pub allow_plaintext_auth: bool,
+}
+
+/// `[dav]`: CalDAV and CardDAV on the `http` listeners, under `/dav/`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DavSettings {
+    /// Serve authenticated requests over plain HTTP (default false: only
+    /// over TLS; turn on behind a TLS-terminating proxy or for tests on
+    /// loopback).
+    #[serde(default)]
+    pub allow_plaintext: bool,
 }
 
 /// `[delivery]`: sending queued mail to remote hosts.

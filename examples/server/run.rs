@@ -14,6 +14,7 @@ use axigen_core::login_throttle::LoginThrottle;
 use axigen_core::model::{Account, AccountClass, Address, Alias, Domain, DomainName, NewAccount};
 use axigen_core::password::{hash_password, random_password, verify_password};
 use axigen_core::rpop::{RpopSource, RpopStore};
+use axigen_protocols::dav::{Dav, DavConfig, DavRequest};
 use axigen_protocols::dns::MxResolver;
 use axigen_protocols::imap::limits::AccountConnections;
 use axigen_protocols::imap::recent::RecentTracker;
@@ -378,23 +379,27 @@ fn delivery_service(
     Ok(Some(Arc::new(service)))
 }
 
-/// The HTTP listeners: ActiveSync at `/Microsoft-Server-ActiveSync`, the
-/// admin API everywhere else.
+/// The HTTP listeners: ActiveSync at `/Microsoft-Server-ActiveSync`,
+/// CalDAV and CardDAV under `/dav/` (and `/.well-known/caldav`,
+/// `/.well-known/carddav`), the admin API everywhere else.
 struct HttpService {
     admin: Arc<AdminApi>,
     activesync: Arc<ActiveSync>,
+    dav: Arc<Dav>,
 }
 
 #[async_trait]
 impl Service for HttpService {
     async fn serve(&self, conn: Box<dyn Connection>, info: ConnInfo, _tls: Option<Arc<rustls::ServerConfig>>) {
-        let (admin, activesync) = (self.admin.clone(), self.activesync.clone());
+        let (admin, activesync, dav) = (self.admin.clone(), self.activesync.clone(), self.dav.clone());
         let (peer, tls, limits) = (info.peer, info.tls, info.request);
         let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-            let (admin, activesync) = (admin.clone(), activesync.clone());
+            let (admin, activesync, dav) = (admin.clone(), activesync.clone(), dav.clone());
             async move {
                 Ok::<_, std::convert::Infallible>(if ActiveSync::serves(req.uri().path()) {
                     activesync_request(&activesync, req, peer, tls, limits).await
+                } else if dav.serves(req.uri().path()) {
+                    dav_request(&dav, req, peer, tls, limits).await
                 } else {
                     admin.handle(req, peer.ip(), limits).await
                 })
@@ -462,6 +467,48 @@ async fn activesync_request(
     activesync.handle(request).await.map(Full::new)
 }
 
+/// Reads a CalDAV/CardDAV request's body within the endpoint's limit and
+/// answers it.
+async fn dav_request(
+    dav: &Dav,
+    req: hyper::Request<hyper::body::Incoming>,
+    peer: std::net::SocketAddr,
+    tls: bool,
+    limits: RequestLimits,
+) -> hyper::Response<http_body_util::Full<bytes::Bytes>> {
+    use http_body_util::{BodyExt, Full, Limited};
+    let (parts, body) = req.into_parts();
+    let limit = dav.config().max_request_bytes;
+    let status = |code: hyper::StatusCode| {
+        let mut r = hyper::Response::new(Full::new(bytes::Bytes::new()));
+        *r.status_mut() = code;
+        r
+    };
+    let declared =
+        parts.headers.get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        info!(%peer, bytes = declared, "dav request refused: body too large");
+        return status(hyper::StatusCode::PAYLOAD_TOO_LARGE);
+    }
+    let deadline = crate::admin::body_deadline(limits, declared.unwrap_or(limit as u64));
+    let body = match tokio::time::timeout(deadline, Limited::new(body, limit).collect()).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(_)) => {
+            info!(%peer, "dav request refused: body too large or unreadable");
+            return status(hyper::StatusCode::PAYLOAD_TOO_LARGE);
+        }
+        Err(_) => {
+            info!(%peer, "dav request refused: the body took too long to arrive");
+            let mut r = status(hyper::StatusCode::REQUEST_TIMEOUT);
+            r.headers_mut().insert(hyper::header::CONNECTION, hyper::header::HeaderValue::from_static("close"));
+            return r;
+        }
+    };
+    let request =
+        DavRequest { method: parts.method, path: parts.uri.path().to_owned(), headers: parts.headers, body, peer, tls };
+    dav.handle(request).await.map(Full::new)
+}
+
 async fn serve(config: Config) -> Result<(), String> {
     std::fs::create_dir_all(&config.data_dir).map_err(|e| format!("data_dir {}: {e}", config.data_dir.display()))?;
     let store = Arc::new(open_store(&config)?);
@@ -520,6 +567,9 @@ async fn serve(config: Config) -> Result<(), String> {
         .with_auto_reply(store.clone()),
     );
 
+    let dav_config = DavConfig { allow_plaintext: config.dav.allow_plaintext, ..DavConfig::default() };
+    let dav = Arc::new(Dav::new(dav_config, store.clone(), store.clone(), store.clone(), auth_throttle.clone()));
+
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
     for (i, l) in config.listeners.iter().enumerate() {
@@ -539,7 +589,7 @@ async fn serve(config: Config) -> Result<(), String> {
         };
         let listener = Listener::bind(l, tls).map_err(|e| format!("listener[{i}] ({name}): {e}"))?;
         let service: Arc<dyn Service> = match l.service.as_str() {
-            "http" => Arc::new(HttpService { admin: admin.clone(), activesync: activesync.clone() }),
+            "http" => Arc::new(HttpService { admin: admin.clone(), activesync: activesync.clone(), dav: dav.clone() }),
             "imap" => {
                 let mut imap = ImapConfig::new(config.hostname.clone());
                 imap.max_connections_per_account = config.imap.max_connections_per_account;

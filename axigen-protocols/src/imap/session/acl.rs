@@ -103,22 +103,25 @@ impl Session {
     /// a shared folder the user may know of. `None` when there is no such
     /// mailbox for this user.
     pub(super) async fn target(&self, name: &MailboxName) -> axigen_core::Result<Option<Target>> {
+        self.resolve(name, false).await
+    }
+
+    /// [`Session::target`], groupware folders (calendars, task lists, notes,
+    /// contacts) included when `groupware`: the ACL commands share them
+    /// (seed 3.5.2), though LIST and SELECT show mail folders only.
+    async fn resolve(&self, name: &MailboxName, groupware: bool) -> axigen_core::Result<Option<Target>> {
         let me = self.account();
+        let kind_ok = |f: &axigen_core::mailstore::FolderInfo| groupware || f.kind == FolderKind::Mail;
         let Some((user, Some(folder))) = split_shared(name.as_str()) else {
             if split_shared(name.as_str()).is_some() {
                 return Ok(None);
             }
             let folder = self.store.folder_by_name(me, folder_name(name)).await?;
-            return Ok(folder.filter(|f| f.kind == FolderKind::Mail).map(|folder| Target {
-                owner: me,
-                folder,
-                rights: Rights::ALL,
-            }));
+            return Ok(folder.filter(kind_ok).map(|folder| Target { owner: me, folder, rights: Rights::ALL }));
         };
         let Some(owner) = self.owner_by_address(user).await? else { return Ok(None) };
         let folder = folder.trim_end_matches(DELIMITER);
-        let Some(folder) = self.store.folder_by_name(owner, folder).await?.filter(|f| f.kind == FolderKind::Mail)
-        else {
+        let Some(folder) = self.store.folder_by_name(owner, folder).await?.filter(kind_ok) else {
             return Ok(None);
         };
         let rights = self.store.rights(me, owner, folder.id).await?;
@@ -131,7 +134,7 @@ impl Session {
     /// The mailbox of an ACL command, which needs `a` (MYRIGHTS needs any
     /// right, `admin` false).
     async fn acl_target(&self, tag: &Tag, mailbox: &MailboxName, admin: bool) -> Result<Target, StatusResponse> {
-        let target = match self.target(mailbox).await {
+        let target = match self.resolve(mailbox, true).await {
             Ok(Some(t)) => t,
             Ok(None) => return Err(nonexistent(tag)),
             Err(err) => return Err(store_error(tag, &err)),

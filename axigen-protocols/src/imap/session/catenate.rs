@@ -30,24 +30,6 @@ struct ImapUrl {
     partial: Option<(u64, Option<u64>)>,
 }
 
-/// `%XX` escapes decoded (RFC 3986 2.1); `None` for a broken escape.
-fn percent_decode(s: &str) -> Option<Vec<u8>> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    Some(out)
-}
-
 /// The value of `;NAME=value` (case-insensitive name) at the start of a
 /// path segment.
 fn param<'a>(segment: &'a str, name: &str) -> Option<&'a str> {
@@ -70,12 +52,12 @@ fn parse_url(url: &str) -> Option<ImapUrl> {
         Some((mailbox, rest)) => (mailbox, Some(param(&format!(";{rest}"), "UIDVALIDITY")?.parse().ok()?)),
         None => (first, None),
     };
-    let mailbox = String::from_utf8(percent_decode(mailbox)?).ok()?;
+    let mailbox = String::from_utf8(crate::http::percent_decode(mailbox)?).ok()?;
     let uid: u32 = param(segments.next()?, "UID")?.parse().ok().filter(|u| *u > 0)?;
     let mut url = ImapUrl { mailbox, uid_validity, uid, section: Vec::new(), partial: None };
     for segment in segments {
         if let Some(section) = param(segment, "SECTION") {
-            url.section = percent_decode(section)?;
+            url.section = crate::http::percent_decode(section)?;
         } else if let Some(partial) = param(segment, "PARTIAL") {
             let (offset, length) = match partial.split_once('.') {
                 Some((o, l)) => (o.parse().ok()?, Some(l.parse().ok().filter(|l| *l > 0)?)),
