@@ -9,10 +9,7 @@
 //! original is appended to a reply (quoted as text) or attached to a forward
 //! (as `message/rfc822`).
 
-use std::net::SocketAddr;
-
 use axigen_core::mailstore::{FolderKind, NewMessage, QuotaLimit, SpecialUse};
-use axigen_protocols::smtp::{Envelope, MailParams, ReversePath, Role, SessionInfo};
 use bytes::Bytes;
 use hyper::{Response, StatusCode};
 use mail_parser::MimeHeaders as _;
@@ -236,34 +233,11 @@ impl ActiveSync {
         let Some(backend) = &self.submission else {
             return plain(StatusCode::SERVICE_UNAVAILABLE, "sending is not configured");
         };
-        let session = SessionInfo {
-            id: format!("eas-{}", ctx.device.device_id),
-            peer: SocketAddr::from(([127, 0, 0, 1], 0)),
-            local: SocketAddr::from(([127, 0, 0, 1], 0)),
-            role: Role::Submission,
-            tls: true,
-            helo: None,
-            esmtp: true,
-            principal: Some(ctx.principal.clone()),
-        };
-        let from = ReversePath::Mailbox(ctx.principal.address.to_string());
-        let params = MailParams { size: Some(sent.len() as u64), ..MailParams::default() };
-        if let Err(reply) = backend.mail_from(&session, &from, &params).await {
-            return self.compose_refused(&ctx, SUBMIT_FAILED, &reply.to_string());
-        }
-        let id = axigen_protocols::listener::session_id("eas");
-        let mut envelope = Envelope { id, from, params, recipients: Vec::new() };
-        for address in &to {
-            match backend.rcpt_to(&session, &envelope, address).await {
-                Ok(r) => envelope.recipients.push(r),
-                Err(reply) => {
-                    info!(account = %account, recipient = %address, reply = %reply, "SendMail recipient refused");
-                    return self.compose_refused(&ctx, SUBMIT_FAILED, &reply.to_string());
-                }
-            }
-        }
-        let reply = backend.data(&session, &envelope, sent.clone()).await;
-        if !reply.is_positive() {
+        let tag = format!("eas-{}", ctx.device.device_id);
+        if let Err(reply) =
+            axigen_protocols::smtp::submit(backend.as_ref(), &ctx.principal, &tag, &to, sent.clone()).await
+        {
+            info!(account = %account, reply = %reply, "SendMail refused by the submission path");
             return self.compose_refused(&ctx, SUBMIT_FAILED, &reply.to_string());
         }
         info!(account = %account, device = %ctx.device.device_id, command = name, recipients = to.len(), "mail sent from the device");

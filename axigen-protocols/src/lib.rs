@@ -25,6 +25,7 @@ pub mod dsn;
 pub mod http;
 pub mod imap;
 pub mod inbound;
+pub mod itip;
 pub mod listener;
 pub mod outbound;
 pub mod pop3;

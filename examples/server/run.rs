@@ -335,7 +335,7 @@ fn inbound_backend(config: &Config, store: Arc<Store>) -> Result<Arc<InboundBack
         config.hostname.clone(),
         config.smtp.max_message_size,
     );
-    Ok(Arc::new(backend.with_auto_reply(store)))
+    Ok(Arc::new(backend.with_auto_reply(store.clone()).with_items(store)))
 }
 
 /// The outbound delivery service, unless `[delivery] enabled = false`. A
@@ -567,8 +567,17 @@ async fn serve(config: Config) -> Result<(), String> {
         .with_auto_reply(store.clone()),
     );
 
-    let dav_config = DavConfig { allow_plaintext: config.dav.allow_plaintext, ..DavConfig::default() };
-    let dav = Arc::new(Dav::new(dav_config, store.clone(), store.clone(), store.clone(), auth_throttle.clone()));
+    let dav_config = DavConfig {
+        allow_plaintext: config.dav.allow_plaintext,
+        hostname: config.hostname.clone(),
+        ..DavConfig::default()
+    };
+    // Invitations (iMIP) take the submission path, as ActiveSync's mail does.
+    let dav_submission: Arc<dyn SmtpBackend> = inbound.clone();
+    let dav = Arc::new(
+        Dav::new(dav_config, store.clone(), store.clone(), store.clone(), auth_throttle.clone())
+            .with_submission(dav_submission),
+    );
 
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();

@@ -1,6 +1,7 @@
 //! CalDAV and CardDAV through the reference server binary with real
 //! clients: the PyPI library `caldav` (tests/clients/caldav_client.py)
-//! and `vdirsyncer` (tests/clients/vdirsyncer_sync.py, two-way sync) over
+//! `vdirsyncer` (tests/clients/vdirsyncer_sync.py, two-way sync), and
+//! imaplib/smtplib for sharing and invitations, over
 //! plain HTTP on loopback (`[dav] allow_plaintext`), and the
 //! endpoint's refusals (plain HTTP by default, `service.dav` off) with curl.
 
@@ -33,6 +34,18 @@ format = "json"
 allow_plaintext = {plaintext}
 [imap]
 allow_plaintext_auth = true
+[smtp]
+allow_plaintext_auth = true
+[delivery]
+enabled = false
+[[listener]]
+name = "smtp"
+service = "smtp"
+bind = "127.0.0.1:0"
+[[listener]]
+name = "submission"
+service = "submission"
+bind = "127.0.0.1:0"
 [[listener]]
 name = "imap"
 service = "imap"
@@ -65,6 +78,19 @@ settings = {{ "service.dav" = false }}
     config
 }
 
+/// Runs a client script (tests/clients/NAME) with `args`; its JSON report.
+fn run_client(name: &str, args: &[&str]) -> serde_json::Value {
+    let out = Command::new("python3").arg(client_script(name)).args(args).output().expect("python3 is installed");
+    assert!(
+        out.status.success(),
+        "{name} failed:\n{}{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{name}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
 /// (status, body) of one request with curl.
 fn request(method: &str, url: &str, user: Option<&str>, headers: &[&str], body: Option<&str>) -> (u16, String) {
     let mut cmd = Command::new("curl");
@@ -90,20 +116,9 @@ fn python_caldav_client_session() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&config(dir.path(), true), &["http", "https", "imap"]);
+    let server = Server::start(&config(dir.path(), true), &["http", "https", "imap", "smtp", "submission"]);
     let base = format!("{}/dav/", server.url("http", "http"));
-    let out = Command::new("python3")
-        .arg(client_script("caldav_client.py"))
-        .args([&base, "ann@example.com", "ann-pw"])
-        .output()
-        .expect("python3 is installed");
-    assert!(
-        out.status.success(),
-        "caldav session failed:\n{}{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = run_client("caldav_client.py", &[&base, "ann@example.com", "ann-pw"]);
     assert_eq!(report["ok"], true, "{report}");
     assert_eq!(report["server_expanded"].as_array().unwrap().len(), 3, "{report}");
     assert_eq!(server.terminate(), 0);
@@ -118,25 +133,44 @@ fn calendar_shared_with_imap_acl_commands_used_over_caldav() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&config(dir.path(), true), &["http", "https", "imap"]);
+    let server = Server::start(&config(dir.path(), true), &["http", "https", "imap", "smtp", "submission"]);
     let base = format!("{}/dav/", server.url("http", "http"));
     let (host, port) = server.host_port("imap");
-    let out = Command::new("python3")
-        .arg(client_script("dav_sharing.py"))
-        .args([base.as_str(), &host, &port])
-        .output()
-        .expect("python3 is installed");
-    assert!(
-        out.status.success(),
-        "sharing session failed:\n{}{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = run_client("dav_sharing.py", &[base.as_str(), &host, &port]);
     assert_eq!(report["ok"], true, "{report}");
     assert!(
         report["shared_url"].as_str().unwrap().ends_with("/dav/calendars/bob@example.com/ann@example.com%2ACalendar/")
     );
+    assert_eq!(server.terminate(), 0);
+}
+
+/// Invitations (seed 3.5.3): an event organized over CalDAV reaches a
+/// local attendee's calendar and INBOX and a remote attendee through the
+/// queue; a REPLY by mail updates the organizer's copy, a forged CANCEL is
+/// ignored, an update and a removal follow (imip_session.py).
+#[test]
+fn imip_invitations_between_local_accounts_and_to_a_remote_address() {
+    if !have("caldav") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&config(dir.path(), true), &["http", "https", "imap", "smtp", "submission"]);
+    let admin = format!("admin:{}", server.admin_password().expect("first start prints the admin credential"));
+    let base = format!("{}/dav/", server.url("http", "http"));
+    let (host, imap) = server.host_port("imap");
+    let (_, submission) = server.host_port("submission");
+    let (_, mx) = server.host_port("smtp");
+    let report = run_client("imip_session.py", &[base.as_str(), &host, &imap, &submission, &mx]);
+    for step in ["bob_invited", "reply_recorded", "update_followed", "cancel_applied"] {
+        assert_eq!(report[step], true, "{step}: {report}");
+    }
+    // The remote attendee's invitation, update and cancellation wait in
+    // the outbound queue (delivery is off in this test).
+    let (code, queue) = common::curl("GET", &format!("{}/api/v1/queue", server.url("http", "http")), &admin, None);
+    assert_eq!(code, 200, "{queue}");
+    let to_carol =
+        queue["messages"].as_array().unwrap().iter().filter(|m| m.to_string().contains("carol@remote.example")).count();
+    assert_eq!(to_carol, 3, "{queue}");
     assert_eq!(server.terminate(), 0);
 }
 
@@ -149,22 +183,12 @@ fn vdirsyncer_two_way_sync_of_a_calendar_and_an_address_book() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&config(dir.path(), true), &["http", "https", "imap"]);
+    let server = Server::start(&config(dir.path(), true), &["http", "https", "imap", "smtp", "submission"]);
     let base = format!("{}/dav/", server.url("http", "http"));
     let work = dir.path().join("vdirsyncer");
     std::fs::create_dir_all(&work).unwrap();
-    let out = Command::new("python3")
-        .arg(client_script("vdirsyncer_sync.py"))
-        .args([base.as_str(), "ann@example.com", "ann-pw", work.to_str().unwrap()])
-        .output()
-        .expect("python3 is installed");
-    assert!(
-        out.status.success(),
-        "vdirsyncer sync failed:\n{}{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report =
+        run_client("vdirsyncer_sync.py", &[base.as_str(), "ann@example.com", "ann-pw", work.to_str().unwrap()]);
     assert_eq!((report["ok"].clone(), report["syncs"].clone()), (serde_json::json!(true), serde_json::json!(3)));
     assert_eq!(server.terminate(), 0);
 }
@@ -181,7 +205,7 @@ fn caldav_server_tester_finds_every_feature_full() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&config(dir.path(), true), &["http", "https", "imap"]);
+    let server = Server::start(&config(dir.path(), true), &["http", "https", "imap", "smtp", "submission"]);
     let base = format!("{}/dav/", server.url("http", "http"));
     let out = Command::new("caldav-server-tester")
         .args(["--caldav-url", &base, "--caldav-username", "ann@example.com", "--caldav-password", "ann-pw"])
@@ -238,7 +262,7 @@ fn caldav_server_tester_finds_every_feature_full() {
 #[test]
 fn refusals_plain_http_service_off_and_well_known() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&config(dir.path(), false), &["http", "https", "imap"]);
+    let server = Server::start(&config(dir.path(), false), &["http", "https", "imap", "smtp", "submission"]);
     let (http, https) = (server.url("http", "http"), server.url("https", "https"));
     let propfind = ["Depth: 0", "Content-Type: application/xml"];
     // Plain HTTP is refused for what needs a password, TLS is served.

@@ -9,6 +9,7 @@
 pub mod filter;
 mod props;
 mod report;
+mod schedule;
 mod service;
 pub mod xml;
 

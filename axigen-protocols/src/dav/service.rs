@@ -51,11 +51,18 @@ pub struct DavConfig {
     /// Largest request body, in bytes (items are bounded by
     /// [`MAX_ITEM_BYTES`] within it).
     pub max_request_bytes: usize,
+    /// The server's name, in the Message-IDs of invitations it sends.
+    pub hostname: String,
 }
 
 impl Default for DavConfig {
     fn default() -> Self {
-        DavConfig { prefix: "/dav/".into(), allow_plaintext: false, max_request_bytes: MAX_ITEM_BYTES + (64 << 10) }
+        DavConfig {
+            prefix: "/dav/".into(),
+            allow_plaintext: false,
+            max_request_bytes: MAX_ITEM_BYTES + (64 << 10),
+            hostname: "localhost".into(),
+        }
     }
 }
 
@@ -83,6 +90,8 @@ pub struct Dav {
     pub(super) mail: Arc<dyn MailStore>,
     pub(super) items: Arc<dyn ItemStore>,
     throttle: Arc<LoginThrottle>,
+    /// Where invitations go (iMIP); none: events are stored, nobody is told.
+    pub(super) submission: Option<Arc<dyn crate::smtp::SmtpBackend>>,
 }
 
 /// The two trees of collections.
@@ -227,7 +236,14 @@ impl Dav {
         items: Arc<dyn ItemStore>,
         throttle: Arc<LoginThrottle>,
     ) -> Dav {
-        Dav { config, directory, mail, items, throttle }
+        Dav { config, directory, mail, items, throttle, submission: None }
+    }
+
+    /// Sends iTIP invitations and cancellations for events their organizer
+    /// writes (iMIP, RFC 6047) through this submission path.
+    pub fn with_submission(mut self, submission: Arc<dyn crate::smtp::SmtpBackend>) -> Dav {
+        self.submission = Some(submission);
+        self
     }
 
     /// The settings.
@@ -557,11 +573,20 @@ impl Dav {
             }
         };
         let quota = self.quota(owner.account).await?;
+        // The organizer's own events schedule (iMIP): what they were.
+        let schedules = space == Space::Calendars
+            && me.account == owner.account
+            && self.submission.is_some()
+            && memchr::memmem::find(&req.body.to_ascii_uppercase(), b"ORGANIZER").is_some();
+        let before = if schedules { self.item_text(&owner, &folder, &name).await? } else { None };
         let outcome = self
             .items
             .put_item(owner.account, folder.id, &name, item, precondition(&req.headers), quota)
             .await
             .map_err(|e| self.failure(&e))?;
+        if schedules && matches!(outcome, ItemWrite::Created(_) | ItemWrite::Replaced(_)) {
+            self.schedule(me, before.as_deref(), Some(&String::from_utf8_lossy(&req.body))).await;
+        }
         Ok(match outcome {
             ItemWrite::Created(meta) => {
                 let mut r = empty(StatusCode::CREATED);
@@ -583,14 +608,19 @@ impl Dav {
 
     async fn delete(&self, me: &Principal, req: &DavRequest, target: Target) -> Result<Answer, Answer> {
         match target {
-            Target::Item(_, owner, folder, name) => {
+            Target::Item(space, owner, folder, name) => {
                 let rights = self.rights(me, &owner, &folder).await?;
                 self.require(rights, Rights::DELETE_MESSAGES, "unbind")?;
+                let schedules = space == Space::Calendars && me.account == owner.account && self.submission.is_some();
+                let before = if schedules { self.item_text(&owner, &folder, &name).await? } else { None };
                 let removal = self
                     .items
                     .remove_item(owner.account, folder.id, &name, precondition(&req.headers))
                     .await
                     .map_err(|e| self.failure(&e))?;
+                if let (ItemRemoval::Removed(_), Some(before)) = (&removal, &before) {
+                    self.schedule(me, Some(before), None).await;
+                }
                 Ok(match removal {
                     ItemRemoval::Removed(_) => empty(StatusCode::NO_CONTENT),
                     ItemRemoval::NotFound => empty(StatusCode::NOT_FOUND),
@@ -610,6 +640,16 @@ impl Dav {
             Target::NoCollection(..) => Ok(empty(StatusCode::NOT_FOUND)),
             _ => Ok(text(StatusCode::FORBIDDEN, "this resource cannot be deleted")),
         }
+    }
+
+    /// The content of the item stored under a name, if any.
+    async fn item_text(&self, owner: &Owner, folder: &FolderInfo, name: &str) -> Result<Option<String>, Answer> {
+        let Some(item) = self.items.item_by_name(owner.account, folder.id, name).await.map_err(|e| self.failure(&e))?
+        else {
+            return Ok(None);
+        };
+        let bytes = self.mail.content(item.blob).await.map_err(|e| self.failure(&e))?;
+        Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
     }
 
     async fn mkcol(&self, me: &Principal, req: &DavRequest, target: Target) -> Result<Answer, Answer> {

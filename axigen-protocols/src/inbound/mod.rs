@@ -24,6 +24,7 @@
 mod autoreply;
 mod filters;
 mod received;
+mod scheduling;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,6 +59,7 @@ pub struct InboundBackend {
     hostname: String,
     max_message_size: u64,
     auto_reply: Option<Arc<dyn AutoReplyStore>>,
+    items: Option<Arc<dyn axigen_core::itemstore::ItemStore>>,
 }
 
 impl InboundBackend {
@@ -81,6 +83,7 @@ impl InboundBackend {
             hostname: hostname.into(),
             max_message_size,
             auto_reply: None,
+            items: None,
         }
     }
 
@@ -88,6 +91,14 @@ impl InboundBackend {
     /// settings kept in `store` (see [`axigen_core::autoreply`]).
     pub fn with_auto_reply(mut self, store: Arc<dyn AutoReplyStore>) -> Self {
         self.auto_reply = Some(store);
+        self
+    }
+
+    /// Applies calendar invitations, cancellations and replies that local
+    /// recipients receive by mail (iMIP) to their calendars in `items`
+    /// (see the `scheduling` module).
+    pub fn with_items(mut self, items: Arc<dyn axigen_core::itemstore::ItemStore>) -> Self {
+        self.items = Some(items);
         self
     }
 
@@ -595,6 +606,14 @@ impl InboundBackend {
         if let Err(reply) = self.deliver_local(&content, &mut verdicts).await {
             return reply;
         }
+        let local: Vec<(AccountId, String)> = verdicts
+            .iter()
+            .filter_map(|v| match (&v.verdict, v.account) {
+                (Verdict::Deliver { .. }, Some(a)) => Some((a, v.address.clone())),
+                _ => None,
+            })
+            .collect();
+        self.apply_scheduling(from, &content, &local).await;
         let remote: Vec<String> =
             verdicts.iter().filter(|v| v.verdict == Verdict::Relay).map(|v| v.address.clone()).collect();
         let mut queue_id = None;

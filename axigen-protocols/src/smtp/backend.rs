@@ -98,3 +98,40 @@ pub trait SmtpBackend: Send + Sync + 'static {
     /// to send for DATA/BDAT LAST only once the message is durably stored or queued.
     async fn data(&self, session: &SessionInfo, envelope: &Envelope, message: bytes::Bytes) -> Reply;
 }
+
+/// Hands a message composed by the server for an authenticated account
+/// (mail sent from a phone, a calendar invitation) to the submission path:
+/// the same sender check, relay policy, processing rules, local delivery
+/// and queue as an SMTP submission session. `tag` names the source in the
+/// session id and logs. Resolves once the message is stored or queued;
+/// the first refusal is returned.
+pub async fn submit(
+    backend: &dyn SmtpBackend,
+    principal: &Principal,
+    tag: &str,
+    to: &[String],
+    message: bytes::Bytes,
+) -> Result<(), Reply> {
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+    let session = SessionInfo {
+        id: tag.to_owned(),
+        peer: loopback,
+        local: loopback,
+        role: Role::Submission,
+        tls: true,
+        helo: None,
+        esmtp: true,
+        principal: Some(principal.clone()),
+    };
+    let from = ReversePath::Mailbox(principal.address.to_string());
+    let params = MailParams { size: Some(message.len() as u64), ..MailParams::default() };
+    backend.mail_from(&session, &from, &params).await?;
+    let id = crate::listener::session_id(tag.split('-').next().unwrap_or(tag));
+    let mut envelope = Envelope { id, from, params, recipients: Vec::new() };
+    for address in to {
+        let accepted = backend.rcpt_to(&session, &envelope, address).await?;
+        envelope.recipients.push(accepted);
+    }
+    let reply = backend.data(&session, &envelope, message).await;
+    if reply.is_positive() { Ok(()) } else { Err(reply) }
+}

@@ -61,7 +61,7 @@ pub mod session;
 pub mod text;
 
 pub use axigen_core::login_throttle::{LoginThrottle, ThrottlePolicy};
-pub use backend::{Envelope, Recipient, Role, SessionInfo, SmtpBackend};
+pub use backend::{Envelope, Recipient, Role, SessionInfo, SmtpBackend, submit};
 pub use command::{Body, Command, MailParams, ParseError, ReversePath};
 pub use reply::Reply;
 pub use server::{SmtpConfig, SmtpService};
