@@ -401,15 +401,35 @@ impl Dav {
             .child(CALDAV, "time-range")
             .ok_or_else(|| bad(BadFilter("valid-filter", "a free-busy-query needs a time-range".into())))
             .and_then(|t| time_range(t).map_err(bad))?;
-        let (owner, folder, _) = self.readable(me, target, Space::Calendars).await?;
+        // Free/busy is the organisation's (RFC 4791 7.10 read-free-busy):
+        // any account of the owner's domain may ask it of a calendar, or of
+        // a whole calendar home (every calendar of the account); others
+        // need the read right.
+        let (owner, folders) = match target {
+            Target::Home(Space::Calendars, owner) => {
+                let folders = self.mail.folders(owner.account).await.map_err(|e| self.failure(&e))?;
+                let calendars = folders.into_iter().filter(|f| f.kind == axigen_core::mailstore::FolderKind::Calendar);
+                (owner.clone(), calendars.collect::<Vec<_>>())
+            }
+            Target::Collection(Space::Calendars, owner, folder) => (owner, vec![folder]),
+            Target::NoCollection(..) => return Err(ReportError::Answer(empty(StatusCode::NOT_FOUND))),
+            _ => return Err(ReportError::Answer(condition(StatusCode::FORBIDDEN, DAV, "supported-report", None))),
+        };
+        let colleague = me.address.domain == owner.address.domain;
         let (from, to) = (range.start.unwrap_or(i64::MIN), range.end.unwrap_or(i64::MAX));
         let mut calendars = Vec::new();
-        for item in self.items.items(owner.account, folder.id).await.map_err(|e| self.failure(&e))? {
-            if item.index.kind != ItemKind::Event || !item.index.may_overlap(from, to) {
-                continue;
+        for folder in &folders {
+            if !colleague {
+                let rights = self.rights(me, &owner, folder).await?;
+                self.require(rights, Rights::READ, "read")?;
             }
-            if let Ok(cal) = ICalendar::parse(&self.text_of(&item).await?) {
-                calendars.push(cal);
+            for item in self.items.items(owner.account, folder.id).await.map_err(|e| self.failure(&e))? {
+                if item.index.kind != ItemKind::Event || !item.index.may_overlap(from, to) {
+                    continue;
+                }
+                if let Ok(cal) = ICalendar::parse(&self.text_of(&item).await?) {
+                    calendars.push(cal);
+                }
             }
         }
         let periods = filter::free_busy(&calendars, range);

@@ -12,11 +12,13 @@ event (bob's copy follows) and deletes it (bob's copy is cancelled).
 Raises on the first mismatch; prints what it saw as JSON.
 """
 
+import base64
 import imaplib
 import json
 import smtplib
 import sys
 import time
+import urllib.request
 from email.message import EmailMessage
 
 import caldav
@@ -132,6 +134,18 @@ def bob_copy_has(text):
 
 wait_for("bob's copy to move", lambda: bob_copy_has("20260611T140000Z"))
 out["update_followed"] = True
+
+# Bob may see when ann is busy (not what she does), from all her calendars.
+fb_query = (b'<C:free-busy-query xmlns:C="urn:ietf:params:xml:ns:caldav"><C:time-range start="20260601T000000Z" '
+            b'end="20260701T000000Z"/></C:free-busy-query>')
+req = urllib.request.Request(base + "calendars/ann@example.com/", data=fb_query, method="REPORT")
+req.add_header("Authorization", "Basic " + base64.b64encode(b"bob@example.com:bob-pw").decode())
+req.add_header("Depth", "1")
+with urllib.request.urlopen(req) as r:
+    freebusy = r.read().decode()
+check("FREEBUSY" in freebusy and "20260611T140000Z/20260611T150000Z" in freebusy, f"ann's free/busy: {freebusy}")
+check("Design review" not in freebusy, "free/busy shows no details")
+out["free_busy"] = True
 
 # Ann deletes it: bob's copy is cancelled.
 ann_cal.event_by_uid("imip-1@example.com").delete()
