@@ -167,6 +167,15 @@ status, body = raw("REPORT", path,
                    b"<D:sync-level>1</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>",
                    {"Depth": "0"})
 check(status == 403 and "valid-sync-token" in body, f"unknown sync token: {status} {body}")
+big = vevent("big", "20260115T140000Z", "x", "DESCRIPTION:" + "y" * (2 * 1024 * 1024) + "\r\n").encode()
+status, body = raw("PUT", path + "big.ics", big, {"Content-Type": "text/calendar"})
+check(status == 403 and "max-resource-size" in body, f"an object over 2 MiB: {status}")
+status, body = raw("PUT", "/dav/addressbooks/" + user + "/Contacts/bad.vcf", b"BEGIN:VCARD\r\nVERSION:4.0\r\nFN:x\r\n",
+                   {"Content-Type": "text/vcard"})
+check(status == 403 and "valid-address-data" in body, f"truncated vCard: {status} {body}")
+status, body = raw("PUT", "/dav/addressbooks/" + user + "/Contacts/ev.vcf", vevent("e", "20260101T000000Z", "x").encode(),
+                   {"Content-Type": "text/vcard"})
+check(status == 403 and "valid-address-data" in body, f"an event in an address book: {status} {body}")
 status, _ = raw("PROPFIND", "/dav/calendars/nobody@example.com/", b"", {"Depth": "0"})
 check(status == 404, f"a home of nobody: {status}")
 
