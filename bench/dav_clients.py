@@ -7,7 +7,7 @@ One HTTP/1.1 connection (keep-alive) per client, responses read whole and
 not parsed beyond what the next step needs, so the figures are the
 server's time plus one loopback round trip. Prints one JSON object:
   put_total_s      PUT of EVENTS events (a tenth weekly series), one at a time
-  put_parallel_s   PUT of EVENTS/2 more events from 8 connections at once
+  put_parallel_s   PUT of EVENTS/10 more events from 8 connections at once
   query_month_ms   calendar-query, one month, calendar-data + getetag (median of 5)
   query_matches    objects that query returned
   sync_change_ms   sync-collection after one change (median of 5)
@@ -69,14 +69,14 @@ for i in range(events):
     put(conn, i)
 out["put_total_s"] = round(time.perf_counter() - t, 3)
 
-# Parallel writers: 8 connections, EVENTS/2 more events.
+# Parallel writers: 8 connections, EVENTS/10 more events.
 def writer(k, n):
     c = connect()
     for i in range(k, n, 8):
         put(c, i, "par")
 
 t = time.perf_counter()
-threads = [threading.Thread(target=writer, args=(k, events // 2)) for k in range(8)]
+threads = [threading.Thread(target=writer, args=(k, events // 10)) for k in range(8)]
 for th in threads:
     th.start()
 for th in threads:

@@ -1043,6 +1043,38 @@ pub fn expand(calendar: &ICalendar, range: TimeRange) -> String {
     std::panic::catch_unwind(AssertUnwindSafe(|| calendar.to_string())).unwrap_or_default()
 }
 
+/// RFC 4791 9.6.6 `limit-recurrence-set`: the object with only those
+/// overridden instances (components with a RECURRENCE-ID) that overlap the
+/// range; the series, VTIMEZONEs and everything else are kept. Not a
+/// VCALENDAR: empty text.
+pub fn limit_recurrence_set(calendar: &ICalendar, range: TimeRange) -> String {
+    let Some(root) = calendar.components.first().filter(|c| c.component_type == ICalendarComponentType::VCalendar)
+    else {
+        return String::new();
+    };
+    let object = CalendarObject::new(calendar, range.end);
+    let keep: Vec<u32> = root
+        .component_ids
+        .iter()
+        .copied()
+        .filter(|&id| {
+            let Some(comp) = object.component(id) else { return false };
+            if comp.property(&ICalendarProperty::RecurrenceId).is_none() {
+                return true;
+            }
+            match Shape::of(comp) {
+                Some(shape) => object.occurrences_of(id).any(|o| shape.overlaps(o, range)),
+                None => true,
+            }
+        })
+        .collect();
+    let mut copy = calendar.clone();
+    if let Some(root) = copy.components.first_mut() {
+        root.component_ids = keep;
+    }
+    std::panic::catch_unwind(AssertUnwindSafe(|| copy.to_string())).unwrap_or_default()
+}
+
 /// The components of an `expand` answer as they are built.
 struct ExpandedCalendar<'o, 'a> {
     object: &'o CalendarObject<'a>,
@@ -1773,6 +1805,19 @@ TEL;TYPE=cell:+1 555 0100\r\nCATEGORIES:friends,tennis\r\nEND:VCARD\r\n",
     /// The unfolded lines of a calendar text.
     fn lines(text: &str) -> Vec<String> {
         text.replace("\r\n ", "").split("\r\n").filter(|l| !l.is_empty()).map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn limit_recurrence_set_keeps_the_overrides_in_range() {
+        let calendar = cal("BEGIN:VEVENT\r\nUID:s\r\nDTSTAMP:20060101T000000Z\r\n\
+DTSTART:20060102T100000Z\r\nDURATION:PT1H\r\nRRULE:FREQ=WEEKLY;COUNT=5\r\nSUMMARY:Series\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:s\r\nDTSTAMP:20060101T000000Z\r\nRECURRENCE-ID:20060109T100000Z\r\n\
+DTSTART:20060109T150000Z\r\nDURATION:PT1H\r\nSUMMARY:Early\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:s\r\nDTSTAMP:20060101T000000Z\r\nRECURRENCE-ID:20060130T100000Z\r\n\
+DTSTART:20060130T150000Z\r\nDURATION:PT1H\r\nSUMMARY:Late\r\nEND:VEVENT\r\n");
+        let text = limit_recurrence_set(&calendar, range("20060125T000000Z", "20060201T000000Z"));
+        assert!(text.contains("SUMMARY:Series") && text.contains("SUMMARY:Late"), "{text}");
+        assert!(!text.contains("SUMMARY:Early") && text.contains("RRULE"), "{text}");
     }
 
     #[test]

@@ -130,19 +130,30 @@ fn wants(w: &Wanted, ns: &str, name: &str) -> bool {
     matches!(w, Wanted::Props(p) if p.iter().any(|(n, l)| n == ns && l == name))
 }
 
-/// `calendar-data`'s `expand` or `limit-recurrence-set` range.
-fn expansion(root: &Element) -> Result<Option<TimeRange>, BadFilter> {
+/// How `calendar-data` is to be shaped (RFC 4791 9.6.5, 9.6.6).
+#[derive(Debug, Clone, Copy)]
+enum Shaping {
+    /// Every instance in the range as a component of its own.
+    Expand(TimeRange),
+    /// The series with only the overridden instances in the range.
+    Limit(TimeRange),
+}
+
+/// `calendar-data`'s `expand` or `limit-recurrence-set`.
+fn expansion(root: &Element) -> Result<Option<Shaping>, BadFilter> {
     let Some(data) = root.child(DAV, "prop").and_then(|p| p.child(CALDAV, "calendar-data")) else { return Ok(None) };
-    match data.child(CALDAV, "expand") {
-        Some(e) => {
+    for (name, make) in
+        [("expand", Shaping::Expand as fn(TimeRange) -> Shaping), ("limit-recurrence-set", Shaping::Limit)]
+    {
+        if let Some(e) = data.child(CALDAV, name) {
             let range = time_range(e)?;
             if range.start.is_none() || range.end.is_none() {
-                return Err(BadFilter("valid-filter", "expand needs start and end".into()));
+                return Err(BadFilter("valid-filter", format!("{name} needs start and end")));
             }
-            Ok(Some(range))
+            return Ok(Some(make(range)));
         }
-        None => Ok(None),
     }
+    Ok(None)
 }
 
 /// What a calendar-query filter asks of the index: the one component
@@ -293,7 +304,10 @@ impl Dav {
                 continue;
             }
             let data = match (expand, &parsed) {
-                (Some(range), Some(cal)) if wants_data => Some(filter::expand(cal, range)),
+                (Some(Shaping::Expand(range)), Some(cal)) if wants_data => Some(filter::expand(cal, range)),
+                (Some(Shaping::Limit(range)), Some(cal)) if wants_data && item.index.recurring => {
+                    Some(filter::limit_recurrence_set(cal, range))
+                }
                 _ => content,
             };
             let res = Res::Item { space: Space::Calendars, owner: &owner, item: &item, content: data.as_deref() };
@@ -664,8 +678,10 @@ pub fn check_query(body: &[u8]) -> Result<usize, String> {
             let calendar = ICalendar::parse(text).map_err(|e| format!("{e:?}"))?;
             if filter::calendar_matches(&filter, &calendar) {
                 matched += 1;
-                if let Some(range) = expand {
-                    let _ = filter::expand(&calendar, range);
+                match expand {
+                    Some(Shaping::Expand(range)) => drop(filter::expand(&calendar, range)),
+                    Some(Shaping::Limit(range)) => drop(filter::limit_recurrence_set(&calendar, range)),
+                    None => {}
                 }
             }
         }

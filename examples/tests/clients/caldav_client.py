@@ -97,6 +97,21 @@ server = work.search(start=start, end=end, event=True, expand=True, server_expan
 server_side = sorted(str(o.icalendar_component["dtstart"].dt) for o in server)
 out["server_expanded"] = server_side
 check(server_side == client_side, f"server expansion {server_side} != client expansion {client_side}")
+# limit-recurrence-set (RFC 4791 9.6.6): the series, with only the
+# overridden instances in the range.
+def limited(start, end):
+    body = ('<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><C:calendar-data>'
+            f'<C:limit-recurrence-set start="{start}" end="{end}"/></C:calendar-data></D:prop><C:filter>'
+            '<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:prop-filter name="UID">'
+            '<C:text-match collation="i;octet">weekly-1</C:text-match></C:prop-filter></C:comp-filter>'
+            '</C:comp-filter></C:filter></C:calendar-query>').encode()
+    status, text = raw("REPORT", str(work.url).split(origin, 1)[1], body, {"Depth": "1"})
+    check(status == 207, f"limit-recurrence-set: {status} {text}")
+    return text
+early, late = limited("20260101T000000Z", "20260110T000000Z"), limited("20260120T000000Z", "20260122T000000Z")
+check("RRULE" in early and "moved" not in early, f"overrides outside the range: {early}")
+check("RRULE" in late and "moved" in late, f"the override in the range: {late}")
+
 # A range with nothing in it.
 empty = work.search(start=dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc),
                     end=dt.datetime(2025, 2, 1, tzinfo=dt.timezone.utc), event=True)
