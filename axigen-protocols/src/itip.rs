@@ -328,6 +328,19 @@ pub fn with_partstat(text: &str, address: &str, partstat: &str) -> String {
     })
 }
 
+/// The object with only `address`'s ATTENDEE lines (what a REPLY
+/// carries, RFC 5546 3.2.3).
+pub fn only_attendee(text: &str, address: &str) -> String {
+    let address = address.to_ascii_lowercase();
+    rewrite(text, |_, name, line| {
+        if name != "ATTENDEE" {
+            return None;
+        }
+        let (_, _, value) = split(line);
+        (mailto(value).as_deref() != Some(address.as_str())).then_some(None)
+    })
+}
+
 /// The object with every VEVENT's STATUS set to CANCELLED.
 pub fn cancelled(text: &str) -> String {
     let mut has_status = false;
@@ -449,6 +462,9 @@ ATTENDEE;SCHEDULE-AGENT=CLIENT:mailto:carol@remote.example\r\nX-KEPT;X-P=\"a:b\"
         assert!(accepted.contains("X-KEPT;X-P=\"a:b\":as written\r\n"));
         // Lines are folded at 75 octets.
         assert!(accepted.split("\r\n").all(|l| l.len() <= 75), "{accepted}");
+        let reply = only_attendee(EVENT, "bob@example.com");
+        let who: Vec<String> = read(&reply).unwrap().attendees.into_iter().map(|a| a.address).collect();
+        assert_eq!(who, ["bob@example.com"]);
         let gone = cancelled(EVENT);
         assert!(gone.contains("STATUS:CANCELLED\r\nEND:VEVENT"), "{gone}");
         assert_eq!(cancelled(&gone).matches("STATUS:CANCELLED").count(), 1);

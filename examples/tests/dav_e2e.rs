@@ -161,7 +161,9 @@ fn imip_invitations_between_local_accounts_and_to_a_remote_address() {
     let (_, submission) = server.host_port("submission");
     let (_, mx) = server.host_port("smtp");
     let report = run_client("imip_session.py", &[base.as_str(), &host, &imap, &submission, &mx]);
-    for step in ["bob_invited", "reply_recorded", "update_followed", "free_busy", "cancel_applied"] {
+    for step in
+        ["bob_invited", "reply_recorded", "caldav_answer_replied", "update_followed", "free_busy", "cancel_applied"]
+    {
         assert_eq!(report[step], true, "{step}: {report}");
     }
     // The remote attendee's invitation, update and cancellation wait in

@@ -9,8 +9,11 @@
 //!   attendees it did not have; CANCEL to attendees it no longer has.
 //! - A removed event: CANCEL to every attendee.
 //!
-//! Only the organizer's own copy schedules (the account that owns the
-//! calendar is the ORGANIZER and is the one writing), attendees marked
+//! And on the attendee's side: when an attendee's own copy changes its
+//! PARTSTAT (accepted, declined, tentative), a REPLY goes to the organizer.
+//!
+//! Only the owner's own copy schedules (the account that owns the
+//! calendar is the one writing, as ORGANIZER or ATTENDEE), attendees marked
 //! `SCHEDULE-AGENT=CLIENT` are left to the client, and a failure to send is
 //! logged: the calendar write has happened and stands.
 
@@ -35,6 +38,7 @@ impl Dav {
             s.as_ref().is_some_and(|s| s.organizer.as_deref() == Some(me_address.as_str()))
         };
         if !organizes(&old_s) && !organizes(&new_s) {
+            self.reply_if_answered(me, old_s.as_ref(), new_s.as_ref(), new).await;
             return;
         }
         let invitees = |s: &itip::Scheduling| -> Vec<String> {
@@ -64,6 +68,29 @@ impl Dav {
             let object = itip::with_method(&itip::cancelled(text), Some(Method::Cancel));
             self.send_itip(me, Method::Cancel, &dropped, &object, &s.summary).await;
         }
+    }
+
+    /// An attendee's copy whose PARTSTAT for `me` changed: a REPLY to
+    /// the organizer with that answer.
+    async fn reply_if_answered(
+        &self,
+        me: &Principal,
+        old: Option<&itip::Scheduling>,
+        new: Option<&itip::Scheduling>,
+        new_text: Option<&str>,
+    ) {
+        let me_address = me.address.to_string();
+        let (Some(new), Some(text)) = (new, new_text) else { return };
+        let Some(organizer) = new.organizer.clone().filter(|o| *o != me_address) else { return };
+        let Some(mine) = new.attendees.iter().find(|a| a.address == me_address) else { return };
+        let before =
+            old.and_then(|o| o.attendees.iter().find(|a| a.address == me_address)).and_then(|a| a.partstat.clone());
+        let answered = mine.partstat.as_deref().is_some_and(|p| p != "NEEDS-ACTION");
+        if mine.client_scheduled || !answered || mine.partstat == before {
+            return;
+        }
+        let object = itip::with_method(&itip::only_attendee(text, &me_address), Some(Method::Reply));
+        self.send_itip(me, Method::Reply, &[organizer], &object, &new.summary).await;
     }
 
     async fn send_itip(&self, me: &Principal, method: Method, to: &[String], object: &str, summary: &str) {

@@ -108,6 +108,17 @@ s.quit()
 wait_for("ann's copy to take bob's answer", lambda: partstat(ann_cal, "bob@example.com") == "ACCEPTED")
 out["reply_recorded"] = True
 
+# Bob changes his answer in his own calendar (CalDAV): the server replies
+# for him, and ann's copy follows.
+bob_event = bob_cal.event_by_uid("imip-1@example.com")
+bob_event.load()
+mine = [a for a in bob_event.icalendar_component.get("attendee", []) if str(a).lower() == "mailto:bob@example.com"]
+check(len(mine) == 1, f"bob in his copy: {bob_event.data}")
+mine[0].params["PARTSTAT"] = "TENTATIVE"
+bob_event.save()
+wait_for("ann's copy to take bob's CalDAV answer", lambda: partstat(ann_cal, "bob@example.com") == "TENTATIVE")
+out["caldav_answer_replied"] = True
+
 # A CANCEL that does not come from the organizer changes nothing.
 forged = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//x//EN\r\nMETHOD:CANCEL\r\nBEGIN:VEVENT\r\n"
           "UID:imip-1@example.com\r\nDTSTAMP:20260103T000000Z\r\nSEQUENCE:5\r\nORGANIZER:mailto:ann@example.com\r\n"
