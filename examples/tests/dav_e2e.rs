@@ -67,6 +67,11 @@ password = "ann-pw"
 [[directory.account]]
 address = "bob@example.com"
 password = "bob-pw"
+[[directory.domain]]
+name = "other.example"
+[[directory.account]]
+address = "zed@other.example"
+password = "zed-pw"
 [[directory.account]]
 address = "off@example.com"
 password = "off-pw"
@@ -296,6 +301,19 @@ fn refusals_plain_http_service_off_and_well_known() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.starts_with("301 ") && text.ends_with("/dav/"), "{text}");
+    // Principals of another hosted domain are not shown, nor found.
+    let (code, _) = request(
+        "PROPFIND",
+        &format!("{https}/dav/principals/zed@other.example/"),
+        Some("ann@example.com:ann-pw"),
+        &propfind,
+        None,
+    );
+    assert_eq!(code, 404);
+    let search = r#"<D:principal-property-search xmlns:D="DAV:"><D:property-search><D:prop><D:displayname/></D:prop><D:match>zed@other.example</D:match></D:property-search><D:prop><D:displayname/></D:prop></D:principal-property-search>"#;
+    let (code, body) =
+        request("REPORT", &format!("{https}/dav/"), Some("ann@example.com:ann-pw"), &propfind, Some(search));
+    assert!(code == 207 && !body.contains("zed"), "{code} {body}");
     // Another account's home is not readable.
     let (code, _) = request(
         "PROPFIND",

@@ -463,6 +463,11 @@ impl Dav {
                 }
             }
             Target::Principal(owner) => {
+                // The directory is the domain's: accounts of other hosted
+                // domains are not there to look at.
+                if owner.address.domain != me.address.domain {
+                    return Ok(empty(StatusCode::NOT_FOUND));
+                }
                 self.response(&mut out, &me_owner, None, &self.principal_href(owner), &Res::Principal(owner), &wanted);
             }
             Target::Home(space, owner) => {

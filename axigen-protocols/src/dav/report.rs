@@ -548,9 +548,9 @@ impl Dav {
 
 impl Dav {
     /// `principal-property-search` (RFC 3744 9.4). The directory answers
-    /// lookups by address only, so the candidates are the requester, the
-    /// account whose address is a searched text, and the account of the
-    /// requester's domain whose local part it is; each is then matched
+    /// lookups by address only, so the candidates are the requester and
+    /// the accounts of the requester's domain whose address or local part
+    /// is a searched text; each is then matched
     /// (case-insensitive substring) on its display name and address. A
     /// search without criteria lists the requester alone.
     async fn principal_search(&self, me: &Principal, root: &Element, target: Target) -> Result<Answer, ReportError> {
@@ -568,7 +568,8 @@ impl Dav {
             .collect();
         let mut candidates = vec![me.address.clone()];
         for (_, text) in &searches {
-            let full = axigen_core::model::Address::parse(text).ok();
+            // Only the requester's own domain is searched.
+            let full = axigen_core::model::Address::parse(text).ok().filter(|a| a.domain == me.address.domain);
             let local = axigen_core::model::Address::parse(&format!("{text}@{}", me.address.domain)).ok();
             candidates.extend(full.into_iter().chain(local));
         }
