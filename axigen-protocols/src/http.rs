@@ -17,6 +17,31 @@ pub fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((user, password))
 }
 
+/// A UTC date in the form mail and HTTP share: `Sun, 06 Nov 1994 08:49:37
+/// GMT` for HTTP (RFC 9110 5.6.7, two-digit day), `Sun, 6 Nov 1994
+/// 08:49:37 +0000` for mail (RFC 5322 3.3).
+pub(crate) fn utc_date(unix: i64, http: bool) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    let (y, m, d) = axigen_core::civil_from_days(days);
+    let (day, zone) = if http { (format!("{d:02}"), "GMT") } else { (d.to_string(), "+0000") };
+    format!(
+        "{}, {day} {} {y} {:02}:{:02}:{:02} {zone}",
+        DAYS[days.rem_euclid(7) as usize],
+        MONTHS[(m as usize).saturating_sub(1).min(11)],
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// An HTTP date (RFC 9110 5.6.7).
+pub fn http_date(unix: i64) -> String {
+    utc_date(unix, true)
+}
+
 /// `%XX` escapes decoded (RFC 3986 2.1); `None` for a broken escape.
 pub fn percent_decode(s: &str) -> Option<Vec<u8>> {
     let bytes = s.as_bytes();

@@ -13,7 +13,7 @@ use axigen_core::model::Principal;
 use hyper::{StatusCode, header::HeaderValue};
 
 use super::service::{
-    Answer, Dav, DavRequest, Owner, Space, Target, condition, dead_property, depth, empty, http_date, text, xml_answer,
+    Answer, Dav, DavRequest, Owner, Space, Target, condition, dead_property, depth, empty, text, xml_answer,
 };
 use super::xml::{self, CALDAV, CALSERVER, CARDDAV, DAV, escape};
 
@@ -209,7 +209,7 @@ impl Dav {
             (DAV, "sync-token", Res::Collection { folder, .. }) => escape(&sync_token(folder)),
             (DAV, "getcontenttype", Res::Item { space, item, .. }) => content_type(*space, item).into(),
             (DAV, "getcontentlength", Res::Item { item, .. }) => item.size.to_string(),
-            (DAV, "getlastmodified", Res::Item { item, .. }) => http_date(item.modified),
+            (DAV, "getlastmodified", Res::Item { item, .. }) => crate::http::http_date(item.modified),
             (CALDAV, "calendar-data", Res::Item { space: Space::Calendars, content: Some(c), .. }) => escape(c),
             (CARDDAV, "address-data", Res::Item { space: Space::AddressBooks, content: Some(c), .. }) => escape(c),
             (CALDAV, "supported-calendar-component-set", Res::Collection { space: Space::Calendars, folder, .. }) => {
@@ -501,12 +501,7 @@ impl Dav {
                     self.require(rights, Rights::READ, "read")?;
                     let items = self.items.items(owner.account, folder.id).await.map_err(|e| self.failure(&e))?;
                     for item in &items {
-                        let content = if wants_data {
-                            let bytes = self.mail.content(item.blob).await.map_err(|e| self.failure(&e))?;
-                            Some(String::from_utf8_lossy(&bytes).into_owned())
-                        } else {
-                            None
-                        };
+                        let content = if wants_data { Some(self.text_of(item).await?) } else { None };
                         let res = Res::Item { space: *space, owner, item, content: content.as_deref() };
                         let h = self.item_href(*space, owner, &folder.name, &item.name);
                         self.response(&mut out, &me_owner, None, &h, &res, &wanted);
@@ -522,12 +517,7 @@ impl Dav {
                     .await
                     .map_err(|e| self.failure(&e))?
                     .ok_or_else(|| empty(StatusCode::NOT_FOUND))?;
-                let content = if wants_data {
-                    let bytes = self.mail.content(item.blob).await.map_err(|e| self.failure(&e))?;
-                    Some(String::from_utf8_lossy(&bytes).into_owned())
-                } else {
-                    None
-                };
+                let content = if wants_data { Some(self.text_of(&item).await?) } else { None };
                 let res = Res::Item { space: *space, owner, item: &item, content: content.as_deref() };
                 let h = self.item_href(*space, owner, &folder.name, name);
                 self.response(&mut out, &me_owner, None, &h, &res, &wanted);

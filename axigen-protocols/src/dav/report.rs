@@ -251,11 +251,6 @@ impl Dav {
         }
     }
 
-    async fn text_of(&self, item: &ItemMeta) -> Result<String, Answer> {
-        let bytes = self.mail.content(item.blob).await.map_err(|e| self.failure(&e))?;
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
-    }
-
     fn multistatus_start() -> String {
         format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:multistatus{}>", xml::ROOT_NAMESPACES)
     }

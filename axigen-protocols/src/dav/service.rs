@@ -577,7 +577,7 @@ impl Dav {
         let schedules = space == Space::Calendars
             && me.account == owner.account
             && self.submission.is_some()
-            && memchr::memmem::find(&req.body.to_ascii_uppercase(), b"ORGANIZER").is_some();
+            && req.body.windows(9).any(|w| w.eq_ignore_ascii_case(b"ORGANIZER"));
         let before = if schedules { self.item_text(&owner, &folder, &name).await? } else { None };
         let outcome = self
             .items
@@ -642,14 +642,18 @@ impl Dav {
         }
     }
 
+    /// An item's content as text.
+    pub(super) async fn text_of(&self, item: &ItemMeta) -> Result<String, Answer> {
+        let bytes = self.mail.content(item.blob).await.map_err(|e| self.failure(&e))?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
     /// The content of the item stored under a name, if any.
     async fn item_text(&self, owner: &Owner, folder: &FolderInfo, name: &str) -> Result<Option<String>, Answer> {
-        let Some(item) = self.items.item_by_name(owner.account, folder.id, name).await.map_err(|e| self.failure(&e))?
-        else {
-            return Ok(None);
-        };
-        let bytes = self.mail.content(item.blob).await.map_err(|e| self.failure(&e))?;
-        Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
+        match self.items.item_by_name(owner.account, folder.id, name).await.map_err(|e| self.failure(&e))? {
+            Some(item) => Ok(Some(self.text_of(&item).await?)),
+            None => Ok(None),
+        }
     }
 
     async fn mkcol(&self, me: &Principal, req: &DavRequest, target: Target) -> Result<Answer, Answer> {
@@ -843,26 +847,9 @@ pub(super) fn item_headers(r: &mut Answer, item: &ItemMeta) {
     if let Ok(v) = HeaderValue::from_str(&item.etag()) {
         r.headers_mut().insert(header::ETAG, v);
     }
-    if let Ok(v) = HeaderValue::from_str(&http_date(item.modified)) {
+    if let Ok(v) = HeaderValue::from_str(&crate::http::http_date(item.modified)) {
         r.headers_mut().insert(header::LAST_MODIFIED, v);
     }
-}
-
-/// An HTTP date (RFC 9110 5.6.7).
-pub(super) fn http_date(unix: i64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    let (y, m, d) = axigen_core::civil_from_days(days);
-    format!(
-        "{}, {d:02} {} {y} {:02}:{:02}:{:02} GMT",
-        DAYS[days.rem_euclid(7) as usize],
-        MONTHS[(m as usize).saturating_sub(1).min(11)],
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
 }
 
 /// The properties a collection keeps (PROPPATCH, MKCALENDAR): their keys
@@ -904,8 +891,9 @@ mod tests {
 
     #[test]
     fn dates() {
-        assert_eq!(http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
-        assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(crate::http::http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(crate::http::http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(crate::inbound::rfc5322_date(784_111_777), "Sun, 6 Nov 1994 08:49:37 +0000");
     }
 
     #[test]
